@@ -1,0 +1,93 @@
+"""The event store: payments persisted through the eventsourcing library."""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, PersistenceError
+from psycopg.conninfo import conninfo_to_dict
+
+from application.errors import ConcurrencyConflict, StorageError
+from domain.payment import Payment
+
+AES_CIPHER = "eventsourcing.cipher:AESCipher"
+
+
+def persistence_env(
+    database_url: str | None,
+    sqlite_file: Path,
+    *,
+    encryption_key: str | None = None,
+    pool_size: int = 10,
+) -> dict[str, str]:
+    """The eventsourcing environment for PostgreSQL when a URL is given, else SQLite."""
+    env: dict[str, str] = {}
+    if database_url:
+        parts = conninfo_to_dict(database_url)
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.postgres",
+            POSTGRES_DBNAME=str(parts.get("dbname", "postgres")),
+            POSTGRES_HOST=str(parts.get("host", "127.0.0.1")),
+            POSTGRES_PORT=str(parts.get("port", "5432")),
+            POSTGRES_USER=str(parts.get("user", "postgres")),
+            POSTGRES_PASSWORD=str(parts.get("password", "")),
+            POSTGRES_POOL_SIZE=str(pool_size),
+            POSTGRES_MAX_OVERFLOW=str(pool_size),
+            POSTGRES_CONNECT_TIMEOUT="5",
+            POSTGRES_LOCK_TIMEOUT="5",
+            POSTGRES_PRE_PING="y",
+        )
+    else:
+        sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.sqlite",
+            SQLITE_DBNAME=str(sqlite_file),
+            SQLITE_LOCK_TIMEOUT="10",
+        )
+    if encryption_key:
+        env.update(CIPHER_TOPIC=AES_CIPHER, CIPHER_KEY=encryption_key)
+    return env
+
+
+class PaymentsApplication(Application[UUID]):
+    """The write side: every payment's events in one notification log."""
+
+    name = "payments"
+
+
+class EventSourcedPaymentStore:
+    """PaymentStore on an eventsourcing application; library errors become ours."""
+
+    def __init__(self, app: PaymentsApplication) -> None:
+        self.app = app
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "EventSourcedPaymentStore":
+        return cls(PaymentsApplication(env=dict(env)))
+
+    def find(self, payment_id: UUID) -> Payment | None:
+        try:
+            payment: Payment = self.app.repository.get(payment_id)
+        except AggregateNotFoundError:
+            return None
+        except PersistenceError as error:
+            raise StorageError("the event store is unavailable") from error
+        return payment
+
+    def save(self, *aggregates: Aggregate) -> int | None:
+        try:
+            recordings = self.app.save(*aggregates)
+        except IntegrityError:
+            raise ConcurrencyConflict("the payment was changed by another request") from None
+        except PersistenceError as error:
+            raise StorageError("the event store is unavailable") from error
+        return recordings[-1].notification.id if recordings else None
+
+    def events_of(self, payment_id: UUID) -> list[Any]:
+        return list(self.app.events.get(payment_id))
+
+    def close(self) -> None:
+        self.app.close()

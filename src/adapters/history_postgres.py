@@ -1,0 +1,94 @@
+"""Payment history read model in PostgreSQL; its tables come from migrations/."""
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+
+from application.history import HistoryView
+from application.ports import HistoryPage, HistoryRow
+
+COLUMNS = (
+    "id, user_id, amount, currency, status, charge_status, refunded_amount, course_id, "
+    "created_at, updated_at"
+)
+
+
+def _row(record: Any) -> HistoryRow:
+    return HistoryRow(
+        id=record["id"],
+        user_id=record["user_id"],
+        amount=record["amount"],
+        currency=record["currency"].strip(),
+        status=record["status"],
+        charge_status=record["charge_status"],
+        refunded_amount=record["refunded_amount"],
+        course_id=record["course_id"],
+        created_at=record["created_at"],
+        updated_at=record["updated_at"],
+    )
+
+
+class PostgresHistoryView(PostgresTrackingRecorder, HistoryView):
+    def find_row(self, payment_id: UUID) -> HistoryRow | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT {COLUMNS} FROM payment_history WHERE id = %s", (payment_id,))
+            record = c.fetchone()
+        return _row(record) if record else None
+
+    def write_row(self, row: HistoryRow, previous_status: str | None, tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(
+                f"INSERT INTO payment_history ({COLUMNS}) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
+                "charge_status = excluded.charge_status, "
+                "refunded_amount = excluded.refunded_amount, updated_at = excluded.updated_at",
+                (
+                    row.id, row.user_id, row.amount, row.currency, row.status,
+                    row.charge_status, row.refunded_amount, row.course_id,
+                    row.created_at, row.updated_at,
+                ),
+            )  # fmt: skip
+            if previous_status != row.status:
+                self._count(c, row.user_id, previous_status, -1)
+                self._count(c, row.user_id, row.status, +1)
+            self._insert_tracking(c, tracking)
+
+    @staticmethod
+    def _count(c: Cursor[DictRow], user_id: str, status: str | None, delta: int) -> None:
+        if status is None:
+            return
+        c.execute(
+            "INSERT INTO payment_counts (user_id, status, n) VALUES (%s, %s, %s) "
+            "ON CONFLICT (user_id, status) DO UPDATE SET n = payment_counts.n + excluded.n",
+            (user_id, status, delta),
+        )
+
+    def page(self, user_id: str, *, limit: int, offset: int, status: str | None) -> HistoryPage:
+        where, params = "user_id = %s", [user_id]
+        if status is not None:
+            where, params = "user_id = %s AND status = %s", [user_id, status]
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT COALESCE(SUM(n), 0) AS total FROM payment_counts WHERE {where}", params
+            )
+            count = c.fetchone()
+            total = int(count["total"]) if count else 0
+            c.execute(
+                f"SELECT {COLUMNS} FROM payment_history WHERE {where} "
+                "ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
+                [*params, limit, offset],
+            )
+            rows = [_row(r) for r in c.fetchall()]
+        return HistoryPage(items=rows, total=total)
+
+    def clear(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("TRUNCATE payment_history, payment_counts")
+            c.execute(
+                f"DELETE FROM {self.tracking_table_name} WHERE application_name != '__migration__'"
+            )

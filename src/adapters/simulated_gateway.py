@@ -1,0 +1,106 @@
+"""A payment gateway that behaves like Stripe test mode, for running without Stripe."""
+
+import hashlib
+import hmac
+import threading
+from dataclasses import dataclass
+
+from application.ports import (
+    ChargeOutcome,
+    ChargeRequest,
+    ChargeStatus,
+    Decline,
+    GatewayUnavailable,
+    PaymentMethodUnusable,
+    RefundOutcome,
+    RefundRequest,
+)
+
+
+@dataclass(frozen=True)
+class TestCard:
+    status: ChargeStatus
+    decline: Decline | None = None
+
+
+_DECLINED = "Your card was declined."
+TEST_PAYMENT_METHODS = {
+    "pm_card_visa": TestCard("succeeded"),
+    "pm_card_visa_debit": TestCard("succeeded"),
+    "pm_card_mastercard": TestCard("succeeded"),
+    "pm_card_amex": TestCard("succeeded"),
+    "pm_card_chargeDeclined": TestCard(
+        "failed", Decline(code="card_declined", decline_code="generic_decline", message=_DECLINED)
+    ),
+    "pm_card_chargeDeclinedInsufficientFunds": TestCard(
+        "failed",
+        Decline(
+            code="card_declined",
+            decline_code="insufficient_funds",
+            message="Your card has insufficient funds.",
+        ),
+    ),
+    "pm_card_chargeDeclinedExpiredCard": TestCard(
+        "failed",
+        Decline(code="expired_card", decline_code="expired_card", message="Your card has expired."),
+    ),
+    "pm_card_authenticationRequired": TestCard("requires_action"),
+}
+
+
+class SimulatedGateway:
+    """In-memory PaymentIntents and Refunds; repeats an answer for a repeated idempotency key."""
+
+    def __init__(self, seed: bytes = b"simulated") -> None:
+        self._seed = seed
+        self._lock = threading.Lock()
+        self._charges: dict[str, ChargeOutcome] = {}
+        self._by_key: dict[str, ChargeOutcome] = {}
+        self._refunds: dict[str, RefundOutcome] = {}
+        self.charge_calls: list[ChargeRequest] = []
+        self.refund_calls: list[RefundRequest] = []
+
+    def _token(self, *parts: str) -> str:
+        digest = hmac.new(self._seed, "\x1f".join(parts).encode(), hashlib.sha256)
+        return digest.hexdigest()[:24]
+
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        with self._lock:
+            self.charge_calls.append(request)
+            if request.idempotency_key in self._by_key:
+                return self._by_key[request.idempotency_key]
+            card = TEST_PAYMENT_METHODS.get(request.payment_method_id)
+            if card is None:
+                raise PaymentMethodUnusable(
+                    f"No such payment method: '{request.payment_method_id}'."
+                )
+            intent_id = "pi_sim_" + self._token("pi", request.idempotency_key)
+            outcome = ChargeOutcome(
+                intent_id=intent_id,
+                status=card.status,
+                client_secret=self.client_secret(intent_id),
+                decline=card.decline,
+            )
+            self._by_key[request.idempotency_key] = outcome
+            self._charges[intent_id] = outcome
+            return outcome
+
+    def retrieve_charge(self, intent_id: str) -> ChargeOutcome:
+        with self._lock:
+            outcome = self._charges.get(intent_id)
+        if outcome is None:
+            raise GatewayUnavailable(f"unknown PaymentIntent {intent_id}")
+        return outcome
+
+    def client_secret(self, intent_id: str) -> str:
+        return f"{intent_id}_secret_{self._token('secret', intent_id)}"
+
+    def refund(self, request: RefundRequest) -> RefundOutcome:
+        with self._lock:
+            self.refund_calls.append(request)
+            if request.idempotency_key not in self._refunds:
+                refund_id = "re_sim_" + self._token("re", request.idempotency_key)
+                self._refunds[request.idempotency_key] = RefundOutcome(
+                    refund_id=refund_id, status="succeeded", amount=request.amount
+                )
+            return self._refunds[request.idempotency_key]

@@ -1,0 +1,93 @@
+"""The payment history read model: a projection of payment events into a list per user."""
+
+from abc import ABC, abstractmethod
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
+
+from application.ports import HistoryPage, HistoryRow
+from domain.payment import Payment, PaymentStatus, derive_status
+
+
+class HistoryView(TrackingRecorder, ABC):
+    """Rows and per-user counts, written together with the tracking position."""
+
+    @abstractmethod
+    def find_row(self, payment_id: UUID) -> HistoryRow | None: ...
+
+    @abstractmethod
+    def write_row(self, row: HistoryRow, previous_status: str | None, tracking: Tracking) -> None:
+        """Upsert the row, move the per-status count, record the tracking, in one transaction."""
+
+    @abstractmethod
+    def page(self, user_id: str, *, limit: int, offset: int, status: str | None) -> HistoryPage: ...
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Drop every row, count and tracking position, for a rebuild."""
+
+
+_CHARGE_EVENTS: dict[type[Payment.Event], PaymentStatus] = {
+    Payment.RequiresAction: PaymentStatus.REQUIRES_ACTION,
+    Payment.Processing: PaymentStatus.PROCESSING,
+    Payment.Succeeded: PaymentStatus.SUCCEEDED,
+    Payment.Failed: PaymentStatus.FAILED,
+    Payment.Canceled: PaymentStatus.CANCELED,
+}
+
+
+class PaymentHistoryProjection(Projection[HistoryView]):
+    name = "history"
+    event_types: tuple[type[Payment.Event], ...] = (
+        Payment.Initiated,
+        *_CHARGE_EVENTS,
+        Payment.Refunded,
+        Payment.RefundFailed,
+    )
+    topics = tuple(get_topic(cls) for cls in event_types)
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        if isinstance(domain_event, Payment.Initiated):
+            self._initiated(domain_event, tracking)
+            return
+        row = self.view.find_row(domain_event.originator_id)
+        if row is None:
+            self.view.insert_tracking(tracking)
+            return
+        charge_status = PaymentStatus(row.charge_status)
+        refunded = row.refunded_amount
+        if type(domain_event) in _CHARGE_EVENTS:
+            charge_status = _CHARGE_EVENTS[type(domain_event)]
+        elif isinstance(domain_event, Payment.Refunded):
+            refunded += domain_event.amount
+        elif isinstance(domain_event, Payment.RefundFailed):
+            refunded -= domain_event.reversed_amount
+        new = replace(
+            row,
+            charge_status=charge_status.value,
+            refunded_amount=refunded,
+            status=derive_status(charge_status, refunded, row.amount).value,
+            updated_at=domain_event.timestamp,
+        )
+        self.view.write_row(new, row.status, tracking)
+
+    def _initiated(self, event: Any, tracking: Tracking) -> None:
+        created: datetime = event.timestamp
+        row = HistoryRow(
+            id=event.originator_id,
+            user_id=event.user_id,
+            amount=event.amount,
+            currency=event.currency,
+            status=PaymentStatus.PENDING.value,
+            charge_status=PaymentStatus.PENDING.value,
+            refunded_amount=0,
+            course_id=event.course_id,
+            created_at=created,
+            updated_at=created,
+        )
+        self.view.write_row(row, None, tracking)

@@ -1,0 +1,194 @@
+"""Charge a saved card exactly once per (user, idempotency key)."""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from application.changes import change_payment
+from application.charges import apply_charge_outcome
+from application.errors import (
+    ConcurrencyConflict,
+    GatewayError,
+    IdempotencyMismatch,
+    PaymentDeclined,
+    PaymentMethodRejected,
+)
+from application.ports import (
+    ChargeOutcome,
+    ChargeRequest,
+    GatewayUnavailable,
+    PaymentGateway,
+    PaymentMethodUnusable,
+    PaymentStore,
+)
+from domain.errors import InvalidInput
+from domain.metadata import validated_metadata
+from domain.money import Money
+from domain.payment import Payment, PaymentStatus, payment_id_for
+
+PAYMENT_METHOD_ERROR = "payment_method_error"
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessPayment:
+    user_id: str
+    amount: int
+    currency: str
+    payment_method_id: str
+    course_id: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentReceipt:
+    payment_id: str
+    intent_id: str | None
+    status: str
+    client_secret: str | None
+
+
+def derived_key(cmd: ProcessPayment, money: Money) -> str:
+    """The key of a request sent without one: the same purchase maps to the same key."""
+    parts = [cmd.user_id, cmd.course_id or "", str(money.amount), money.currency]
+    return hashlib.sha256("\x1f".join([*parts, cmd.payment_method_id]).encode()).hexdigest()
+
+
+def request_hash(cmd: ProcessPayment, money: Money) -> str:
+    body = {
+        "amount": money.amount,
+        "currency": money.currency,
+        "paymentMethodId": cmd.payment_method_id,
+        "courseId": cmd.course_id,
+        "metadata": cmd.metadata,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def validate_idempotency_key(key: str) -> str:
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidInput("Idempotency-Key", "must be 1-255 printable characters")
+    return key
+
+
+def process_payment(
+    cmd: ProcessPayment, *, store: PaymentStore, gateway: PaymentGateway
+) -> PaymentReceipt:
+    money = Money.charge(cmd.amount, cmd.currency)
+    metadata = validated_metadata(cmd.metadata)
+    if not cmd.payment_method_id:
+        raise InvalidInput("paymentMethodId", "is required")
+    key = validate_idempotency_key(cmd.idempotency_key) if cmd.idempotency_key else None
+    payment = _initiate(
+        cmd,
+        money,
+        metadata,
+        key=key or derived_key(cmd, money),
+        key_derived=key is None,
+        store=store,
+    )
+    if payment.charge_status is PaymentStatus.PENDING:
+        return _charge(payment, gateway=gateway, store=store)
+    return _answer_for(payment, gateway=gateway)
+
+
+def _initiate(
+    cmd: ProcessPayment,
+    money: Money,
+    metadata: dict[str, str],
+    *,
+    key: str,
+    key_derived: bool,
+    store: PaymentStore,
+) -> Payment:
+    """The payment this request stands for: found by its deterministic id, or created."""
+    fingerprint = request_hash(cmd, money)
+    attempt = 0
+    while True:
+        payment = store.find(payment_id_for(cmd.user_id, key, attempt))
+        if payment is None:
+            payment = Payment(
+                user_id=cmd.user_id,
+                amount=money.amount,
+                currency=money.currency,
+                payment_method_id=cmd.payment_method_id,
+                course_id=cmd.course_id,
+                metadata=metadata,
+                idempotency_key=key,
+                key_derived=key_derived,
+                attempt=attempt,
+                request_hash=fingerprint,
+            )
+            try:
+                store.save(payment)
+            except ConcurrencyConflict:
+                continue  # another request with this key created it first: read theirs
+            return payment
+        if payment.request_hash != fingerprint:
+            raise IdempotencyMismatch(
+                "this Idempotency-Key was already used with a different request"
+            )
+        if key_derived and payment.charge_status is PaymentStatus.FAILED:
+            attempt += 1  # a definite decline releases a derived key
+            continue
+        return payment
+
+
+def _charge(payment: Payment, *, gateway: PaymentGateway, store: PaymentStore) -> PaymentReceipt:
+    request = ChargeRequest(
+        payment_id=payment.id,
+        user_id=payment.user_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        payment_method_id=payment.payment_method_id,
+        course_id=payment.course_id,
+        metadata=payment.metadata,
+        idempotency_key=f"payment-{payment.id}",
+    )
+    try:
+        outcome = gateway.charge(request)
+    except GatewayUnavailable:
+        raise GatewayError(
+            "the payment provider did not answer; retry with the same Idempotency-Key"
+        ) from None
+    except PaymentMethodUnusable as error:
+        decline = str(error) or "The payment method cannot be used."
+        change_payment(
+            store, payment.id, lambda p: p.mark_failed(PAYMENT_METHOD_ERROR, None, decline)
+        )
+        raise PaymentMethodRejected(decline, payment_id=str(payment.id)) from None
+    updated = change_payment(store, payment.id, lambda p: _applied(p, outcome))
+    return _answer_for(updated, gateway=gateway, client_secret=outcome.client_secret)
+
+
+def _applied(payment: Payment, outcome: ChargeOutcome) -> Payment:
+    apply_charge_outcome(payment, outcome)
+    return payment
+
+
+def _answer_for(
+    payment: Payment, *, gateway: PaymentGateway, client_secret: str | None = None
+) -> PaymentReceipt:
+    if payment.charge_status is PaymentStatus.FAILED:
+        failure = payment.failure or {}
+        message = failure.get("message") or "Your card was declined."
+        if failure.get("code") == PAYMENT_METHOD_ERROR:
+            raise PaymentMethodRejected(message, payment_id=str(payment.id))
+        raise PaymentDeclined(
+            message,
+            payment_id=str(payment.id),
+            insufficient_funds="insufficient_funds"
+            in (failure.get("code"), failure.get("decline_code")),
+        )
+    if client_secret is None and payment.intent_id:
+        try:
+            client_secret = gateway.client_secret(payment.intent_id)
+        except GatewayUnavailable:
+            raise GatewayError("the payment provider did not answer; retry shortly") from None
+    return PaymentReceipt(
+        payment_id=str(payment.id),
+        intent_id=payment.intent_id,
+        status=payment.status.value,
+        client_secret=client_secret,
+    )

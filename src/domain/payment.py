@@ -1,0 +1,334 @@
+"""The Payment aggregate: one charge of a saved card and the refunds taken from it."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import AlreadyRefunded, InvalidStatus, RefundExceedsAmount
+
+PAYMENT_NAMESPACE = UUID("6f6b3c2e-1d0a-4a57-9e43-7c1f6a0b9d11")
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    REQUIRES_ACTION = "requires_action"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+
+# A charge only moves up this ladder: a late or repeated fact never moves it down.
+CHARGE_RANK = {
+    PaymentStatus.PENDING: 0,
+    PaymentStatus.REQUIRES_ACTION: 1,
+    PaymentStatus.PROCESSING: 2,
+    PaymentStatus.FAILED: 3,
+    PaymentStatus.CANCELED: 4,
+    PaymentStatus.SUCCEEDED: 5,
+}
+
+
+class RefundState(StrEnum):
+    REQUESTED = "requested"
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+REFUND_RANK = {
+    RefundState.REQUESTED: 0,
+    RefundState.PENDING: 1,
+    RefundState.SUCCEEDED: 2,
+    RefundState.FAILED: 3,
+}
+
+
+@dataclass
+class Refund:
+    number: int
+    amount: int
+    state: RefundState
+    refund_id: str | None = None
+    reason: str | None = None
+
+
+def derive_status(charge_status: PaymentStatus, refunded: int, amount: int) -> PaymentStatus:
+    """What a customer sees: the charge's state, or how much of a success was refunded."""
+    if charge_status is PaymentStatus.SUCCEEDED and refunded > 0:
+        return PaymentStatus.REFUNDED if refunded >= amount else PaymentStatus.PARTIALLY_REFUNDED
+    return charge_status
+
+
+def payment_id_for(user_id: str, idempotency_key: str, attempt: int = 0) -> UUID:
+    """The one payment a (user, key) pair can ever create; `attempt` counts released keys."""
+    return uuid5(PAYMENT_NAMESPACE, f"{user_id}\x1f{idempotency_key}\x1f{attempt}")
+
+
+class Payment(Aggregate):
+    """One charge of a saved card, and every refund and dispute that follows it."""
+
+    class Initiated(Aggregate.Created):
+        user_id: str
+        amount: int
+        currency: str
+        payment_method_id: str
+        course_id: str | None
+        metadata: dict[str, str]
+        idempotency_key: str
+        key_derived: bool
+        attempt: int
+        request_hash: str
+
+    class IntentCreated(Aggregate.Event):
+        intent_id: str
+
+    class RequiresAction(Aggregate.Event):
+        pass
+
+    class Processing(Aggregate.Event):
+        pass
+
+    class Succeeded(Aggregate.Event):
+        pass
+
+    class Failed(Aggregate.Event):
+        code: str
+        decline_code: str | None
+        message: str
+
+    class Canceled(Aggregate.Event):
+        reason: str | None
+
+    class RefundRequested(Aggregate.Event):
+        number: int
+        amount: int
+        reason: str | None
+
+    class RefundPending(Aggregate.Event):
+        number: int
+        refund_id: str
+
+    class Refunded(Aggregate.Event):
+        number: int
+        refund_id: str
+        amount: int
+
+    class RefundFailed(Aggregate.Event):
+        number: int
+        refund_id: str
+        reversed_amount: int
+
+    class DisputeOpened(Aggregate.Event):
+        dispute_id: str
+        amount: int
+        reason: str
+
+    class DisputeClosed(Aggregate.Event):
+        dispute_id: str
+        outcome: str
+
+    @staticmethod
+    def create_id(user_id: str, idempotency_key: str, attempt: int) -> UUID:
+        return payment_id_for(user_id, idempotency_key, attempt)
+
+    @event(Initiated)
+    def __init__(
+        self,
+        *,
+        user_id: str,
+        amount: int,
+        currency: str,
+        payment_method_id: str,
+        course_id: str | None,
+        metadata: dict[str, str],
+        idempotency_key: str,
+        key_derived: bool,
+        attempt: int,
+        request_hash: str,
+    ) -> None:
+        self.user_id = user_id
+        self.amount = amount
+        self.currency = currency
+        self.payment_method_id = payment_method_id
+        self.course_id = course_id
+        self.metadata = metadata
+        self.idempotency_key = idempotency_key
+        self.key_derived = key_derived
+        self.attempt = attempt
+        self.request_hash = request_hash
+        self.intent_id: str | None = None
+        self.charge_status = PaymentStatus.PENDING
+        self.failure: dict[str, str | None] | None = None
+        self.refunds: dict[int, Refund] = {}
+        self.disputes: dict[str, str] = {}
+
+    # -- what the customer sees -------------------------------------------------------
+
+    @property
+    def status(self) -> PaymentStatus:
+        return derive_status(self.charge_status, self.refunded_amount, self.amount)
+
+    @property
+    def refunded_amount(self) -> int:
+        return sum(r.amount for r in self.refunds.values() if r.state is RefundState.SUCCEEDED)
+
+    @property
+    def reserved_amount(self) -> int:
+        """Refunds asked of Stripe whose outcome is not known yet."""
+        in_flight = (RefundState.REQUESTED, RefundState.PENDING)
+        return sum(r.amount for r in self.refunds.values() if r.state in in_flight)
+
+    @property
+    def refundable_amount(self) -> int:
+        return max(self.amount - self.refunded_amount - self.reserved_amount, 0)
+
+    @property
+    def is_settled(self) -> bool:
+        return CHARGE_RANK[self.charge_status] >= CHARGE_RANK[PaymentStatus.FAILED]
+
+    # -- facts from the gateway (idempotent, monotonic) --------------------------------
+
+    def record_intent(self, intent_id: str) -> None:
+        if self.intent_id is None:
+            self._intent_created(intent_id=intent_id)
+
+    @event(IntentCreated)
+    def _intent_created(self, intent_id: str) -> None:
+        self.intent_id = intent_id
+
+    def _moves_up_to(self, status: PaymentStatus) -> bool:
+        return CHARGE_RANK[status] > CHARGE_RANK[self.charge_status]
+
+    def mark_requires_action(self) -> None:
+        if self._moves_up_to(PaymentStatus.REQUIRES_ACTION):
+            self._requires_action()
+
+    @event(RequiresAction)
+    def _requires_action(self) -> None:
+        self.charge_status = PaymentStatus.REQUIRES_ACTION
+
+    def mark_processing(self) -> None:
+        if self._moves_up_to(PaymentStatus.PROCESSING):
+            self._processing()
+
+    @event(Processing)
+    def _processing(self) -> None:
+        self.charge_status = PaymentStatus.PROCESSING
+
+    def mark_succeeded(self) -> None:
+        if self._moves_up_to(PaymentStatus.SUCCEEDED):
+            self._succeeded()
+
+    @event(Succeeded)
+    def _succeeded(self) -> None:
+        self.charge_status = PaymentStatus.SUCCEEDED
+
+    def mark_failed(self, code: str, decline_code: str | None, message: str) -> None:
+        if self._moves_up_to(PaymentStatus.FAILED):
+            self._failed(code=code, decline_code=decline_code, message=message)
+
+    @event(Failed)
+    def _failed(self, code: str, decline_code: str | None, message: str) -> None:
+        self.charge_status = PaymentStatus.FAILED
+        self.failure = {"code": code, "decline_code": decline_code, "message": message}
+
+    def mark_canceled(self, reason: str | None) -> None:
+        if self._moves_up_to(PaymentStatus.CANCELED):
+            self._canceled(reason=reason)
+
+    @event(Canceled)
+    def _canceled(self, reason: str | None) -> None:
+        self.charge_status = PaymentStatus.CANCELED
+
+    # -- refunds ------------------------------------------------------------------------
+
+    def request_refund(self, amount: int | None, reason: str | None) -> Refund:
+        """Reserve part of the payment for a refund before Stripe is asked for it."""
+        if self.status is PaymentStatus.REFUNDED:
+            raise AlreadyRefunded("this payment has already been refunded in full")
+        if self.charge_status is not PaymentStatus.SUCCEEDED:
+            raise InvalidStatus(f"a {self.status.value} payment cannot be refunded")
+        refundable = self.refundable_amount
+        requested = refundable if amount is None else amount
+        if requested <= 0 or requested > refundable:
+            raise RefundExceedsAmount(requested, refundable)
+        number = len(self.refunds) + 1
+        self._refund_requested(number=number, amount=requested, reason=reason)
+        return self.refunds[number]
+
+    @event(RefundRequested)
+    def _refund_requested(self, number: int, amount: int, reason: str | None) -> None:
+        self.refunds[number] = Refund(number, amount, RefundState.REQUESTED, reason=reason)
+
+    def _refund_for(self, number: int | None, refund_id: str) -> Refund | None:
+        if number is not None and number in self.refunds:
+            return self.refunds[number]
+        return next((r for r in self.refunds.values() if r.refund_id == refund_id), None)
+
+    def mark_refund_pending(self, number: int | None, refund_id: str, amount: int) -> None:
+        self._advance_refund(number, refund_id, amount, RefundState.PENDING)
+
+    def record_refund(self, number: int | None, refund_id: str, amount: int) -> None:
+        self._advance_refund(number, refund_id, amount, RefundState.SUCCEEDED)
+
+    def record_refund_failure(self, number: int | None, refund_id: str, amount: int) -> None:
+        self._advance_refund(number, refund_id, amount, RefundState.FAILED)
+
+    def _advance_refund(
+        self, number: int | None, refund_id: str, amount: int, state: RefundState
+    ) -> None:
+        refund = self._refund_for(number, refund_id)
+        if refund is None:
+            # A refund made outside the service (Stripe's dashboard): Stripe's word stands.
+            number = len(self.refunds) + 1
+            self._refund_requested(number=number, amount=amount, reason="made outside the service")
+            refund = self.refunds[number]
+        elif REFUND_RANK[state] <= REFUND_RANK[refund.state]:
+            return
+        if state is RefundState.PENDING:
+            self._refund_pending(number=refund.number, refund_id=refund_id)
+        elif state is RefundState.SUCCEEDED:
+            self._refunded(number=refund.number, refund_id=refund_id, amount=refund.amount)
+        else:
+            reversed_amount = refund.amount if refund.state is RefundState.SUCCEEDED else 0
+            self._refund_failed(
+                number=refund.number, refund_id=refund_id, reversed_amount=reversed_amount
+            )
+
+    @event(RefundPending)
+    def _refund_pending(self, number: int, refund_id: str) -> None:
+        self.refunds[number].state = RefundState.PENDING
+        self.refunds[number].refund_id = refund_id
+
+    @event(Refunded)
+    def _refunded(self, number: int, refund_id: str, amount: int) -> None:
+        self.refunds[number].state = RefundState.SUCCEEDED
+        self.refunds[number].refund_id = refund_id
+
+    @event(RefundFailed)
+    def _refund_failed(self, number: int, refund_id: str, reversed_amount: int) -> None:
+        self.refunds[number].state = RefundState.FAILED
+        self.refunds[number].refund_id = refund_id or self.refunds[number].refund_id
+
+    # -- disputes -----------------------------------------------------------------------
+
+    def open_dispute(self, dispute_id: str, amount: int, reason: str) -> None:
+        if dispute_id not in self.disputes:
+            self._dispute_opened(dispute_id=dispute_id, amount=amount, reason=reason)
+
+    @event(DisputeOpened)
+    def _dispute_opened(self, dispute_id: str, amount: int, reason: str) -> None:
+        self.disputes[dispute_id] = "open"
+
+    def close_dispute(self, dispute_id: str, outcome: str) -> None:
+        if self.disputes.get(dispute_id) != "closed":
+            self._dispute_closed(dispute_id=dispute_id, outcome=outcome)
+
+    @event(DisputeClosed)
+    def _dispute_closed(self, dispute_id: str, outcome: str) -> None:
+        self.disputes[dispute_id] = "closed"

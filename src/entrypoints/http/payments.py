@@ -1,0 +1,156 @@
+"""Payment routes: thin translations between HTTP and the use cases."""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+
+from application.actors import Actor
+from application.errors import NotFound
+from application.ports import PaymentGateway, PaymentHistory, PaymentStore
+from application.process_payment import ProcessPayment, process_payment
+from application.queries import get_payment, payment_history
+from application.refund_payment import RefundPayment, refund_payment
+from entrypoints.http.schemas import (
+    HistoryResponse,
+    PaymentDetailsResponse,
+    PaymentSummary,
+    ProcessPaymentBody,
+    ProcessPaymentResponse,
+    RefundBody,
+    RefundOut,
+    RefundResponse,
+    StatusName,
+)
+
+AnyRequest = Request[Actor, Any, Any]
+
+
+def parse_payment_id(value: str) -> UUID:
+    """An id that is not a UUID names no payment: 404, like any unknown id."""
+    try:
+        return UUID(value)
+    except ValueError:
+        raise NotFound("payment not found") from None
+
+
+class PaymentController(Controller):
+    path = "/api/payments"
+    tags = ["payments"]
+
+    @post("/process", operation_id="processPayment", status_code=201, sync_to_thread=True)
+    def process(
+        self,
+        request: AnyRequest,
+        data: JSONBody[ProcessPaymentBody],
+        store: NamedDependency[PaymentStore],
+        gateway: NamedDependency[PaymentGateway],
+        idempotency_key: Annotated[
+            str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255)
+        ] = None,
+    ) -> ProcessPaymentResponse:
+        receipt = process_payment(
+            ProcessPayment(
+                user_id=request.user.user_id,
+                amount=data.amount,
+                currency=data.currency,
+                payment_method_id=data.payment_method_id,
+                course_id=data.course_id,
+                metadata=data.metadata or {},
+                idempotency_key=idempotency_key,
+            ),
+            store=store,
+            gateway=gateway,
+        )
+        return ProcessPaymentResponse(
+            success=True,
+            payment_id=receipt.payment_id,
+            stripe_payment_intent_id=receipt.intent_id,
+            status=receipt.status,
+            client_secret=receipt.client_secret,
+        )
+
+    @get("/history", operation_id="paymentHistory", sync_to_thread=True)
+    def history(
+        self,
+        request: AnyRequest,
+        history: NamedDependency[PaymentHistory],
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000_000)] = 0,
+        status: FromQuery[StatusName | None] = None,
+    ) -> HistoryResponse:
+        page = payment_history(
+            request.user, limit=limit, offset=offset, status=status, history=history
+        )
+        return HistoryResponse(
+            payments=[
+                PaymentSummary(
+                    id=str(row.id),
+                    user_id=row.user_id,
+                    amount=row.amount,
+                    currency=row.currency,
+                    status=row.status,
+                    refunded_amount=row.refunded_amount,
+                    course_id=row.course_id,
+                    created_at=row.created_at,
+                    updated_at=row.updated_at,
+                )
+                for row in page.items
+            ],
+            total=page.total,
+            limit=limit,
+            offset=offset,
+        )
+
+    @post("/refund", operation_id="refundPayment", status_code=200, sync_to_thread=True)
+    def refund(
+        self,
+        request: AnyRequest,
+        data: JSONBody[RefundBody],
+        store: NamedDependency[PaymentStore],
+        gateway: NamedDependency[PaymentGateway],
+    ) -> RefundResponse:
+        receipt = refund_payment(
+            RefundPayment(
+                actor=request.user,
+                payment_id=parse_payment_id(data.payment_id),
+                amount=data.amount,
+                reason=data.reason,
+            ),
+            store=store,
+            gateway=gateway,
+        )
+        return RefundResponse(
+            success=True,
+            payment_id=receipt.payment_id,
+            refund_id=receipt.refund_id,
+            amount=receipt.amount,
+            status=receipt.status,
+        )
+
+    @get("/{payment_id:str}", operation_id="getPayment", sync_to_thread=True)
+    def details(
+        self, request: AnyRequest, payment_id: FromPath[str], store: NamedDependency[PaymentStore]
+    ) -> PaymentDetailsResponse:
+        payment = get_payment(request.user, parse_payment_id(payment_id), store=store)
+        return PaymentDetailsResponse(
+            id=payment.id,
+            user_id=payment.user_id,
+            amount=payment.amount,
+            currency=payment.currency,
+            status=payment.status,
+            refunded_amount=payment.refunded_amount,
+            course_id=payment.course_id,
+            metadata=payment.metadata,
+            stripe_payment_intent_id=payment.intent_id,
+            created_at=payment.created_at,
+            updated_at=payment.updated_at,
+            refunds=[
+                RefundOut(refund_id=r.refund_id, amount=r.amount, status=r.state, reason=r.reason)
+                for r in payment.refunds
+            ],
+            failure_code=payment.failure_code,
+            failure_message=payment.failure_message,
+        )

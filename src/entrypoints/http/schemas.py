@@ -1,0 +1,115 @@
+"""Request and response bodies of the HTTP API (camelCase on the wire)."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from domain.card_data import find_card_data
+from domain.money import MAX_AMOUNT
+
+Amount = Annotated[int, Meta(gt=0, le=MAX_AMOUNT, description="Integer minor units")]
+Currency = Annotated[str, Meta(pattern="^[a-z]{3}$", description="ISO 4217, lowercase")]
+ShortText = Annotated[str, Meta(min_length=1, max_length=255)]
+StripeId = Annotated[str, Meta(min_length=3, max_length=255, pattern="^[A-Za-z0-9_]+$")]
+MetadataKey = Annotated[str, Meta(min_length=1, max_length=40)]
+MetadataValue = Annotated[str, Meta(max_length=500)]
+Reason = Annotated[str, Meta(max_length=500)]
+StatusName = Literal[
+    "pending", "requires_action", "processing", "succeeded", "failed", "canceled",
+    "partially_refunded", "refunded",
+]  # fmt: skip
+
+
+class NoCardData(Struct):
+    """Refuses any body that carries a card number or CVC, naming where it was."""
+
+    def __post_init__(self) -> None:
+        where = find_card_data(msgspec.to_builtins(self))
+        if where is not None:
+            raise ValueError(f"{where.removeprefix('$.')}: card data is not accepted")
+
+
+class ProcessPaymentBody(NoCardData, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    amount: Amount
+    currency: Currency
+    payment_method_id: StripeId
+    course_id: ShortText | None = None
+    metadata: Annotated[dict[MetadataKey, MetadataValue], Meta(max_length=50)] | None = None
+
+
+class ProcessPaymentResponse(Struct, rename="camel"):
+    success: bool
+    payment_id: str
+    stripe_payment_intent_id: str | None
+    status: str
+    client_secret: str | None
+
+
+class RefundBody(NoCardData, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    payment_id: Annotated[str, Meta(min_length=1, max_length=64)]
+    amount: Amount | None = None
+    reason: Reason | None = None
+
+
+class RefundResponse(Struct, rename="camel"):
+    success: bool
+    payment_id: str
+    refund_id: str | None
+    amount: int
+    status: str
+
+
+class PaymentSummary(Struct, rename="camel"):
+    id: str
+    user_id: str
+    amount: int
+    currency: str
+    status: str
+    refunded_amount: int
+    course_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class HistoryResponse(Struct, rename="camel"):
+    payments: list[PaymentSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class RefundOut(Struct, rename="camel"):
+    refund_id: str | None
+    amount: int
+    status: str
+    reason: str | None
+
+
+class PaymentDetailsResponse(Struct, rename="camel"):
+    id: str
+    user_id: str
+    amount: int
+    currency: str
+    status: str
+    refunded_amount: int
+    course_id: str | None
+    metadata: dict[str, str]
+    stripe_payment_intent_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    refunds: list[RefundOut]
+    failure_code: str | None
+    failure_message: str | None
+
+
+class ErrorDetail(Struct):
+    code: str
+    message: str
+
+
+class ErrorResponse(Struct, rename="camel", omit_defaults=True):
+    success: bool
+    error: ErrorDetail
+    payment_id: str | None = None

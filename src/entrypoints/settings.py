@@ -1,0 +1,151 @@
+"""Configuration from the environment (and a .env file); bad values fail with one clear line."""
+
+import base64
+import binascii
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A configuration variable is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    database_url: str | None
+    redis_url: str | None
+    data_dir: Path
+    stripe_secret_key: str | None
+    stripe_public_key: str | None
+    stripe_api_base: str | None
+    webhook_secrets: tuple[str, ...]
+    jwt_secret: str
+    encryption_key: str | None
+    rate_limit_per_minute: int
+
+    @property
+    def events_file(self) -> Path:
+        return self.data_dir / "events.db"
+
+    @property
+    def views_file(self) -> Path:
+        return self.data_dir / "history.db"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        data_dir = Path(get("PAYMENTS_DATA_DIR") or "./var")
+        stripe_key = _stripe_secret_key(get("STRIPE_SECRET_KEY"))
+        webhook = get("STRIPE_WEBHOOK_SECRET")
+        if stripe_key and not webhook:
+            raise ConfigError("STRIPE_WEBHOOK_SECRET: required when STRIPE_SECRET_KEY is set")
+        return cls(
+            database_url=_database_url(get("PAYMENTS_DATABASE_URL")),
+            redis_url=_redis_url(get("PAYMENTS_REDIS_URL")),
+            data_dir=data_dir,
+            stripe_secret_key=stripe_key,
+            stripe_public_key=get("STRIPE_PUBLIC_KEY"),
+            stripe_api_base=_http_url("STRIPE_API_BASE", get("STRIPE_API_BASE")),
+            webhook_secrets=tuple(
+                s.strip()
+                for s in (webhook or dev_secret(data_dir, "webhook-secret", "whsec_")).split(",")
+                if s.strip()
+            ),
+            jwt_secret=_jwt_secret(get("PAYMENTS_JWT_SECRET"))
+            or dev_secret(data_dir, "jwt-secret"),
+            encryption_key=_encryption_key(get("PAYMENTS_ENCRYPTION_KEY")),
+            rate_limit_per_minute=_non_negative_int(
+                "PAYMENTS_RATE_LIMIT_PER_MINUTE", get("PAYMENTS_RATE_LIMIT_PER_MINUTE") or "60"
+            ),
+        )
+
+
+def dev_secret(data_dir: Path, name: str, prefix: str = "") -> str:
+    """A secret kept in the data dir for development, made on first use, readable by us only."""
+    path = data_dir / name
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(prefix + secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def _database_url(value: str | None) -> str | None:
+    if value and not value.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("PAYMENTS_DATABASE_URL: must be a postgresql:// URL")
+    return value
+
+
+def _redis_url(value: str | None) -> str | None:
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("PAYMENTS_REDIS_URL: must be a redis://, rediss:// or unix:// URL")
+    return value
+
+
+def _http_url(name: str, value: str | None) -> str | None:
+    if value and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name}: must be an http:// or https:// URL")
+    return value.rstrip("/") if value else None
+
+
+def _stripe_secret_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value.startswith("pk_"):
+        raise ConfigError("STRIPE_SECRET_KEY: a publishable key (pk_...) was given; use sk_...")
+    if not value.startswith(("sk_test_", "sk_live_", "rk_test_", "rk_live_")) or len(value) < 16:
+        raise ConfigError(
+            "STRIPE_SECRET_KEY: must be a Stripe secret key (sk_test_... or sk_live_...)"
+        )
+    return value
+
+
+def _jwt_secret(value: str | None) -> str | None:
+    if value is not None and len(value) < 32:
+        raise ConfigError("PAYMENTS_JWT_SECRET: must be at least 32 characters")
+    return value
+
+
+def _encryption_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        key = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(
+            "PAYMENTS_ENCRYPTION_KEY: must be base64 (make one: payment-service keygen)"
+        ) from None
+    if len(key) not in (16, 24, 32):
+        raise ConfigError("PAYMENTS_ENCRYPTION_KEY: must encode 16, 24 or 32 bytes")
+    return value
+
+
+def _non_negative_int(name: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}: must be a whole number") from None
+    if number < 0:
+        raise ConfigError(f"{name}: must not be negative")
+    return number
+
+
+def load_dotenv(path: Path = Path(".env")) -> None:
+    """Read KEY=VALUE lines into the environment; variables already set win."""
+    if not path.is_file():
+        return
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        os.environ.setdefault(key.strip(), value.strip().strip("'\""))

@@ -1,0 +1,158 @@
+"""Shared fixtures: servers from TEST_* variables or testcontainers; never skipped in CI."""
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import jwt
+import psycopg
+import pytest
+from litestar.testing import TestClient
+
+from adapters.migrations import apply_migrations
+from entrypoints.container import Container, build_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+JWT_SECRET = "test-jwt-secret-that-is-long-enough-0123456789"
+WEBHOOK_SECRET = "whsec_test_0123456789abcdef"
+
+
+def unavailable(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is required in CI and did not answer")
+    pytest.skip(f"{what} not available: set TEST_DATABASE_URL / TEST_REDIS_URL or run Docker")
+
+
+def with_database(url: str, name: str) -> str:
+    return urlparse(url)._replace(path=f"/{name}").geturl()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    try:
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver=None) as container:
+            yield container.get_connection_url()
+    except Exception:
+        unavailable("PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server_url: str) -> Iterator[str]:
+    """A migrated database that each test clones; dropped at the end of the session."""
+    name = f"payments_tpl_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = psycopg.connect(postgres_server_url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError:
+        unavailable("PostgreSQL")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    apply_migrations(with_database(postgres_server_url, name), ROOT / "migrations" / "postgres")
+    yield name
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str, postgres_template: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for one test."""
+    name = f"payments_t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+    yield with_database(postgres_server_url, name)
+    with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    try:
+        from testcontainers.redis import RedisContainer
+
+        with RedisContainer("redis:7-alpine") as container:
+            host = container.get_container_host_ip()
+            yield f"redis://{host}:{container.get_exposed_port(6379)}/0"
+    except Exception:
+        unavailable("Redis")
+
+
+@pytest.fixture
+def base_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "PAYMENTS_DATA_DIR": str(tmp_path / "var"),
+        "PAYMENTS_JWT_SECRET": JWT_SECRET,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "PAYMENTS_RATE_LIMIT_PER_MINUTE": "0",
+    }
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend_env(request: pytest.FixtureRequest, base_env: dict[str, str]) -> dict[str, str]:
+    """The embedded default, then PostgreSQL: e2e flows run on both."""
+    if request.param == "postgres":
+        return {**base_env, "PAYMENTS_DATABASE_URL": request.getfixturevalue("postgres_url")}
+    return base_env
+
+
+@pytest.fixture
+def make_container() -> Iterator[Callable[[dict[str, str]], Container]]:
+    made: list[Container] = []
+
+    def make(env: dict[str, str]) -> Container:
+        container = build_container(Settings.from_env(env))
+        made.append(container)
+        return container
+
+    yield make
+    for container in made:
+        container.history_runner().stop()
+
+
+@pytest.fixture
+def container(backend_env: dict[str, str], make_container: Callable[..., Container]) -> Container:
+    return make_container(backend_env)
+
+
+@pytest.fixture
+def client(container: Container) -> Iterator[TestClient[Any]]:
+    with TestClient(create_app(container)) as test_client:
+        yield test_client
+
+
+def make_token(user_id: str, *roles: str, secret: str = JWT_SECRET, ttl: int = 600) -> str:
+    now = int(time.time())
+    claims = {"sub": user_id, "roles": list(roles), "iat": now, "exp": now + ttl}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def bearer(user_id: str, *roles: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_token(user_id, *roles)}"}
+
+
+@pytest.fixture
+def user_id() -> str:
+    return f"user-{uuid.uuid4().hex[:12]}"
+
+
+def eventually(check: Callable[[], Any], timeout: float = 3.0) -> Any:
+    """Poll `check` until it returns something truthy; read models follow within a second."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.02)

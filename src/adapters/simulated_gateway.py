@@ -4,6 +4,8 @@ import hashlib
 import hmac
 import threading
 from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
 
 from application.ports import (
     ChargeOutcome,
@@ -57,6 +59,9 @@ class SimulatedGateway:
         self._charges: dict[str, ChargeOutcome] = {}
         self._by_key: dict[str, ChargeOutcome] = {}
         self._refunds: dict[str, RefundOutcome] = {}
+        self._by_payment: dict[UUID, ChargeOutcome] = {}
+        self._refunds_by_number: dict[tuple[UUID, int], RefundOutcome] = {}
+        self._customers: dict[str, str] = {}
         self.charge_calls: list[ChargeRequest] = []
         self.refund_calls: list[RefundRequest] = []
 
@@ -83,6 +88,7 @@ class SimulatedGateway:
             )
             self._by_key[request.idempotency_key] = outcome
             self._charges[intent_id] = outcome
+            self._by_payment[request.payment_id] = outcome
             return outcome
 
     def retrieve_charge(self, intent_id: str) -> ChargeOutcome:
@@ -103,4 +109,23 @@ class SimulatedGateway:
                 self._refunds[request.idempotency_key] = RefundOutcome(
                     refund_id=refund_id, status="succeeded", amount=request.amount
                 )
-            return self._refunds[request.idempotency_key]
+            outcome = self._refunds[request.idempotency_key]
+            if request.number is not None:
+                self._refunds_by_number[(request.payment_id, request.number)] = outcome
+            return outcome
+
+    def create_customer(self, user_id: str, idempotency_key: str) -> str:
+        with self._lock:
+            return self._customers.setdefault(
+                idempotency_key, "cus_sim_" + self._token("cus", idempotency_key)
+            )
+
+    def find_charge(
+        self, payment_id: UUID, customer_id: str, created_after: datetime
+    ) -> ChargeOutcome | None:
+        with self._lock:
+            return self._by_payment.get(payment_id)
+
+    def find_refund(self, intent_id: str, payment_id: UUID, number: int) -> RefundOutcome | None:
+        with self._lock:
+            return self._refunds_by_number.get((payment_id, number))

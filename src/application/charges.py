@@ -13,6 +13,8 @@ def apply_charge_outcome(payment: Payment, outcome: ChargeOutcome) -> None:
         payment.mark_processing()
     elif outcome.status == "requires_action":
         payment.mark_requires_action()
+    elif outcome.status == "pending":
+        return
     elif outcome.status == "canceled":
         payment.mark_canceled(None)
     elif outcome.decline is not None:

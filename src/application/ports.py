@@ -8,8 +8,12 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.payment import Payment
+from domain.wallet import Wallet
 
-ChargeStatus = Literal["succeeded", "processing", "requires_action", "failed", "canceled"]
+# "pending": Stripe holds the intent but it has not been confirmed; nothing to record yet.
+ChargeStatus = Literal[
+    "succeeded", "processing", "requires_action", "failed", "canceled", "pending"
+]
 RefundStatus = Literal["succeeded", "pending", "failed"]
 
 
@@ -52,6 +56,7 @@ class RefundRequest:
     amount: int
     reason: str | None
     idempotency_key: str
+    number: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +87,36 @@ class PaymentGateway(Protocol):
         ...
 
     def refund(self, request: RefundRequest) -> RefundOutcome: ...
+
+    def create_customer(self, user_id: str, idempotency_key: str) -> str:
+        """A new Customer for the user; the same key always answers the same Customer."""
+        ...
+
+    def find_charge(
+        self, payment_id: UUID, customer_id: str, created_after: datetime
+    ) -> ChargeOutcome | None:
+        """The intent made for our payment, looked up by its metadata when its id was lost."""
+        ...
+
+    def find_refund(self, intent_id: str, payment_id: UUID, number: int) -> RefundOutcome | None:
+        """Refund number `number` of our payment as the provider sees it, if it exists."""
+        ...
+
+
+@runtime_checkable
+class WalletStore(Protocol):
+    """Each user's wallet, in the same event store as the payments."""
+
+    def find(self, user_id: str) -> Wallet | None: ...
+
+    def save(self, wallet: Wallet) -> None: ...
+
+
+@runtime_checkable
+class PendingPayments(Protocol):
+    """Payments whose charge or a refund still waits for the provider's answer."""
+
+    def unsettled(self) -> list[UUID]: ...
 
 
 @runtime_checkable

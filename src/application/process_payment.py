@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from application.changes import change_payment
 from application.charges import apply_charge_outcome
+from application.customers import customer_for
 from application.errors import (
     ConcurrencyConflict,
     GatewayError,
@@ -20,6 +21,7 @@ from application.ports import (
     PaymentGateway,
     PaymentMethodUnusable,
     PaymentStore,
+    WalletStore,
 )
 from domain.errors import InvalidInput
 from domain.metadata import validated_metadata
@@ -73,7 +75,7 @@ def validate_idempotency_key(key: str) -> str:
 
 
 def process_payment(
-    cmd: ProcessPayment, *, store: PaymentStore, gateway: PaymentGateway
+    cmd: ProcessPayment, *, store: PaymentStore, gateway: PaymentGateway, wallets: WalletStore
 ) -> PaymentReceipt:
     money = Money.charge(cmd.amount, cmd.currency)
     metadata = validated_metadata(cmd.metadata)
@@ -89,7 +91,7 @@ def process_payment(
         store=store,
     )
     if payment.charge_status is PaymentStatus.PENDING:
-        return _charge(payment, gateway=gateway, store=store)
+        return _charge(payment, gateway=gateway, store=store, wallets=wallets)
     return _answer_for(payment, gateway=gateway)
 
 
@@ -135,7 +137,15 @@ def _initiate(
         return payment
 
 
-def _charge(payment: Payment, *, gateway: PaymentGateway, store: PaymentStore) -> PaymentReceipt:
+def _charge(
+    payment: Payment, *, gateway: PaymentGateway, store: PaymentStore, wallets: WalletStore
+) -> PaymentReceipt:
+    try:
+        customer_id = customer_for(payment.user_id, wallets=wallets, gateway=gateway)
+    except GatewayUnavailable:
+        raise GatewayError(
+            "the payment provider did not answer; retry with the same Idempotency-Key"
+        ) from None
     request = ChargeRequest(
         payment_id=payment.id,
         user_id=payment.user_id,
@@ -145,6 +155,7 @@ def _charge(payment: Payment, *, gateway: PaymentGateway, store: PaymentStore) -
         course_id=payment.course_id,
         metadata=payment.metadata,
         idempotency_key=f"payment-{payment.id}",
+        customer_id=customer_id,
     )
     try:
         outcome = gateway.charge(request)

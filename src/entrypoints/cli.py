@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import jwt
@@ -69,6 +70,12 @@ def project(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from entrypoints.reconcile_command import run_reconcile
+
+    return run_reconcile(settings, older_than=args.older_than)
+
+
 def token(args: argparse.Namespace, settings: Settings) -> int:
     now = int(time.time())
     claims = {"sub": args.user, "roles": args.role, "iat": now, "exp": now + args.ttl}
@@ -79,6 +86,14 @@ def token(args: argparse.Namespace, settings: Settings) -> int:
 def keygen(args: argparse.Namespace, settings: Settings) -> int:
     print(base64.b64encode(secrets.token_bytes(32)).decode())
     return 0
+
+
+def duration(value: str) -> timedelta:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = value[:-1], value[-1:]
+    if unit not in units or not number.isdigit():
+        raise argparse.ArgumentTypeError(f"'{value}' is not a duration such as 30s, 15m, 2h or 1d")
+    return timedelta(seconds=int(number) * units[unit])
 
 
 def parser() -> argparse.ArgumentParser:
@@ -97,6 +112,15 @@ def parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("project", help="run the read-model projections in this process")
     p.set_defaults(run=project)
+
+    p = commands.add_parser("reconcile", help="settle pending payments and refunds from Stripe")
+    p.add_argument(
+        "--older-than",
+        type=duration,
+        default=timedelta(minutes=15),
+        help="only payments unchanged for this long, e.g. 15m, 2h, 1d (default 15m)",
+    )
+    p.set_defaults(run=reconcile)
 
     p = commands.add_parser("token", help="print a bearer token signed with the configured secret")
     p.add_argument("--user", required=True)

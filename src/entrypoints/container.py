@@ -5,8 +5,11 @@ from dependency_injector import containers, providers
 from adapters.clock import SystemClock
 from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from adapters.history_views import history_view
+from adapters.pending_scan import EventLogPendingPayments
 from adapters.projection_runner import PollingProjectionRunner
 from adapters.simulated_gateway import SimulatedGateway
+from adapters.stripe_gateway import StripeGateway
+from adapters.wallet_store import EventSourcedWalletStore
 from application.history import PaymentHistoryProjection
 from entrypoints.settings import Settings
 
@@ -29,7 +32,20 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     payment_store = providers.Singleton(EventSourcedPaymentStore.from_env, env=event_store_env)
     history = providers.Singleton(history_view, env=view_env)
-    gateway = providers.Singleton(SimulatedGateway)
+    wallets = providers.Singleton(EventSourcedWalletStore, app=payment_store.provided.app)
+    pending_payments = providers.Singleton(EventLogPendingPayments, app=payment_store.provided.app)
+    gateway = providers.Selector(
+        providers.Callable(lambda s: "stripe" if s.stripe_secret_key else "simulated", settings),
+        stripe=providers.Singleton(
+            StripeGateway,
+            secret_key=settings.provided.stripe_secret_key,
+            api_base=settings.provided.stripe_api_base,
+            connect_timeout=settings.provided.stripe_connect_timeout,
+            read_timeout=settings.provided.stripe_read_timeout,
+            max_network_retries=settings.provided.stripe_max_network_retries,
+        ),
+        simulated=providers.Singleton(SimulatedGateway),
+    )
 
     history_projection = providers.Singleton(PaymentHistoryProjection, view=history)
     history_runner = providers.Singleton(

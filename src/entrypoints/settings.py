@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+MAX_STRIPE_TIMEOUT = 120
+
 
 class ConfigError(Exception):
     """A configuration variable is missing or malformed; the message names it."""
@@ -25,6 +27,9 @@ class Settings:
     jwt_secret: str
     encryption_key: str | None
     rate_limit_per_minute: int
+    stripe_connect_timeout: float = 5.0
+    stripe_read_timeout: float = 30.0
+    stripe_max_network_retries: int = 2
 
     @property
     def events_file(self) -> Path:
@@ -64,6 +69,13 @@ class Settings:
             encryption_key=_encryption_key(get("PAYMENTS_ENCRYPTION_KEY")),
             rate_limit_per_minute=_non_negative_int(
                 "PAYMENTS_RATE_LIMIT_PER_MINUTE", get("PAYMENTS_RATE_LIMIT_PER_MINUTE") or "60"
+            ),
+            stripe_connect_timeout=_seconds(
+                "STRIPE_CONNECT_TIMEOUT", get("STRIPE_CONNECT_TIMEOUT") or "5"
+            ),
+            stripe_read_timeout=_seconds("STRIPE_READ_TIMEOUT", get("STRIPE_READ_TIMEOUT") or "30"),
+            stripe_max_network_retries=_non_negative_int(
+                "STRIPE_MAX_NETWORK_RETRIES", get("STRIPE_MAX_NETWORK_RETRIES") or "2"
             ),
         )
 
@@ -137,6 +149,16 @@ def _non_negative_int(name: str, value: str) -> int:
     if number < 0:
         raise ConfigError(f"{name}: must not be negative")
     return number
+
+
+def _seconds(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}: must be a number of seconds") from None
+    if not 0 < seconds <= MAX_STRIPE_TIMEOUT:
+        raise ConfigError(f"{name}: must be more than 0 and at most {MAX_STRIPE_TIMEOUT} seconds")
+    return seconds
 
 
 def load_dotenv(path: Path = Path(".env")) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from adapters.simulated_gateway import SimulatedGateway
+from adapters.wallet_store import EventSourcedWalletStore
 from application.actors import Actor
 from application.errors import ConcurrencyConflict
 from application.process_payment import ProcessPayment, process_payment
@@ -30,6 +31,7 @@ def test_two_writers_of_one_version_conflict(store: EventSourcedPaymentStore) ->
         ProcessPayment(user_id="u", amount=1000, currency="usd", payment_method_id="pm_card_visa"),
         store=store,
         gateway=gateway,
+        wallets=EventSourcedWalletStore(store.app),
     )
     one = store.find(UUID(receipt.payment_id))
     two = store.find(UUID(receipt.payment_id))
@@ -47,6 +49,7 @@ def test_concurrent_refunds_never_exceed_the_amount(store: EventSourcedPaymentSt
         ProcessPayment(user_id="u", amount=1000, currency="usd", payment_method_id="pm_card_visa"),
         store=store,
         gateway=gateway,
+        wallets=EventSourcedWalletStore(store.app),
     )
     payment_id = UUID(receipt.payment_id)
 

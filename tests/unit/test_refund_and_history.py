@@ -7,6 +7,7 @@ import pytest
 from adapters.eventstore import EventSourcedPaymentStore
 from adapters.projection_runner import PollingProjectionRunner
 from adapters.simulated_gateway import SimulatedGateway
+from adapters.wallet_store import EventSourcedWalletStore
 from application.actors import Actor
 from application.errors import Forbidden, NotFound, PaymentDeclined
 from application.process_payment import ProcessPayment, process_payment
@@ -27,7 +28,12 @@ def paid(store: EventSourcedPaymentStore, gateway: SimulatedGateway, **overrides
         "payment_method_id": "pm_card_visa",
     }
     fields.update(overrides)
-    receipt = process_payment(ProcessPayment(**fields), store=store, gateway=gateway)  # type: ignore[arg-type]
+    receipt = process_payment(
+        ProcessPayment(**fields),
+        store=store,
+        gateway=gateway,
+        wallets=EventSourcedWalletStore(store.app),
+    )  # type: ignore[arg-type]
     return UUID(receipt.payment_id)
 
 

@@ -52,6 +52,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
         dependencies={
             "store": provide(container.payment_store),
             "gateway": provide(container.gateway),
+            "wallets": provide(container.wallets),
             "history": provide(container.history),
             "history_runner": provide(container.history_runner),
         },

@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 
 from application.actors import Actor
 from application.errors import NotFound
-from application.ports import PaymentGateway, PaymentHistory, PaymentStore
+from application.ports import PaymentGateway, PaymentHistory, PaymentStore, WalletStore
 from application.process_payment import ProcessPayment, process_payment
 from application.queries import get_payment, payment_history
 from application.refund_payment import RefundPayment, refund_payment
@@ -47,6 +47,7 @@ class PaymentController(Controller):
         data: JSONBody[ProcessPaymentBody],
         store: NamedDependency[PaymentStore],
         gateway: NamedDependency[PaymentGateway],
+        wallets: NamedDependency[WalletStore],
         idempotency_key: Annotated[
             str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255)
         ] = None,
@@ -63,6 +64,7 @@ class PaymentController(Controller):
             ),
             store=store,
             gateway=gateway,
+            wallets=wallets,
         )
         return ProcessPaymentResponse(
             success=True,

@@ -1,0 +1,85 @@
+"""The one table that turns Stripe's errors into the gateway port's answers."""
+
+import logging
+from collections.abc import Callable
+from enum import StrEnum
+from typing import NoReturn
+
+import stripe
+
+from application.ports import ChargeOutcome, Decline, GatewayUnavailable, PaymentMethodUnusable
+
+log = logging.getLogger(__name__)
+
+GENERIC_DECLINE = "Your card was declined."
+UNUSABLE_METHOD = "This payment method cannot be used; choose another one."
+PAYMENT_METHOD_PARAMS = {None, "payment_method"}
+
+
+class Verdict(StrEnum):
+    DECLINED = "declined"  # a definite no from the issuer: the payment fails
+    METHOD_UNUSABLE = "method_unusable"  # nothing was charged; the customer picks another
+    UNKNOWN = "unknown"  # Stripe may or may not have acted: the payment stays pending
+    MISCONFIGURED = "misconfigured"  # our key is wrong: an operator must act
+
+
+def _about_payment_method(error: stripe.StripeError) -> bool:
+    if not isinstance(error, stripe.InvalidRequestError):
+        return False
+    code = error.code or ""
+    if code.startswith("payment_method_"):
+        return True
+    missing = code == "resource_missing" or error.http_status == 404
+    return missing and error.param in PAYMENT_METHOD_PARAMS
+
+
+# First match wins; every Stripe error reaches exactly one row.
+TABLE: list[tuple[Callable[[stripe.StripeError], bool], Verdict]] = [
+    (lambda e: isinstance(e, stripe.CardError), Verdict.DECLINED),
+    (_about_payment_method, Verdict.METHOD_UNUSABLE),
+    (lambda e: isinstance(e, stripe.AuthenticationError), Verdict.MISCONFIGURED),
+    (lambda e: isinstance(e, stripe.PermissionError), Verdict.MISCONFIGURED),
+    (lambda e: isinstance(e, stripe.RateLimitError), Verdict.UNKNOWN),
+    (lambda e: isinstance(e, stripe.APIConnectionError), Verdict.UNKNOWN),
+    (lambda e: isinstance(e, stripe.APIError), Verdict.UNKNOWN),
+    (lambda e: True, Verdict.UNKNOWN),
+]
+
+
+def verdict(error: stripe.StripeError) -> Verdict:
+    return next(v for matches, v in TABLE if matches(error))
+
+
+def declined(error: stripe.StripeError) -> ChargeOutcome:
+    """A card error as a failed charge, with Stripe's code and decline code for the history."""
+    details = error.error
+    intent = details.payment_intent if details is not None else None
+    decline_code = details.decline_code if details is not None else None
+    return ChargeOutcome(
+        intent_id=intent.id if intent is not None else None,
+        status="failed",
+        decline=Decline(
+            code=error.code or "card_declined",
+            decline_code=decline_code,
+            message=error.user_message or GENERIC_DECLINE,
+        ),
+    )
+
+
+def raise_for(error: stripe.StripeError, doing: str) -> NoReturn:
+    """Raise what the port promises for an error that is not a decline."""
+    kind = verdict(error)
+    if kind is Verdict.METHOD_UNUSABLE:
+        raise PaymentMethodUnusable(error.user_message or UNUSABLE_METHOD) from None
+    if kind is Verdict.MISCONFIGURED:
+        log.critical(
+            "STRIPE_SECRET_KEY was rejected by Stripe (%s while %s): configure a valid secret "
+            "key with the permissions this service needs",
+            type(error).__name__, doing,
+        )  # fmt: skip
+    else:
+        log.warning(
+            "Stripe gave no definite answer while %s: %s (status %s, code %s, request %s)",
+            doing, type(error).__name__, error.http_status, error.code, error.request_id,
+        )  # fmt: skip
+    raise GatewayUnavailable(f"Stripe did not answer while {doing}") from None

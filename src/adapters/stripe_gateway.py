@@ -1,0 +1,128 @@
+"""The payment gateway on Stripe, through stripe-python's StripeClient (v1 API)."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import stripe
+
+from adapters.stripe_errors import declined, raise_for
+from adapters.stripe_objects import intent_outcome, refund_outcome
+from application.ports import ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest
+
+# Stripe's own refund reasons; anything else the caller says goes into metadata only.
+STRIPE_REFUND_REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
+MAX_METADATA_VALUE = 500
+
+
+class StripeGateway:
+    """PaymentIntents and Refunds at Stripe; every mutating call carries an idempotency key."""
+
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        api_base: str | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        max_network_retries: int = 2,
+    ) -> None:
+        self._client = stripe.StripeClient(
+            secret_key,
+            base_addresses={"api": api_base} if api_base else None,
+            max_network_retries=max_network_retries,
+            http_client=stripe.RequestsClient(timeout=(connect_timeout, read_timeout)),
+        )
+
+    @property
+    def _v1(self) -> Any:
+        return self._client.v1
+
+    def create_customer(self, user_id: str, idempotency_key: str) -> str:
+        try:
+            customer = self._v1.customers.create(
+                {"metadata": {"user_id": user_id}}, {"idempotency_key": idempotency_key}
+            )
+        except stripe.StripeError as error:
+            raise_for(error, "creating a customer")
+        return str(customer.id)
+
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        metadata = {"payment_id": str(request.payment_id), "user_id": request.user_id}
+        if request.course_id:
+            metadata["course_id"] = request.course_id
+        params: dict[str, Any] = {
+            "amount": request.amount,
+            "currency": request.currency,
+            "payment_method": request.payment_method_id,
+            "payment_method_types": ["card"],
+            "confirm": True,
+            "metadata": metadata,
+        }
+        if request.customer_id:
+            params["customer"] = request.customer_id
+        try:
+            intent = self._v1.payment_intents.create(
+                params, {"idempotency_key": request.idempotency_key}
+            )
+        except stripe.CardError as error:
+            return declined(error)
+        except stripe.StripeError as error:
+            raise_for(error, "creating a PaymentIntent")
+        return intent_outcome(intent)
+
+    def retrieve_charge(self, intent_id: str) -> ChargeOutcome:
+        return intent_outcome(self._intent(intent_id))
+
+    def client_secret(self, intent_id: str) -> str | None:
+        secret = self._intent(intent_id).client_secret
+        return str(secret) if secret else None
+
+    def _intent(self, intent_id: str) -> Any:
+        try:
+            return self._v1.payment_intents.retrieve(intent_id)
+        except stripe.StripeError as error:
+            raise_for(error, "retrieving a PaymentIntent")
+
+    def find_charge(
+        self, payment_id: UUID, customer_id: str, created_after: datetime
+    ) -> ChargeOutcome | None:
+        params = {"customer": customer_id, "created": {"gte": int(created_after.timestamp())}}
+        try:
+            for intent in self._v1.payment_intents.list(params).auto_paging_iter():
+                if (intent.metadata or {}).get("payment_id") == str(payment_id):
+                    return intent_outcome(intent)
+        except stripe.StripeError as error:
+            raise_for(error, "listing PaymentIntents")
+        return None
+
+    def refund(self, request: RefundRequest) -> RefundOutcome:
+        metadata = {"payment_id": str(request.payment_id)}
+        if request.number is not None:
+            metadata["refund_number"] = str(request.number)
+        if request.reason:
+            metadata["reason"] = request.reason[:MAX_METADATA_VALUE]
+        params: dict[str, Any] = {
+            "payment_intent": request.intent_id,
+            "amount": request.amount,
+            "metadata": metadata,
+        }
+        if request.reason in STRIPE_REFUND_REASONS:
+            params["reason"] = request.reason
+        try:
+            refund = self._v1.refunds.create(params, {"idempotency_key": request.idempotency_key})
+        except stripe.StripeError as error:
+            raise_for(error, "creating a refund")
+        return refund_outcome(refund)
+
+    def find_refund(self, intent_id: str, payment_id: UUID, number: int) -> RefundOutcome | None:
+        try:
+            for refund in self._v1.refunds.list({"payment_intent": intent_id}).auto_paging_iter():
+                metadata = refund.metadata or {}
+                if metadata.get("payment_id") == str(payment_id) and metadata.get(
+                    "refund_number"
+                ) == str(number):
+                    return refund_outcome(refund)
+        except stripe.StripeError as error:
+            raise_for(error, "listing refunds")
+        return None

@@ -1,0 +1,61 @@
+"""Stripe's PaymentIntent and Refund states, read as the gateway port's outcomes."""
+
+import logging
+from typing import Any
+
+from application.ports import ChargeOutcome, ChargeStatus, Decline, RefundOutcome, RefundStatus
+
+log = logging.getLogger(__name__)
+
+# Every PaymentIntent status Stripe documents. requires_payment_method is a failure only
+# when an attempt failed (last_payment_error); before any attempt nothing happened yet.
+INTENT_STATUS: dict[str, ChargeStatus] = {
+    "succeeded": "succeeded",
+    "processing": "processing",
+    "requires_action": "requires_action",
+    "requires_capture": "processing",
+    "requires_confirmation": "pending",
+    "requires_payment_method": "failed",
+    "canceled": "canceled",
+}
+
+REFUND_STATUS: dict[str, RefundStatus] = {
+    "succeeded": "succeeded",
+    "pending": "pending",
+    "requires_action": "pending",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
+def intent_outcome(intent: Any) -> ChargeOutcome:
+    status = INTENT_STATUS.get(str(intent.status))
+    if status is None:
+        log.warning("unknown PaymentIntent status %r: left pending", intent.status)
+        status = "pending"
+    decline = None
+    error = intent.get("last_payment_error")
+    if status == "failed":
+        if error is None:
+            status = "pending"
+        else:
+            decline = Decline(
+                code=error.get("code") or "card_declined",
+                decline_code=error.get("decline_code"),
+                message=error.get("message") or "Your card was declined.",
+            )
+    secret = intent.get("client_secret")
+    return ChargeOutcome(
+        intent_id=str(intent.id),
+        status=status,
+        client_secret=str(secret) if secret else None,
+        decline=decline,
+    )
+
+
+def refund_outcome(refund: Any) -> RefundOutcome:
+    status = REFUND_STATUS.get(str(refund.status))
+    if status is None:
+        log.warning("unknown Refund status %r: left pending", refund.status)
+        status = "pending"
+    return RefundOutcome(refund_id=str(refund.id), status=status, amount=int(refund.amount))

@@ -1,0 +1,137 @@
+"""Settle payments whose outcome is unknown from what Stripe itself says happened."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from application.changes import change_payment
+from application.charges import apply_charge_outcome
+from application.ports import (
+    ChargeOutcome,
+    GatewayUnavailable,
+    PaymentGateway,
+    PaymentStore,
+    PendingPayments,
+    RefundOutcome,
+    WalletStore,
+)
+from domain.payment import Payment, Refund, RefundState
+
+NEVER_REACHED_STRIPE = "no PaymentIntent for this payment exists at Stripe"
+# The widest clock difference between us and Stripe that a lookup by creation time allows.
+CLOCK_SLACK = timedelta(hours=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settlement:
+    payment_id: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReconcileReport:
+    settled: list[Settlement]
+    still_open: list[str]
+    unanswered: list[str]
+
+
+def reconcile(
+    *,
+    older_than: timedelta,
+    now: datetime,
+    pending: PendingPayments,
+    store: PaymentStore,
+    wallets: WalletStore,
+    gateway: PaymentGateway,
+) -> ReconcileReport:
+    """Ask Stripe about every unsettled payment untouched for `older_than`; record its facts."""
+    settled: list[Settlement] = []
+    still_open: list[str] = []
+    unanswered: list[str] = []
+    for payment_id in pending.unsettled():
+        payment = store.find(payment_id)
+        if payment is None or payment.modified_on > now - older_than:
+            continue
+        try:
+            after = _settle(payment, store=store, wallets=wallets, gateway=gateway)
+        except GatewayUnavailable:
+            unanswered.append(str(payment_id))
+            continue
+        if after.version != payment.version:
+            settled.append(
+                Settlement(
+                    payment_id=str(payment_id),
+                    before=_describe(payment),
+                    after=_describe(after),
+                )
+            )
+        if _open(after):
+            still_open.append(str(payment_id))
+    return ReconcileReport(settled=settled, still_open=still_open, unanswered=unanswered)
+
+
+def _settle(
+    payment: Payment, *, store: PaymentStore, wallets: WalletStore, gateway: PaymentGateway
+) -> Payment:
+    charge: ChargeOutcome | None = None
+    if not payment.is_settled:
+        charge = _charge_at_stripe(payment, wallets=wallets, gateway=gateway)
+    refunds: dict[int, RefundOutcome | None] = {}
+    if payment.intent_id:
+        for refund in _in_flight(payment):
+            refunds[refund.number] = gateway.find_refund(
+                payment.intent_id, payment.id, refund.number
+            )
+
+    def record(p: Payment) -> Payment:
+        if not p.is_settled:
+            if charge is None:
+                p.mark_canceled(NEVER_REACHED_STRIPE)
+            else:
+                apply_charge_outcome(p, charge)
+        for number, outcome in refunds.items():
+            _record_refund(p, p.refunds[number], outcome)
+        return p
+
+    return change_payment(store, payment.id, record)
+
+
+def _charge_at_stripe(
+    payment: Payment, *, wallets: WalletStore, gateway: PaymentGateway
+) -> ChargeOutcome | None:
+    if payment.intent_id:
+        return gateway.retrieve_charge(payment.intent_id)
+    wallet = wallets.find(payment.user_id)
+    if wallet is None or wallet.customer_id is None:
+        return None  # a charge is only ever sent once the user's Customer is recorded
+    return gateway.find_charge(payment.id, wallet.customer_id, payment.created_on - CLOCK_SLACK)
+
+
+def _record_refund(payment: Payment, refund: Refund, outcome: RefundOutcome | None) -> None:
+    if outcome is None:
+        if refund.state is RefundState.REQUESTED:
+            # Stripe has no refund for it: the request never arrived, so release the amount.
+            payment.record_refund_failure(refund.number, "", refund.amount)
+    elif outcome.status == "succeeded":
+        payment.record_refund(refund.number, outcome.refund_id, outcome.amount)
+    elif outcome.status == "pending":
+        payment.mark_refund_pending(refund.number, outcome.refund_id, outcome.amount)
+    else:
+        payment.record_refund_failure(refund.number, outcome.refund_id, outcome.amount)
+
+
+def _in_flight(payment: Payment) -> list[Refund]:
+    return [
+        r
+        for r in payment.refunds.values()
+        if r.state in (RefundState.REQUESTED, RefundState.PENDING)
+    ]
+
+
+def _open(payment: Payment) -> bool:
+    return not payment.is_settled or bool(_in_flight(payment))
+
+
+def _describe(payment: Payment) -> str:
+    refunds = ", ".join(f"refund {r.number} {r.state.value}" for r in payment.refunds.values())
+    return f"{payment.status.value}" + (f" ({refunds})" if refunds else "")

@@ -1,0 +1,31 @@
+"""`payment-service reconcile`: settle what Stripe knows and we do not, and say what changed."""
+
+from datetime import timedelta
+
+from application.reconcile import reconcile
+from entrypoints.container import build_container
+from entrypoints.settings import Settings
+
+
+def run_reconcile(settings: Settings, *, older_than: timedelta) -> int:
+    container = build_container(settings)
+    try:
+        report = reconcile(
+            older_than=older_than,
+            now=container.clock().now(),
+            pending=container.pending_payments(),
+            store=container.payment_store(),
+            wallets=container.wallets(),
+            gateway=container.gateway(),
+        )
+    finally:
+        container.payment_store().close()
+    for s in report.settled:
+        print(f"settled {s.payment_id}: {s.before} -> {s.after}")
+    print(
+        f"{len(report.settled)} settled, {len(report.still_open)} still waiting at Stripe, "
+        f"{len(report.unanswered)} without an answer from Stripe"
+    )
+    for payment_id in report.unanswered:
+        print(f"no answer from Stripe for {payment_id}; run reconcile again later")
+    return 1 if report.unanswered else 0

@@ -68,7 +68,7 @@ class StripeGateway:
         except stripe.CardError as error:
             return declined(error)
         except stripe.StripeError as error:
-            raise_for(error, "creating a PaymentIntent")
+            raise_for(error, "creating a PaymentIntent", charging=True)
         return intent_outcome(intent)
 
     def retrieve_charge(self, intent_id: str) -> ChargeOutcome:

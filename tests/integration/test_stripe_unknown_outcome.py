@@ -9,6 +9,7 @@ from adapters.pending_scan import EventLogPendingPayments
 from adapters.wallet_store import EventSourcedWalletStore
 from application.actors import Actor
 from application.errors import GatewayError
+from application.ports import GatewayUnavailable
 from application.reconcile import reconcile
 from application.refund_payment import RefundPayment, refund_payment
 from domain.payment import PaymentStatus, RefundState, payment_id_for
@@ -176,3 +177,10 @@ def test_one_customer_per_user_and_our_ids_on_every_intent(fake_stripe: FakeStri
     }
     assert two.form["customer"] == one.form["customer"]
     assert "metadata[course_id]" not in two.form
+
+
+def test_an_intent_stripe_does_not_know_is_no_answer_not_a_bad_card(
+    fake_stripe: FakeStripe,
+) -> None:
+    with pytest.raises(GatewayUnavailable):
+        stripe_at(fake_stripe.url).retrieve_charge("pi_unknown")

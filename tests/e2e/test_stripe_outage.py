@@ -25,7 +25,7 @@ def client(
         **backend_env,
         "STRIPE_SECRET_KEY": "sk_test_outage_0123456789",
         "STRIPE_API_BASE": fake_stripe.url,
-        "STRIPE_READ_TIMEOUT": "0.5",
+        "STRIPE_READ_TIMEOUT": "1",
         "STRIPE_MAX_NETWORK_RETRIES": "0",
     }
     with TestClient(create_app(make_container(env))) as test_client:
@@ -36,7 +36,7 @@ def test_a_retry_after_stripe_timed_out_answers_the_one_payment(
     client: TestClient[Any], fake_stripe: FakeStripe, user_id: str
 ) -> None:
     headers = {**bearer(user_id), "Idempotency-Key": "order-outage"}
-    fake_stripe.reply("POST", "/v1/payment_intents", Reply(delay=1.5))
+    fake_stripe.reply("POST", "/v1/payment_intents", Reply(delay=3.0))
 
     lost = client.post("/api/payments/process", json=VISA, headers=headers)
     assert lost.status_code == 500

@@ -17,6 +17,8 @@ from adapters.migrations import apply_migrations
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
+from tests.fake_stripe import FakeStripe
+from tests.localstripe_server import LocalStripe
 
 ROOT = Path(__file__).resolve().parents[1]
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-0123456789"
@@ -88,6 +90,22 @@ def redis_server_url() -> Iterator[str]:
             yield f"redis://{host}:{container.get_exposed_port(6379)}/0"
     except Exception:
         unavailable("Redis")
+
+
+@pytest.fixture(scope="session")
+def localstripe_url() -> Iterator[str]:
+    """localstripe (PyPI) on 127.0.0.1, a free port, for the whole session."""
+    server = LocalStripe().start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def fake_stripe() -> Iterator[FakeStripe]:
+    """A loopback server answering Stripe's documented JSON, for what localstripe lacks."""
+    server = FakeStripe().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

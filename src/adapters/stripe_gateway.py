@@ -7,7 +7,7 @@ from uuid import UUID
 import stripe
 
 from adapters.stripe_errors import declined, raise_for
-from adapters.stripe_objects import intent_outcome, refund_outcome
+from adapters.stripe_objects import intent_outcome, metadata_of, refund_outcome
 from adapters.stripe_payment_methods import attach, detach
 from application.ports import ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest
 from domain.saved_card import SavedCard
@@ -77,8 +77,7 @@ class StripeGateway:
         return intent_outcome(self._intent(intent_id))
 
     def client_secret(self, intent_id: str) -> str | None:
-        secret = self._intent(intent_id).client_secret
-        return str(secret) if secret else None
+        return intent_outcome(self._intent(intent_id)).client_secret
 
     def _intent(self, intent_id: str) -> Any:
         try:
@@ -92,7 +91,7 @@ class StripeGateway:
         params = {"customer": customer_id, "created": {"gte": int(created_after.timestamp())}}
         try:
             for intent in self._v1.payment_intents.list(params).auto_paging_iter():
-                if (intent.metadata or {}).get("payment_id") == str(payment_id):
+                if metadata_of(intent).get("payment_id") == str(payment_id):
                     return intent_outcome(intent)
         except stripe.StripeError as error:
             raise_for(error, "listing PaymentIntents")
@@ -120,10 +119,9 @@ class StripeGateway:
     def find_refund(self, intent_id: str, payment_id: UUID, number: int) -> RefundOutcome | None:
         try:
             for refund in self._v1.refunds.list({"payment_intent": intent_id}).auto_paging_iter():
-                metadata = refund.metadata or {}
-                if metadata.get("payment_id") == str(payment_id) and metadata.get(
-                    "refund_number"
-                ) == str(number):
+                metadata = metadata_of(refund)
+                ours = (metadata.get("payment_id"), metadata.get("refund_number"))
+                if ours == (str(payment_id), str(number)):
                     return refund_outcome(refund)
         except stripe.StripeError as error:
             raise_for(error, "listing refunds")

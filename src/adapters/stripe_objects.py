@@ -28,10 +28,17 @@ REFUND_STATUS: dict[str, RefundStatus] = {
 }
 
 
-def intent_outcome(intent: Any) -> ChargeOutcome:
-    status = INTENT_STATUS.get(str(intent.status))
+def as_dict(obj: Any) -> dict[str, Any]:
+    """A StripeObject's fields as plain data."""
+    data: dict[str, Any] = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+    return data
+
+
+def intent_outcome(obj: Any) -> ChargeOutcome:
+    intent = as_dict(obj)
+    status = INTENT_STATUS.get(str(intent.get("status")))
     if status is None:
-        log.warning("unknown PaymentIntent status %r: left pending", intent.status)
+        log.warning("unknown PaymentIntent status %r: left pending", intent.get("status"))
         status = "pending"
     decline = None
     error = intent.get("last_payment_error")
@@ -46,16 +53,22 @@ def intent_outcome(intent: Any) -> ChargeOutcome:
             )
     secret = intent.get("client_secret")
     return ChargeOutcome(
-        intent_id=str(intent.id),
+        intent_id=str(intent["id"]),
         status=status,
         client_secret=str(secret) if secret else None,
         decline=decline,
     )
 
 
-def refund_outcome(refund: Any) -> RefundOutcome:
-    status = REFUND_STATUS.get(str(refund.status))
+def refund_outcome(obj: Any) -> RefundOutcome:
+    refund = as_dict(obj)
+    status = REFUND_STATUS.get(str(refund.get("status")))
     if status is None:
-        log.warning("unknown Refund status %r: left pending", refund.status)
+        log.warning("unknown Refund status %r: left pending", refund.get("status"))
         status = "pending"
-    return RefundOutcome(refund_id=str(refund.id), status=status, amount=int(refund.amount))
+    return RefundOutcome(refund_id=str(refund["id"]), status=status, amount=int(refund["amount"]))
+
+
+def metadata_of(obj: Any) -> dict[str, str]:
+    metadata: dict[str, str] = as_dict(obj).get("metadata") or {}
+    return metadata

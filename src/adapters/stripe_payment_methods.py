@@ -8,6 +8,7 @@ from typing import Any
 import stripe
 
 from adapters.stripe_errors import raise_for
+from adapters.stripe_objects import as_dict
 from application.payment_method_events import PaymentMethodChange
 from application.ports import CardCheckDeclined, PaymentMethodNotFound, PaymentMethodUnusable
 from domain.saved_card import SavedCard
@@ -23,7 +24,7 @@ CHANGE_KINDS = {
 def attach(v1: Any, payment_method_id: str, customer_id: str) -> SavedCard:
     """Retrieve first: Stripe turns a test id into a new method, and the owner is checked."""
     try:
-        method = plain(v1.payment_methods.retrieve(payment_method_id))
+        method = as_dict(v1.payment_methods.retrieve(payment_method_id))
     except stripe.InvalidRequestError as error:
         if error.http_status == 404 or error.code == "resource_missing":
             raise PaymentMethodNotFound(payment_method_id) from None
@@ -38,7 +39,7 @@ def attach(v1: Any, payment_method_id: str, customer_id: str) -> SavedCard:
     if owner is None:
         try:
             pm_id = str(method["id"])
-            method = plain(
+            method = as_dict(
                 v1.payment_methods.attach(
                     pm_id, {"customer": customer_id}, {"idempotency_key": f"attach-{pm_id}"}
                 )
@@ -75,7 +76,7 @@ def saved_card(method: Mapping[str, Any]) -> SavedCard:
 
 def payment_method_change(event: Mapping[str, Any]) -> PaymentMethodChange | None:
     """A Stripe event as the wallet's change, or None if it is not a payment_method.* event."""
-    event = plain(event)
+    event = as_dict(event)
     kind = CHANGE_KINDS.get(str(event.get("type")))
     if kind is None:
         return None
@@ -91,11 +92,6 @@ def payment_method_change(event: Mapping[str, Any]) -> PaymentMethodChange | Non
         customer_id=customer,
         card=saved_card(method) if method.get("type") == "card" and method.get("card") else None,
     )
-
-
-def plain(value: Any) -> dict[str, Any]:
-    """Stripe's objects are not dicts; read them as the JSON Stripe sent."""
-    return value.to_dict() if hasattr(value, "to_dict") else dict(value)
 
 
 def _customer_id(value: Any) -> str | None:

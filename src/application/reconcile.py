@@ -53,11 +53,11 @@ def reconcile(
         if payment is None or payment.modified_on > now - older_than:
             continue
         try:
-            after = _settle(payment, store=store, wallets=wallets, gateway=gateway)
+            after, changed = _settle(payment, store=store, wallets=wallets, gateway=gateway)
         except GatewayUnavailable:
             unanswered.append(str(payment_id))
             continue
-        if after.version != payment.version:
+        if changed:
             settled.append(
                 Settlement(
                     payment_id=str(payment_id),
@@ -72,7 +72,8 @@ def reconcile(
 
 def _settle(
     payment: Payment, *, store: PaymentStore, wallets: WalletStore, gateway: PaymentGateway
-) -> Payment:
+) -> tuple[Payment, bool]:
+    """The payment after recording Stripe's facts, and whether this run recorded any."""
     charge: ChargeOutcome | None = None
     if not payment.is_settled:
         charge = _charge_at_stripe(payment, wallets=wallets, gateway=gateway)
@@ -83,7 +84,8 @@ def _settle(
                 payment.intent_id, payment.id, refund.number
             )
 
-    def record(p: Payment) -> Payment:
+    def record(p: Payment) -> tuple[Payment, bool]:
+        version = p.version
         if not p.is_settled:
             if charge is None:
                 p.mark_canceled(NEVER_REACHED_STRIPE)
@@ -91,7 +93,7 @@ def _settle(
                 apply_charge_outcome(p, charge)
         for number, outcome in refunds.items():
             _record_refund(p, p.refunds[number], outcome)
-        return p
+        return p, p.version != version
 
     return change_payment(store, payment.id, record)
 

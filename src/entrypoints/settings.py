@@ -57,7 +57,7 @@ class Settings:
             redis_url=_redis_url(get("PAYMENTS_REDIS_URL")),
             data_dir=data_dir,
             stripe_secret_key=stripe_key,
-            stripe_public_key=get("STRIPE_PUBLIC_KEY"),
+            stripe_public_key=_stripe_public_key(get("STRIPE_PUBLIC_KEY")),
             stripe_api_base=_http_url("STRIPE_API_BASE", get("STRIPE_API_BASE")),
             webhook_secrets=tuple(
                 s.strip()
@@ -117,6 +117,15 @@ def _stripe_secret_key(value: str | None) -> str | None:
     if not value.startswith(("sk_test_", "sk_live_", "rk_test_", "rk_live_")) or len(value) < 16:
         raise ConfigError(
             "STRIPE_SECRET_KEY: must be a Stripe secret key (sk_test_... or sk_live_...)"
+        )
+    return value
+
+
+def _stripe_public_key(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("pk_test_", "pk_live_")):
+        # It is handed to browsers: a secret key here would be published.
+        raise ConfigError(
+            "STRIPE_PUBLIC_KEY: must be a publishable key (pk_test_... or pk_live_...)"
         )
     return value
 

@@ -1,0 +1,149 @@
+"""`payment-service reconcile` against a loopback Stripe, on SQLite and PostgreSQL."""
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from adapters.eventstore import EventSourcedPaymentStore, persistence_env
+from adapters.pending_scan import EventLogPendingPayments
+from adapters.stripe_gateway import StripeGateway
+from adapters.wallet_store import EventSourcedWalletStore
+from application.errors import GatewayError
+from application.process_payment import ProcessPayment, process_payment
+from application.reconcile import ReconcileReport, reconcile
+from domain.payment import Payment, PaymentStatus, payment_id_for
+from entrypoints import cli
+from entrypoints.container import Container
+from tests.fake_stripe import FakeStripe, Reply
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def stripe_env(backend_env: dict[str, str], fake_stripe: FakeStripe) -> dict[str, str]:
+    return {
+        **backend_env,
+        "STRIPE_SECRET_KEY": "sk_test_reconcile_0123456789",
+        "STRIPE_API_BASE": fake_stripe.url,
+        "STRIPE_READ_TIMEOUT": "0.5",
+        "STRIPE_MAX_NETWORK_RETRIES": "0",
+    }
+
+
+def lose_a_charge(container: Container, fake: FakeStripe) -> Payment:
+    """A charge Stripe made whose answer never came back."""
+    fake.reply("POST", "/v1/payment_intents", Reply(delay=1.5))
+    cmd = ProcessPayment(
+        user_id="u1", amount=4200, currency="eur", payment_method_id="pm_card_visa",
+        idempotency_key="order-7",
+    )  # fmt: skip
+    with pytest.raises(GatewayError):
+        process_payment(
+            cmd,
+            store=container.payment_store(),
+            gateway=container.gateway(),
+            wallets=container.wallets(),
+        )
+    payment = container.payment_store().find(payment_id_for("u1", "order-7"))
+    assert payment is not None and payment.status is PaymentStatus.PENDING
+    return payment
+
+
+def test_the_command_prints_what_it_settled(
+    stripe_env: dict[str, str],
+    fake_stripe: FakeStripe,
+    make_container: Callable[[dict[str, str]], Container],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    container = make_container(stripe_env)
+    payment = lose_a_charge(container, fake_stripe)
+    monkeypatch.chdir(tmp_path)
+    for name, value in stripe_env.items():
+        monkeypatch.setenv(name, value)
+
+    assert cli.main(["reconcile", "--older-than", "0s"]) == 0
+    assert cli.main(["reconcile"]) == 0
+
+    first, second = capsys.readouterr().out.split("0 without an answer from Stripe\n")[:2]
+    assert f"settled {payment.id}: pending -> succeeded" in first
+    assert "1 settled, 0 still waiting at Stripe" in first
+    assert second.strip().startswith("0 settled")
+    settled = container.payment_store().find(payment.id)
+    assert settled is not None and settled.status is PaymentStatus.SUCCEEDED
+    assert len(fake_stripe.intents) == 1
+
+
+def test_a_bad_duration_is_refused_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["reconcile", "--older-than", "soon"])
+    assert exited.value.code == 2
+    assert "'soon' is not a duration" in capsys.readouterr().err
+
+
+class Machine:
+    """One host running the service: its own pool to the shared database, its own client."""
+
+    def __init__(self, database_url: str, tmp_path: Path, stripe_url: str) -> None:
+        env = persistence_env(database_url, tmp_path / "unused.db", pool_size=2)
+        self.store = EventSourcedPaymentStore.from_env(env)
+        self.wallets = EventSourcedWalletStore(self.store.app)
+        self.pending = EventLogPendingPayments(self.store.app)
+        self.gateway = StripeGateway(
+            "sk_test_reconcile_0123456789", api_base=stripe_url, max_network_retries=0
+        )
+
+    def reconcile(self) -> ReconcileReport:
+        return reconcile(
+            older_than=timedelta(0),
+            now=datetime.now(UTC),
+            pending=self.pending,
+            store=self.store,
+            wallets=self.wallets,
+            gateway=self.gateway,
+        )
+
+
+def test_runs_on_several_machines_at_once_record_each_fact_once(
+    postgres_url: str, fake_stripe: FakeStripe, tmp_path: Path
+) -> None:
+    machines = [Machine(postgres_url, tmp_path, fake_stripe.url) for _ in range(3)]
+    lost = machines[0]
+    fake_stripe.reply("POST", "/v1/payment_intents", Reply(delay=1.5))
+    lost.gateway = StripeGateway(
+        "sk_test_reconcile_0123456789",
+        api_base=fake_stripe.url,
+        read_timeout=0.5,
+        max_network_retries=0,
+    )
+    cmd = ProcessPayment(
+        user_id="u1", amount=4200, currency="eur", payment_method_id="pm_card_visa",
+        idempotency_key="order-7",
+    )  # fmt: skip
+    with pytest.raises(GatewayError):
+        process_payment(cmd, store=lost.store, gateway=lost.gateway, wallets=lost.wallets)
+    start = threading.Barrier(len(machines))
+    reports: list[ReconcileReport] = []
+
+    def run(machine: Machine) -> None:
+        start.wait()
+        reports.append(machine.reconcile())
+
+    threads = [threading.Thread(target=run, args=(m,)) for m in machines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    payment_id = payment_id_for("u1", "order-7")
+    events = machines[1].store.events_of(payment_id)
+    for machine in machines:
+        machine.store.close()
+
+    assert len(reports) == 3
+    assert sum(len(r.settled) for r in reports) == 1
+    assert [type(e).__name__ for e in events] == ["Initiated", "IntentCreated", "Succeeded"]
+    assert len(fake_stripe.intents) == 1

@@ -1,0 +1,188 @@
+"""reconcile on in-memory persistence and a simulated gateway that can lose its answers."""
+
+import contextlib
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from adapters.eventstore import EventSourcedPaymentStore
+from adapters.pending_scan import EventLogPendingPayments
+from adapters.simulated_gateway import SimulatedGateway
+from adapters.wallet_store import EventSourcedWalletStore
+from application.actors import Actor
+from application.errors import GatewayError
+from application.ports import (
+    ChargeOutcome,
+    ChargeRequest,
+    GatewayUnavailable,
+    RefundOutcome,
+    RefundRequest,
+)
+from application.process_payment import ProcessPayment, process_payment
+from application.reconcile import NEVER_REACHED_STRIPE, ReconcileReport, reconcile
+from application.refund_payment import RefundPayment, refund_payment
+from domain.payment import Payment, PaymentStatus, RefundState, payment_id_for
+
+ADMIN = Actor("ops", frozenset({"admin"}))
+LATER = datetime.now(UTC) + timedelta(hours=1)
+
+
+class FlakyGateway(SimulatedGateway):
+    """Stripe's behaviour with the network in between: an answer can be lost either way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lose_answer = False  # Stripe acts, we never hear back
+        self.unreachable = False  # the request never reaches Stripe
+
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        if self.unreachable:
+            raise GatewayUnavailable("connection refused")
+        outcome = super().charge(request)
+        if self.lose_answer:
+            raise GatewayUnavailable("read timed out")
+        return outcome
+
+    def refund(self, request: RefundRequest) -> RefundOutcome:
+        if self.unreachable:
+            raise GatewayUnavailable("connection refused")
+        outcome = super().refund(request)
+        if self.lose_answer:
+            raise GatewayUnavailable("read timed out")
+        return outcome
+
+
+@pytest.fixture
+def flaky() -> FlakyGateway:
+    return FlakyGateway()
+
+
+def attempt(store: EventSourcedPaymentStore, gateway: FlakyGateway, key: str) -> Payment:
+    cmd = ProcessPayment(
+        user_id="u1", amount=1000, currency="usd", payment_method_id="pm_card_visa",
+        idempotency_key=key,
+    )  # fmt: skip
+    wallets = EventSourcedWalletStore(store.app)
+    with contextlib.suppress(GatewayError):
+        process_payment(cmd, store=store, gateway=gateway, wallets=wallets)
+    payment = store.find(payment_id_for("u1", key))
+    assert payment is not None
+    return payment
+
+
+def run(
+    store: EventSourcedPaymentStore, gateway: FlakyGateway, now: datetime = LATER
+) -> ReconcileReport:
+    return reconcile(
+        older_than=timedelta(minutes=15),
+        now=now,
+        pending=EventLogPendingPayments(store.app),
+        store=store,
+        wallets=EventSourcedWalletStore(store.app),
+        gateway=gateway,
+    )
+
+
+def status_of(store: EventSourcedPaymentStore, payment_id: UUID) -> PaymentStatus:
+    payment = store.find(payment_id)
+    assert payment is not None
+    return payment.status
+
+
+def test_a_charge_whose_answer_was_lost_is_settled_from_stripe(
+    store: EventSourcedPaymentStore, flaky: FlakyGateway
+) -> None:
+    flaky.lose_answer = True
+    lost = attempt(store, flaky, "lost")
+    flaky.lose_answer = False
+    assert lost.status is PaymentStatus.PENDING and lost.intent_id is None
+
+    report = run(store, flaky)
+
+    assert status_of(store, lost.id) is PaymentStatus.SUCCEEDED
+    assert [(s.payment_id, s.before, s.after) for s in report.settled] == [
+        (str(lost.id), "pending", "succeeded")
+    ]
+    assert len(flaky.charge_calls) == 1
+
+
+def test_a_charge_that_never_reached_stripe_is_canceled_not_charged(
+    store: EventSourcedPaymentStore, flaky: FlakyGateway
+) -> None:
+    flaky.unreachable = True
+    never = attempt(store, flaky, "never")
+    flaky.unreachable = False
+    attempt(store, flaky, "other")  # the user's Customer exists by now
+
+    run(store, flaky)
+
+    payment = store.find(never.id)
+    assert payment is not None and payment.status is PaymentStatus.CANCELED
+    assert [c.payment_id for c in flaky.charge_calls] == [payment_id_for("u1", "other")]
+    last = store.events_of(never.id)[-1]
+    assert isinstance(last, Payment.Canceled) and last.reason == NEVER_REACHED_STRIPE
+
+
+def test_nothing_younger_than_the_threshold_is_touched(
+    store: EventSourcedPaymentStore, flaky: FlakyGateway
+) -> None:
+    flaky.lose_answer = True
+    lost = attempt(store, flaky, "lost")
+    report = run(store, flaky, now=datetime.now(UTC))
+    assert report.settled == [] and status_of(store, lost.id) is PaymentStatus.PENDING
+
+
+def test_a_refund_whose_answer_was_lost_is_settled_and_one_never_sent_released(
+    store: EventSourcedPaymentStore, flaky: FlakyGateway
+) -> None:
+    paid = attempt(store, flaky, "paid")
+    for lose, amount in ((True, 300), (False, 200)):
+        flaky.lose_answer, flaky.unreachable = lose, not lose
+        with pytest.raises(GatewayError):
+            refund_payment(
+                RefundPayment(actor=ADMIN, payment_id=paid.id, amount=amount),
+                store=store,
+                gateway=flaky,
+            )
+    flaky.lose_answer = flaky.unreachable = False
+
+    run(store, flaky)
+
+    payment = store.find(paid.id)
+    assert payment is not None
+    assert {n: r.state for n, r in payment.refunds.items()} == {
+        1: RefundState.SUCCEEDED,
+        2: RefundState.FAILED,
+    }
+    assert payment.refunded_amount == 300 and payment.refundable_amount == 700
+
+
+def test_a_second_run_finds_nothing_left_to_settle(
+    store: EventSourcedPaymentStore, flaky: FlakyGateway
+) -> None:
+    flaky.lose_answer = True
+    lost = attempt(store, flaky, "lost")
+    flaky.lose_answer = False
+    run(store, flaky)
+    version = store.find(lost.id).version  # type: ignore[union-attr]
+
+    again = run(store, flaky)
+
+    assert again.settled == [] and again.still_open == []
+    assert store.find(lost.id).version == version  # type: ignore[union-attr]
+
+
+def test_stripe_not_answering_is_reported_and_changes_nothing(
+    store: EventSourcedPaymentStore, flaky: FlakyGateway
+) -> None:
+    flaky.lose_answer = True
+    lost = attempt(store, flaky, "lost")
+
+    class Down(FlakyGateway):
+        def find_charge(self, *args: object) -> ChargeOutcome | None:
+            raise GatewayUnavailable("down")
+
+    report = run(store, Down())
+    assert report.unanswered == [str(lost.id)] and report.settled == []
+    assert status_of(store, lost.id) is PaymentStatus.PENDING

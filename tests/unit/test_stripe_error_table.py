@@ -1,0 +1,42 @@
+"""The Stripe error table, row by row, on the error types stripe-python raises."""
+
+import pytest
+import stripe
+
+from adapters.stripe_errors import Verdict, verdict
+
+ROWS = [
+    (stripe.CardError("Your card was declined.", None, "card_declined"), Verdict.DECLINED),
+    (stripe.CardError("Your card has expired.", None, "expired_card"), Verdict.DECLINED),
+    (stripe.CardError("Incorrect CVC.", "cvc", "incorrect_cvc"), Verdict.DECLINED),
+    (stripe.CardError("Try again.", None, "processing_error"), Verdict.DECLINED),
+    (
+        stripe.InvalidRequestError("No such PaymentMethod", "payment_method", "resource_missing"),
+        Verdict.METHOD_UNUSABLE,
+    ),
+    (
+        stripe.InvalidRequestError("Not activated", None, "payment_method_unactivated"),
+        Verdict.METHOD_UNUSABLE,
+    ),
+    (stripe.InvalidRequestError("Not Found", None, http_status=404), Verdict.METHOD_UNUSABLE),
+    (
+        stripe.InvalidRequestError("No such customer", "customer", "resource_missing"),
+        Verdict.UNKNOWN,
+    ),
+    (stripe.AuthenticationError("Invalid API Key provided"), Verdict.MISCONFIGURED),
+    (stripe.PermissionError("The key lacks a permission"), Verdict.MISCONFIGURED),
+    (stripe.RateLimitError("Too many requests"), Verdict.UNKNOWN),
+    (stripe.APIConnectionError("Read timed out"), Verdict.UNKNOWN),
+    (stripe.APIError("Something went wrong on Stripe's end"), Verdict.UNKNOWN),
+    (stripe.IdempotencyError("Key reused with other parameters"), Verdict.UNKNOWN),
+    (stripe.InvalidRequestError("amount too small", "amount", "amount_too_small"), Verdict.UNKNOWN),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("error", "expected"), ROWS, ids=lambda v: type(v).__name__)
+def test_each_stripe_error_has_one_verdict(error: stripe.StripeError, expected: Verdict) -> None:
+    assert verdict(error) is expected
+
+
+def test_every_verdict_is_reached() -> None:
+    assert {verdict(error) for error, _ in ROWS} == set(Verdict)

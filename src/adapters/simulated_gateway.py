@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from adapters.simulated_cards import SimulatedCards
 from application.ports import (
     ChargeOutcome,
     ChargeRequest,
@@ -17,6 +18,7 @@ from application.ports import (
     RefundOutcome,
     RefundRequest,
 )
+from domain.saved_card import SavedCard
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class SimulatedGateway:
         self._customers: dict[str, str] = {}
         self.charge_calls: list[ChargeRequest] = []
         self.refund_calls: list[RefundRequest] = []
+        self.cards = SimulatedCards(seed)
 
     def _token(self, *parts: str) -> str:
         digest = hmac.new(self._seed, "\x1f".join(parts).encode(), hashlib.sha256)
@@ -74,11 +77,10 @@ class SimulatedGateway:
             self.charge_calls.append(request)
             if request.idempotency_key in self._by_key:
                 return self._by_key[request.idempotency_key]
-            card = TEST_PAYMENT_METHODS.get(request.payment_method_id)
+            test_id = self.cards.chargeable(request.payment_method_id, request.customer_id)
+            card = TEST_PAYMENT_METHODS.get(test_id)
             if card is None:
-                raise PaymentMethodUnusable(
-                    f"No such payment method: '{request.payment_method_id}'."
-                )
+                raise PaymentMethodUnusable(f"No such payment method: '{test_id}'.")
             intent_id = "pi_sim_" + self._token("pi", request.idempotency_key)
             outcome = ChargeOutcome(
                 intent_id=intent_id,
@@ -129,3 +131,9 @@ class SimulatedGateway:
     def find_refund(self, intent_id: str, payment_id: UUID, number: int) -> RefundOutcome | None:
         with self._lock:
             return self._refunds_by_number.get((payment_id, number))
+
+    def attach_payment_method(self, payment_method_id: str, customer_id: str) -> SavedCard:
+        return self.cards.attach(payment_method_id, customer_id)
+
+    def detach_payment_method(self, payment_method_id: str) -> None:
+        self.cards.detach(payment_method_id)

@@ -8,7 +8,9 @@ import stripe
 
 from adapters.stripe_errors import declined, raise_for
 from adapters.stripe_objects import intent_outcome, metadata_of, refund_outcome
+from adapters.stripe_payment_methods import attach, detach
 from application.ports import ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest
+from domain.saved_card import SavedCard
 
 # Stripe's own refund reasons; anything else the caller says goes into metadata only.
 STRIPE_REFUND_REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
@@ -124,3 +126,10 @@ class StripeGateway:
         except stripe.StripeError as error:
             raise_for(error, "listing refunds")
         return None
+
+    # Payment methods: the calls live in adapters/stripe_payment_methods.py.
+    def attach_payment_method(self, payment_method_id: str, customer_id: str) -> SavedCard:
+        return attach(self._v1, payment_method_id, customer_id)
+
+    def detach_payment_method(self, payment_method_id: str) -> None:
+        detach(self._v1, payment_method_id)

@@ -2,6 +2,7 @@
 
 from application.errors import ConcurrencyConflict
 from application.ports import PaymentGateway, WalletStore
+from domain.customer_link import CustomerLink
 from domain.wallet import Wallet, wallet_id_for
 
 MAX_ATTEMPTS = 4
@@ -17,7 +18,7 @@ def customer_for(user_id: str, *, wallets: WalletStore, gateway: PaymentGateway)
         customer_id = gateway.create_customer(user_id, f"customer-{wallet_id_for(user_id)}")
         wallet.record_customer(customer_id)
         try:
-            wallets.save(wallet)
+            wallets.save(wallet, CustomerLink(customer_id=customer_id, user_id=user_id))
         except ConcurrencyConflict:
             continue  # another request recorded the Customer first: use theirs
         return customer_id

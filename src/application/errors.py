@@ -52,3 +52,7 @@ class IdempotencyConflict(ApplicationError):
 
 class IdempotencyStoreError(ApplicationError):
     """The idempotency store failed in a way that makes the request unsafe."""
+
+
+class CardNotAccepted(ApplicationError):
+    """The issuer refused the card when it was saved; nothing was charged."""

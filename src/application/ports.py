@@ -8,6 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.payment import Payment
+from domain.saved_card import SavedCard
 from domain.wallet import Wallet
 
 # "pending": Stripe holds the intent but it has not been confirmed; nothing to record yet.
@@ -74,6 +75,14 @@ class PaymentMethodUnusable(Exception):
     """The provider rejected the payment method before any charge was attempted."""
 
 
+class PaymentMethodNotFound(Exception):
+    """The provider has no such payment method, or it belongs to another customer."""
+
+
+class CardCheckDeclined(Exception):
+    """The issuer refused the card when the provider checked it; nothing was charged."""
+
+
 @runtime_checkable
 class PaymentGateway(Protocol):
     """Moves money through the card network; Stripe in production."""
@@ -102,6 +111,14 @@ class PaymentGateway(Protocol):
         """Refund number `number` of our payment as the provider sees it, if it exists."""
         ...
 
+    def attach_payment_method(self, payment_method_id: str, customer_id: str) -> SavedCard:
+        """Attach the method to the Customer; what the provider knows of the card, by its id."""
+        ...
+
+    def detach_payment_method(self, payment_method_id: str) -> None:
+        """Detach the method for good; one already detached or gone is not an error."""
+        ...
+
 
 @runtime_checkable
 class WalletStore(Protocol):
@@ -109,7 +126,13 @@ class WalletStore(Protocol):
 
     def find(self, user_id: str) -> Wallet | None: ...
 
-    def save(self, wallet: Wallet) -> None: ...
+    def find_by_customer(self, customer_id: str) -> Wallet | None:
+        """The wallet whose Stripe Customer this is, if it is one of ours."""
+        ...
+
+    def save(self, wallet: Wallet, *others: Aggregate) -> None:
+        """Saves the wallet and `others` in one transaction."""
+        ...
 
 
 @runtime_checkable

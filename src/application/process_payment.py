@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from application.changes import change_payment
@@ -23,6 +24,7 @@ from application.ports import (
     PaymentStore,
     WalletStore,
 )
+from application.wallet_charges import payment_method_to_charge
 from domain.errors import InvalidInput
 from domain.metadata import validated_metadata
 from domain.money import Money
@@ -37,7 +39,7 @@ class ProcessPayment:
     user_id: str
     amount: int
     currency: str
-    payment_method_id: str
+    payment_method_id: str | None = None
     course_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
@@ -51,10 +53,10 @@ class PaymentReceipt:
     client_secret: str | None
 
 
-def derived_key(cmd: ProcessPayment, money: Money) -> str:
+def derived_key(cmd: ProcessPayment, money: Money, payment_method_id: str) -> str:
     """The key of a request sent without one: the same purchase maps to the same key."""
     parts = [cmd.user_id, cmd.course_id or "", str(money.amount), money.currency]
-    return hashlib.sha256("\x1f".join([*parts, cmd.payment_method_id]).encode()).hexdigest()
+    return hashlib.sha256("\x1f".join([*parts, payment_method_id]).encode()).hexdigest()
 
 
 def request_hash(cmd: ProcessPayment, money: Money) -> str:
@@ -79,16 +81,22 @@ def process_payment(
 ) -> PaymentReceipt:
     money = Money.charge(cmd.amount, cmd.currency)
     metadata = validated_metadata(cmd.metadata)
-    if not cmd.payment_method_id:
-        raise InvalidInput("paymentMethodId", "is required")
+    if cmd.payment_method_id == "":
+        raise InvalidInput("paymentMethodId", "must not be empty")
     key = validate_idempotency_key(cmd.idempotency_key) if cmd.idempotency_key else None
+    wallet = wallets.find(cmd.user_id)
+
+    def method() -> str:
+        return payment_method_to_charge(wallet, cmd.payment_method_id)
+
     payment = _initiate(
         cmd,
         money,
         metadata,
-        key=key or derived_key(cmd, money),
+        key=key or derived_key(cmd, money, method()),
         key_derived=key is None,
         store=store,
+        method=method,
     )
     if payment.charge_status is PaymentStatus.PENDING:
         return _charge(payment, gateway=gateway, store=store, wallets=wallets)
@@ -103,8 +111,12 @@ def _initiate(
     key: str,
     key_derived: bool,
     store: PaymentStore,
+    method: Callable[[], str],
 ) -> Payment:
-    """The payment this request stands for: found by its deterministic id, or created."""
+    """The payment this request stands for: found by its deterministic id, or created.
+
+    The wallet is consulted only to create one, so a replay answers as the first request did.
+    """
     fingerprint = request_hash(cmd, money)
     attempt = 0
     while True:
@@ -114,7 +126,7 @@ def _initiate(
                 user_id=cmd.user_id,
                 amount=money.amount,
                 currency=money.currency,
-                payment_method_id=cmd.payment_method_id,
+                payment_method_id=method(),
                 course_id=cmd.course_id,
                 metadata=metadata,
                 idempotency_key=key,

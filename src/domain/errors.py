@@ -28,3 +28,7 @@ class RefundExceedsAmount(InvalidInput):
         super().__init__(
             "amount", f"refund of {requested} exceeds the refundable amount of {refundable}"
         )
+
+
+class PaymentMethodNotSaved(DomainError):
+    """The payment method is not one of the cards in this wallet."""

@@ -16,6 +16,7 @@ from entrypoints.container import Container, build_container
 from entrypoints.http.auth import jwt_auth
 from entrypoints.http.errors import handle_exception
 from entrypoints.http.health import HealthController
+from entrypoints.http.payment_methods import PaymentMethodController
 from entrypoints.http.payments import PaymentController
 from entrypoints.http.strict_body import strict_json_body
 from entrypoints.settings import Settings, load_dotenv
@@ -48,13 +49,19 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
         return Provide(lambda: provider(), sync_to_thread=False, use_cache=True)
 
     return Litestar(
-        route_handlers=[PaymentController, HealthController, MetricsController],
+        route_handlers=[
+            PaymentController,
+            PaymentMethodController,
+            HealthController,
+            MetricsController,
+        ],
         dependencies={
             "store": provide(container.payment_store),
             "gateway": provide(container.gateway),
             "wallets": provide(container.wallets),
             "history": provide(container.history),
             "history_runner": provide(container.history_runner),
+            "clock": provide(container.clock),
         },
         guards=[strict_json_body],
         exception_handlers={Exception: handle_exception},

@@ -13,6 +13,7 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from application.errors import (
+    CardNotAccepted,
     ConcurrencyConflict,
     Forbidden,
     GatewayError,
@@ -24,7 +25,7 @@ from application.errors import (
     PaymentMethodRejected,
     StorageError,
 )
-from domain.errors import AlreadyRefunded, InvalidInput, InvalidStatus
+from domain.errors import AlreadyRefunded, InvalidInput, InvalidStatus, PaymentMethodNotSaved
 from entrypoints.http.schemas import ErrorDetail, ErrorResponse
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,10 @@ _BY_TYPE: list[tuple[type[Exception], int, str]] = [
     (InvalidStatus, 400, "INVALID_STATUS"),
     (AlreadyRefunded, 400, "ALREADY_REFUNDED"),
     (NotFound, 404, "NOT_FOUND"),
+    (PaymentMethodNotSaved, 404, "NOT_FOUND"),
     (Forbidden, 403, "FORBIDDEN"),
     (PaymentMethodRejected, 400, "PAYMENT_METHOD_ERROR"),
+    (CardNotAccepted, 402, "CARD_DECLINED"),
     (IdempotencyMismatch, 422, "IDEMPOTENCY_MISMATCH"),
     (IdempotencyConflict, 409, "IDEMPOTENCY_CONFLICT"),
     (IdempotencyStoreError, 500, "IDEMPOTENCY_ERROR"),

@@ -34,7 +34,7 @@ class NoCardData(Struct):
 class ProcessPaymentBody(NoCardData, rename="camel", forbid_unknown_fields=True, kw_only=True):
     amount: Amount
     currency: Currency
-    payment_method_id: StripeId
+    payment_method_id: StripeId | None = None
     course_id: ShortText | None = None
     metadata: Annotated[dict[MetadataKey, MetadataValue], Meta(max_length=50)] | None = None
 

@@ -1,0 +1,49 @@
+"""Stripe's payment_method.* events keep each wallet true when a card changes elsewhere."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from application.ports import WalletStore
+from application.wallet_changes import change_wallet
+from domain.saved_card import SavedCard
+from domain.wallet import Wallet
+
+ChangeKind = Literal["attached", "detached", "updated"]
+Outcome = Literal["applied", "ignored"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentMethodChange:
+    """One payment_method.* event: its type, Stripe's `created` time and the object's fields.
+
+    `customer_id` is the Customer the method belongs (or, once detached, belonged) to;
+    `card` is None when the method is not a card.
+    """
+
+    kind: ChangeKind
+    occurred_at: datetime
+    payment_method_id: str
+    customer_id: str | None
+    card: SavedCard | None
+
+
+def apply_payment_method_event(change: PaymentMethodChange, *, wallets: WalletStore) -> Outcome:
+    """Record the change in the owner's wallet; any order of delivery gives the same wallet."""
+    if change.customer_id is None:
+        return "ignored"
+    owner = wallets.find_by_customer(change.customer_id)
+    if owner is None:
+        return "ignored"
+    if change.kind == "detached":
+        change_wallet(wallets, owner.user_id, lambda w: w.record_detached(change.payment_method_id))
+        return "applied"
+    card = change.card
+    if card is None:
+        return "ignored"
+
+    def record(wallet: Wallet) -> None:
+        wallet.record_card(card, as_of=change.occurred_at)
+
+    change_wallet(wallets, owner.user_id, record)
+    return "applied"

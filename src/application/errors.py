@@ -52,3 +52,7 @@ class IdempotencyConflict(ApplicationError):
 
 class IdempotencyStoreError(ApplicationError):
     """The idempotency store failed in a way that makes the request unsafe."""
+
+
+class PaymentNotRecordedYet(NotFound):
+    """A Stripe event names one of our payments before its creation is saved; redeliver later."""

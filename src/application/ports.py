@@ -8,6 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.payment import Payment
+from domain.stripe_events import StripeEventReceipt
 
 ChargeStatus = Literal["succeeded", "processing", "requires_action", "failed", "canceled"]
 RefundStatus = Literal["succeeded", "pending", "failed"]
@@ -91,6 +92,15 @@ class PaymentStore(Protocol):
     def find(self, payment_id: UUID) -> Payment | None: ...
 
     def save(self, *aggregates: Aggregate) -> int | None: ...
+
+
+@runtime_checkable
+class WebhookStore(PaymentStore, Protocol):
+    """The payment store that also knows which Stripe events were taken in, and intent owners."""
+
+    def find_receipt(self, event_id: str) -> StripeEventReceipt | None: ...
+
+    def payment_for_intent(self, intent_id: str) -> UUID | None: ...
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,6 +18,7 @@ from entrypoints.http.errors import handle_exception
 from entrypoints.http.health import HealthController
 from entrypoints.http.payments import PaymentController
 from entrypoints.http.strict_body import strict_json_body
+from entrypoints.http.webhooks import StripeWebhookController
 from entrypoints.settings import Settings, load_dotenv
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,18 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
         return Provide(lambda: provider(), sync_to_thread=False, use_cache=True)
 
     return Litestar(
-        route_handlers=[PaymentController, HealthController, MetricsController],
+        route_handlers=[
+            PaymentController,
+            StripeWebhookController,
+            HealthController,
+            MetricsController,
+        ],
         dependencies={
             "store": provide(container.payment_store),
             "gateway": provide(container.gateway),
             "history": provide(container.history),
             "history_runner": provide(container.history_runner),
+            "webhook_secrets": Provide(lambda: settings.webhook_secrets, sync_to_thread=False),
         },
         guards=[strict_json_body],
         exception_handlers={Exception: handle_exception},

@@ -23,9 +23,10 @@ URL = "/api/webhooks/stripe"
 THREE_DS = {"amount": 2500, "currency": "usd", "paymentMethodId": "pm_card_authenticationRequired"}
 
 
-def start_payment(client: Client, user_id: str) -> tuple[str, str]:
+def start_payment(client: Client, user_id: str, amount: int = 2500) -> tuple[str, str]:
     """A payment waiting for 3-D Secure: its id and its PaymentIntent's id."""
-    made = client.post("/api/payments/process", json=THREE_DS, headers=bearer(user_id))
+    body = {**THREE_DS, "amount": amount}
+    made = client.post("/api/payments/process", json=body, headers=bearer(user_id))
     assert made.status_code == 201, made.text
     return made.json()["paymentId"], made.json()["stripePaymentIntentId"]
 

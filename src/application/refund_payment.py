@@ -44,6 +44,7 @@ def refund_payment(
         amount=refund.amount,
         reason=cmd.reason,
         idempotency_key=f"refund-{payment.id}-{refund.number}",
+        number=refund.number,
     )
     try:
         outcome = gateway.refund(request)

@@ -7,6 +7,7 @@ from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from adapters.history_views import history_view
 from adapters.projection_runner import PollingProjectionRunner
 from adapters.simulated_gateway import SimulatedGateway
+from adapters.simulated_webhooks import webhook_sender
 from application.history import PaymentHistoryProjection
 from entrypoints.settings import Settings
 
@@ -29,7 +30,12 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     payment_store = providers.Singleton(EventSourcedPaymentStore.from_env, env=event_store_env)
     history = providers.Singleton(history_view, env=view_env)
-    gateway = providers.Singleton(SimulatedGateway)
+    simulated_webhooks = providers.Singleton(
+        webhook_sender,
+        url=settings.provided.simulated_webhook_url,
+        secret=settings.provided.webhook_secrets[0],
+    )
+    gateway = providers.Singleton(SimulatedGateway, webhooks=simulated_webhooks)
 
     history_projection = providers.Singleton(PaymentHistoryProjection, view=history)
     history_runner = providers.Singleton(

@@ -25,6 +25,7 @@ class Settings:
     jwt_secret: str
     encryption_key: str | None
     rate_limit_per_minute: int
+    simulated_webhook_url: str | None = None
 
     @property
     def events_file(self) -> Path:
@@ -65,6 +66,7 @@ class Settings:
             rate_limit_per_minute=_non_negative_int(
                 "PAYMENTS_RATE_LIMIT_PER_MINUTE", get("PAYMENTS_RATE_LIMIT_PER_MINUTE") or "60"
             ),
+            simulated_webhook_url=_simulated_webhook_url(get("PAYMENTS_SIMULATED_WEBHOOK_URL")),
         )
 
 
@@ -95,6 +97,12 @@ def _http_url(name: str, value: str | None) -> str | None:
     if value and not value.startswith(("http://", "https://")):
         raise ConfigError(f"{name}: must be an http:// or https:// URL")
     return value.rstrip("/") if value else None
+
+
+def _simulated_webhook_url(value: str | None) -> str | None:
+    if value is None or value.lower() == "off":
+        return None
+    return _http_url("PAYMENTS_SIMULATED_WEBHOOK_URL", value)
 
 
 def _stripe_secret_key(value: str | None) -> str | None:

@@ -2,13 +2,17 @@
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from application.changes import change_payment
+from application.errors import PaymentNotRecordedYet
 from application.ingest_stripe_event import Outcome, ingest_stripe_event
+from domain.payment import Payment, payment_id_for
 from tests.stripe_fixtures import event, new_id, payment_intent, refund
 from tests.unit.webhook_streams import (
+    AMOUNT,
     command,
     memory_store,
     payment_streams,
@@ -89,3 +93,24 @@ def test_an_outside_refund_larger_than_what_is_left_is_imported_not_rejected() -
     assert result.outcome is Outcome.APPLIED
     after = store.find(payment.id)
     assert after is not None and after.refunded_amount == 5000
+
+
+def test_an_event_for_a_payment_not_saved_yet_is_refused_then_applied_when_sent_again() -> None:
+    store = memory_store()
+    payment_id = payment_id_for("u1", "order-9")
+    intent = payment_intent("pi_early", "succeeded", payment_id=str(payment_id))
+    early = event("payment_intent.succeeded", intent)
+    with pytest.raises(PaymentNotRecordedYet):
+        ingest_stripe_event(command(early), store=store)
+    assert store.find_receipt(early["id"]) is None
+    store.save(
+        Payment(
+            user_id="u1", amount=AMOUNT, currency="usd", payment_method_id="pm_card_visa",
+            course_id=None, metadata={}, idempotency_key="order-9", key_derived=False,
+            attempt=0, request_hash="h",
+        )
+    )  # fmt: skip
+    assert ingest_stripe_event(command(early), store=store).outcome is Outcome.APPLIED
+    later = store.find(payment_id)
+    assert later is not None and (later.status.value, later.intent_id) == ("succeeded", "pi_early")
+    assert store.payment_for_intent("pi_early") == payment_id

@@ -96,6 +96,14 @@ def test_oversized_body_is_refused_before_parsing(client: Client) -> None:
     assert_error(response, 413, "VALIDATION_ERROR")
 
 
+def test_oversized_body_without_a_length_is_cut_off_while_streaming(client: Client) -> None:
+    chunks = [b'{"id": "evt_big", "pad": "'] + [b"x" * 65536] * 5 + [b'"}']
+    headers = {"Content-Type": "application/json", "Stripe-Signature": "t=1,v1=00"}
+    response = client.post(URL, content=iter(chunks), headers=headers)
+    assert "content-length" not in {k.lower() for k in response.request.headers}
+    assert_error(response, 413, "VALIDATION_ERROR")
+
+
 def test_wrong_content_type(client: Client, container: Container, paid_event: Any) -> None:
     payment_id, evt = paid_event
     request = signed(evt)

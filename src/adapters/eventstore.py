@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -12,8 +12,15 @@ from psycopg.conninfo import conninfo_to_dict
 
 from application.errors import ConcurrencyConflict, StorageError
 from domain.payment import Payment
+from domain.stripe_events import (
+    PaymentIntentLink,
+    StripeEventReceipt,
+    intent_link_id_for,
+    receipt_id_for,
+)
 
 AES_CIPHER = "eventsourcing.cipher:AESCipher"
+A = TypeVar("A", bound=Aggregate)
 
 
 def persistence_env(
@@ -69,13 +76,23 @@ class EventSourcedPaymentStore:
         return cls(PaymentsApplication(env=dict(env)))
 
     def find(self, payment_id: UUID) -> Payment | None:
+        return self._get(payment_id, Payment)
+
+    def find_receipt(self, event_id: str) -> StripeEventReceipt | None:
+        return self._get(receipt_id_for(event_id), StripeEventReceipt)
+
+    def payment_for_intent(self, intent_id: str) -> UUID | None:
+        link = self._get(intent_link_id_for(intent_id), PaymentIntentLink)
+        return link.payment_id if link else None
+
+    def _get(self, aggregate_id: UUID, kind: type[A]) -> A | None:
         try:
-            payment: Payment = self.app.repository.get(payment_id)
+            aggregate: object = self.app.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         except PersistenceError as error:
             raise StorageError("the event store is unavailable") from error
-        return payment
+        return aggregate if isinstance(aggregate, kind) else None
 
     def save(self, *aggregates: Aggregate) -> int | None:
         try:

@@ -8,6 +8,9 @@ from datetime import datetime
 from uuid import UUID
 
 from adapters.simulated_cards import SimulatedCards
+from typing import Any
+
+from adapters.simulated_webhooks import WebhookSender, stripe_event
 from application.ports import (
     ChargeOutcome,
     ChargeRequest,
@@ -55,8 +58,9 @@ TEST_PAYMENT_METHODS = {
 class SimulatedGateway:
     """In-memory PaymentIntents and Refunds; repeats an answer for a repeated idempotency key."""
 
-    def __init__(self, seed: bytes = b"simulated") -> None:
+    def __init__(self, seed: bytes = b"simulated", webhooks: WebhookSender | None = None) -> None:
         self._seed = seed
+        self._webhooks = webhooks
         self._lock = threading.Lock()
         self._charges: dict[str, ChargeOutcome] = {}
         self._by_key: dict[str, ChargeOutcome] = {}
@@ -91,7 +95,8 @@ class SimulatedGateway:
             self._by_key[request.idempotency_key] = outcome
             self._charges[intent_id] = outcome
             self._by_payment[request.payment_id] = outcome
-            return outcome
+        self._emit(f"payment_intent.{_EVENT_OF[outcome.status]}", self._intent(request, outcome))
+        return outcome
 
     def retrieve_charge(self, intent_id: str) -> ChargeOutcome:
         with self._lock:
@@ -106,15 +111,16 @@ class SimulatedGateway:
     def refund(self, request: RefundRequest) -> RefundOutcome:
         with self._lock:
             self.refund_calls.append(request)
-            if request.idempotency_key not in self._refunds:
-                refund_id = "re_sim_" + self._token("re", request.idempotency_key)
-                self._refunds[request.idempotency_key] = RefundOutcome(
-                    refund_id=refund_id, status="succeeded", amount=request.amount
-                )
-            outcome = self._refunds[request.idempotency_key]
+            replayed = self._refunds.get(request.idempotency_key)
+            if replayed is not None:
+                return replayed
+            refund_id = "re_sim_" + self._token("re", request.idempotency_key)
+            outcome = RefundOutcome(refund_id=refund_id, status="succeeded", amount=request.amount)
+            self._refunds[request.idempotency_key] = outcome
             if request.number is not None:
                 self._refunds_by_number[(request.payment_id, request.number)] = outcome
-            return outcome
+        self._emit("refund.created", self._refund(request, outcome))
+        return outcome
 
     def create_customer(self, user_id: str, idempotency_key: str) -> str:
         with self._lock:
@@ -137,3 +143,47 @@ class SimulatedGateway:
 
     def detach_payment_method(self, payment_method_id: str) -> None:
         self.cards.detach(payment_method_id)
+
+    # -- the webhooks Stripe would send about these objects --------------------------------
+
+    def _emit(self, event_type: str, obj: dict[str, Any]) -> None:
+        if self._webhooks is not None:
+            self._webhooks.send(stripe_event(event_type, obj, self._token(event_type, obj["id"])))
+
+    def _intent(self, request: ChargeRequest, outcome: ChargeOutcome) -> dict[str, Any]:
+        decline = outcome.decline
+        return {
+            "id": outcome.intent_id,
+            "object": "payment_intent",
+            "amount": request.amount,
+            "currency": request.currency,
+            "status": _INTENT_STATUS[outcome.status],
+            "metadata": {**request.metadata, "payment_id": str(request.payment_id)},
+            "last_payment_error": decline and {
+                "code": decline.code, "decline_code": decline.decline_code,
+                "message": decline.message,
+            },
+        }  # fmt: skip
+
+    def _refund(self, request: RefundRequest, outcome: RefundOutcome) -> dict[str, Any]:
+        metadata = {"payment_id": str(request.payment_id)}
+        if request.number is not None:
+            metadata["refund_number"] = str(request.number)
+        return {
+            "id": outcome.refund_id,
+            "object": "refund",
+            "amount": outcome.amount,
+            "payment_intent": request.intent_id,
+            "status": outcome.status,
+            "metadata": metadata,
+        }
+
+
+_EVENT_OF = {
+    "succeeded": "succeeded",
+    "processing": "processing",
+    "requires_action": "requires_action",
+    "failed": "payment_failed",
+    "canceled": "canceled",
+}
+_INTENT_STATUS = {**_EVENT_OF, "failed": "requires_payment_method"}

@@ -4,9 +4,12 @@ from collections.abc import Callable
 from typing import TypeVar
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
 from application.errors import ConcurrencyConflict, NotFound
 from application.ports import PaymentStore
 from domain.payment import Payment
+from domain.stripe_events import PaymentIntentLink
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 8
@@ -19,17 +22,26 @@ def load_payment(store: PaymentStore, payment_id: UUID) -> Payment:
     return payment
 
 
+def intent_link(payment: Payment, intent_before: str | None) -> list[Aggregate]:
+    """The PaymentIntent's owner, to be saved in the same transaction as its IntentCreated."""
+    if intent_before is None and payment.intent_id is not None:
+        return [PaymentIntentLink(intent_id=payment.intent_id, payment_id=payment.id)]
+    return []
+
+
 def change_payment(store: PaymentStore, payment_id: UUID, change: Callable[[Payment], T]) -> T:
     """Apply `change` to the latest version; the aggregate's invariants decide each retry."""
     for _ in range(MAX_ATTEMPTS - 1):
-        payment = load_payment(store, payment_id)
-        result = change(payment)
         try:
-            store.save(payment)
+            return _change_once(store, payment_id, change)
         except ConcurrencyConflict:
             continue
-        return result
+    return _change_once(store, payment_id, change)
+
+
+def _change_once(store: PaymentStore, payment_id: UUID, change: Callable[[Payment], T]) -> T:
     payment = load_payment(store, payment_id)
+    intent_before = payment.intent_id
     result = change(payment)
-    store.save(payment)
+    store.save(payment, *intent_link(payment, intent_before))
     return result

@@ -56,3 +56,7 @@ class IdempotencyStoreError(ApplicationError):
 
 class CardNotAccepted(ApplicationError):
     """The issuer refused the card when it was saved; nothing was charged."""
+
+
+class PaymentNotRecordedYet(NotFound):
+    """A Stripe event names one of our payments before its creation is saved; redeliver later."""

@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate
 from domain.payment import Payment
 from domain.saved_card import SavedCard
 from domain.wallet import Wallet
+from domain.stripe_events import StripeEventReceipt
 
 # "pending": Stripe holds the intent but it has not been confirmed; nothing to record yet.
 ChargeStatus = Literal[
@@ -57,7 +58,7 @@ class RefundRequest:
     amount: int
     reason: str | None
     idempotency_key: str
-    number: int | None = None
+    number: int | None = None  # ours; sent as refund metadata so webhooks can match the refund
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,6 +150,15 @@ class PaymentStore(Protocol):
     def find(self, payment_id: UUID) -> Payment | None: ...
 
     def save(self, *aggregates: Aggregate) -> int | None: ...
+
+
+@runtime_checkable
+class WebhookStore(PaymentStore, Protocol):
+    """The payment store that also knows which Stripe events were taken in, and intent owners."""
+
+    def find_receipt(self, event_id: str) -> StripeEventReceipt | None: ...
+
+    def payment_for_intent(self, intent_id: str) -> UUID | None: ...
 
 
 @dataclass(frozen=True, kw_only=True)

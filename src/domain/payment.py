@@ -132,6 +132,12 @@ class Payment(Aggregate):
         dispute_id: str
         outcome: str
 
+    class StripeEventReceived(Aggregate.Event):
+        event_id: str
+        event_type: str
+        created: int
+        outcome: str
+
     @staticmethod
     def create_id(user_id: str, idempotency_key: str, attempt: int) -> UUID:
         return payment_id_for(user_id, idempotency_key, attempt)
@@ -166,6 +172,7 @@ class Payment(Aggregate):
         self.failure: dict[str, str | None] | None = None
         self.refunds: dict[int, Refund] = {}
         self.disputes: dict[str, str] = {}
+        self.stripe_events: dict[str, str] = {}
 
     # -- what the customer sees -------------------------------------------------------
 
@@ -227,6 +234,7 @@ class Payment(Aggregate):
     @event(Succeeded)
     def _succeeded(self) -> None:
         self.charge_status = PaymentStatus.SUCCEEDED
+        self.failure = None
 
     def mark_failed(self, code: str, decline_code: str | None, message: str) -> None:
         if self._moves_up_to(PaymentStatus.FAILED):
@@ -244,6 +252,7 @@ class Payment(Aggregate):
     @event(Canceled)
     def _canceled(self, reason: str | None) -> None:
         self.charge_status = PaymentStatus.CANCELED
+        self.failure = None
 
     # -- refunds ------------------------------------------------------------------------
 
@@ -332,3 +341,14 @@ class Payment(Aggregate):
     @event(DisputeClosed)
     def _dispute_closed(self, dispute_id: str, outcome: str) -> None:
         self.disputes[dispute_id] = "closed"
+
+    def note_stripe_event(self, event_id: str, event_type: str, created: int, outcome: str) -> None:
+        """Keep in this payment's own trail which Stripe event was taken in and what it did."""
+        if event_id not in self.stripe_events:
+            self._stripe_event(
+                event_id=event_id, event_type=event_type, created=created, outcome=outcome
+            )
+
+    @event(StripeEventReceived)
+    def _stripe_event(self, event_id: str, event_type: str, created: int, outcome: str) -> None:
+        self.stripe_events[event_id] = outcome

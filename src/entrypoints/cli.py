@@ -32,6 +32,12 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, _exit_cleanly)
 
     os.environ["PAYMENTS_RUN_PROJECTIONS"] = "0" if args.no_projections else "1"
+    if not settings.stripe_secret_key and not os.environ.get("PAYMENTS_SIMULATED_WEBHOOK_URL"):
+        # the simulated gateway sends Stripe's webhooks to this very server
+        loopback = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host  # noqa: S104
+        loopback = f"[{loopback}]" if ":" in loopback else loopback
+        url = f"http://{loopback}:{args.port}/api/webhooks/stripe"
+        os.environ["PAYMENTS_SIMULATED_WEBHOOK_URL"] = url
     uvicorn.run(
         "entrypoints.http.app:app_from_env",
         factory=True,

@@ -10,6 +10,7 @@ from adapters.projection_runner import PollingProjectionRunner
 from adapters.simulated_gateway import SimulatedGateway
 from adapters.stripe_gateway import StripeGateway
 from adapters.wallet_store import EventSourcedWalletStore
+from adapters.simulated_webhooks import webhook_sender
 from application.history import PaymentHistoryProjection
 from entrypoints.settings import Settings
 
@@ -34,6 +35,11 @@ class Container(containers.DeclarativeContainer):
     history = providers.Singleton(history_view, env=view_env)
     wallets = providers.Singleton(EventSourcedWalletStore, app=payment_store.provided.app)
     pending_payments = providers.Singleton(EventLogPendingPayments, app=payment_store.provided.app)
+    simulated_webhooks = providers.Singleton(
+        webhook_sender,
+        url=settings.provided.simulated_webhook_url,
+        secret=settings.provided.webhook_secrets[0],
+    )
     gateway = providers.Selector(
         providers.Callable(lambda s: "stripe" if s.stripe_secret_key else "simulated", settings),
         stripe=providers.Singleton(
@@ -44,7 +50,7 @@ class Container(containers.DeclarativeContainer):
             read_timeout=settings.provided.stripe_read_timeout,
             max_network_retries=settings.provided.stripe_max_network_retries,
         ),
-        simulated=providers.Singleton(SimulatedGateway),
+        simulated=providers.Singleton(SimulatedGateway, webhooks=simulated_webhooks),
     )
 
     history_projection = providers.Singleton(PaymentHistoryProjection, view=history)

@@ -30,6 +30,7 @@ class Settings:
     stripe_connect_timeout: float = 5.0
     stripe_read_timeout: float = 30.0
     stripe_max_network_retries: int = 2
+    simulated_webhook_url: str | None = None
 
     @property
     def events_file(self) -> Path:
@@ -77,6 +78,7 @@ class Settings:
             stripe_max_network_retries=_non_negative_int(
                 "STRIPE_MAX_NETWORK_RETRIES", get("STRIPE_MAX_NETWORK_RETRIES") or "2"
             ),
+            simulated_webhook_url=_simulated_webhook_url(get("PAYMENTS_SIMULATED_WEBHOOK_URL")),
         )
 
 
@@ -107,6 +109,12 @@ def _http_url(name: str, value: str | None) -> str | None:
     if value and not value.startswith(("http://", "https://")):
         raise ConfigError(f"{name}: must be an http:// or https:// URL")
     return value.rstrip("/") if value else None
+
+
+def _simulated_webhook_url(value: str | None) -> str | None:
+    if value is None or value.lower() == "off":
+        return None
+    return _http_url("PAYMENTS_SIMULATED_WEBHOOK_URL", value)
 
 
 def _stripe_secret_key(value: str | None) -> str | None:

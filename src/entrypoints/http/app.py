@@ -19,6 +19,7 @@ from entrypoints.http.health import HealthController
 from entrypoints.http.payment_methods import PaymentMethodController
 from entrypoints.http.payments import PaymentController
 from entrypoints.http.strict_body import strict_json_body
+from entrypoints.http.webhooks import StripeWebhookController
 from entrypoints.settings import Settings, load_dotenv
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
         route_handlers=[
             PaymentController,
             PaymentMethodController,
+            StripeWebhookController,
             HealthController,
             MetricsController,
         ],
@@ -62,6 +64,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             "history": provide(container.history),
             "history_runner": provide(container.history_runner),
             "clock": provide(container.clock),
+            "webhook_secrets": Provide(lambda: settings.webhook_secrets, sync_to_thread=False),
         },
         guards=[strict_json_body],
         exception_handlers={Exception: handle_exception},

@@ -1,0 +1,108 @@
+"""Take in one verified Stripe event exactly once, as commands on the payment it concerns."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from application.changes import MAX_ATTEMPTS, intent_link
+from application.errors import ConcurrencyConflict, PaymentNotRecordedYet
+from application.ports import WebhookStore
+from application.stripe_commands import ACKNOWLEDGED_TYPES, PAYMENT_COMMANDS, intent_id_of
+from domain.payment import Payment
+from domain.stripe_events import StripeEventReceipt
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    NO_CHANGE = "no_change"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    ACKNOWLEDGED = "acknowledged"
+    UNHANDLED = "unhandled"
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestStripeEvent:
+    event_id: str
+    event_type: str
+    created: int
+    data_object: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ingested:
+    outcome: Outcome
+    payment_id: str | None = None
+
+
+def ingest_stripe_event(cmd: IngestStripeEvent, *, store: WebhookStore) -> Ingested:
+    """Apply the event and save its receipt in one transaction; a second copy collides."""
+    for _ in range(MAX_ATTEMPTS - 1):
+        try:
+            return _ingest_once(cmd, store)
+        except ConcurrencyConflict:
+            continue  # another copy of this event, or another event of this payment, was first
+    return _ingest_once(cmd, store)
+
+
+def _ingest_once(cmd: IngestStripeEvent, store: WebhookStore) -> Ingested:
+    seen = store.find_receipt(cmd.event_id)
+    if seen is not None:
+        return Ingested(outcome=Outcome.DUPLICATE, payment_id=seen.payment_id)
+    apply = PAYMENT_COMMANDS.get(cmd.event_type)
+    if apply is None:
+        known = cmd.event_type in ACKNOWLEDGED_TYPES
+        return _keep(cmd, store, Outcome.ACKNOWLEDGED if known else Outcome.UNHANDLED)
+    payment = _payment_for(cmd.data_object, store)
+    if payment is None or not _same_intent(payment, cmd.data_object):
+        return _keep(cmd, store, Outcome.IGNORED)
+    intent_before, version_before = payment.intent_id, payment.version
+    apply(payment, cmd.data_object)
+    outcome = Outcome.APPLIED if payment.version > version_before else Outcome.NO_CHANGE
+    payment.note_stripe_event(cmd.event_id, cmd.event_type, cmd.created, outcome.value)
+    return _keep(cmd, store, outcome, payment, *intent_link(payment, intent_before))
+
+
+def _keep(cmd: IngestStripeEvent, store: WebhookStore, outcome: Outcome, *changed: Any) -> Ingested:
+    payment_id = str(changed[0].id) if changed else None
+    receipt = StripeEventReceipt(
+        event_id=cmd.event_id,
+        event_type=cmd.event_type,
+        stripe_created=cmd.created,
+        outcome=outcome.value,
+        payment_id=payment_id,
+    )
+    store.save(*changed, receipt)
+    return Ingested(outcome=outcome, payment_id=payment_id)
+
+
+def _payment_for(obj: Mapping[str, Any], store: WebhookStore) -> Payment | None:
+    """Ours by the payment id we put in the metadata, else by the PaymentIntent we recorded."""
+    metadata = obj.get("metadata")
+    named = metadata.get("payment_id") if isinstance(metadata, Mapping) else None
+    payment_id = _uuid(named)
+    if payment_id is not None:
+        payment = store.find(payment_id)
+        if payment is None:
+            raise PaymentNotRecordedYet("the payment this event names is not recorded yet")
+        return payment
+    intent_id = intent_id_of(obj)
+    owner = store.payment_for_intent(intent_id) if intent_id else None
+    return store.find(owner) if owner else None
+
+
+def _same_intent(payment: Payment, obj: Mapping[str, Any]) -> bool:
+    """An event about another PaymentIntent than the one recorded must not move this payment."""
+    intent_id = intent_id_of(obj)
+    return payment.intent_id is None or intent_id is None or intent_id == payment.intent_id
+
+
+def _uuid(value: object) -> UUID | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        return None

@@ -1,0 +1,100 @@
+"""Stripe's webhook: verified on the raw body, then taken in exactly once."""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, post
+from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
+from litestar.params import RawBody
+
+from adapters.stripe_signature import HEADER, verify_stripe_signature
+from application.errors import PaymentNotRecordedYet
+from application.ingest_stripe_event import IngestStripeEvent, ingest_stripe_event
+from application.ports import WebhookStore
+from domain.errors import InvalidInput
+from entrypoints.metrics import WEBHOOK_EVENTS, WEBHOOK_SECONDS
+
+MAX_WEBHOOK_BYTES = 256 * 1024
+
+
+class EventData(msgspec.Struct):
+    object: dict[str, Any]
+
+
+class StripeEvent(msgspec.Struct):
+    """The part of Stripe's event envelope that is read; Stripe adds fields freely."""
+
+    id: str
+    type: str
+    created: int
+    data: EventData
+
+
+class WebhookAck(msgspec.Struct):
+    received: bool
+
+
+def parse_event(body: bytes) -> IngestStripeEvent:
+    try:
+        event = msgspec.json.decode(body, type=StripeEvent)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise InvalidInput("body", f"is not a Stripe event ({error})") from None
+    if not event.id.startswith("evt_") or not event.type:
+        raise InvalidInput("body", "is not a Stripe event (id must start with evt_)")
+    return IngestStripeEvent(
+        event_id=event.id,
+        event_type=event.type,
+        created=event.created,
+        data_object=event.data.object,
+    )
+
+
+@contextmanager
+def measured() -> Iterator[dict[str, str]]:
+    """Count each delivery by type and outcome, and time it, whichever way it ends."""
+    labels = {"type": "unverified", "outcome": "error"}
+    started = time.perf_counter()
+    try:
+        yield labels
+    except PaymentNotRecordedYet:
+        labels["outcome"] = "deferred"
+        raise
+    except (InvalidInput, ValidationException):
+        labels["outcome"] = "rejected"
+        raise
+    finally:
+        WEBHOOK_EVENTS.labels(**labels).inc()
+        WEBHOOK_SECONDS.observe(time.perf_counter() - started)
+
+
+class StripeWebhookController(Controller):
+    path = "/api/webhooks"
+    tags = ["webhooks"]
+
+    @post(
+        "/stripe",
+        operation_id="receiveStripeWebhook",
+        status_code=200,
+        sync_to_thread=True,
+        request_max_body_size=MAX_WEBHOOK_BYTES,
+    )
+    def receive(
+        self,
+        request: Request[Any, Any, Any],
+        body: RawBody,
+        store: NamedDependency[WebhookStore],
+        webhook_secrets: NamedDependency[tuple[str, ...]],
+    ) -> WebhookAck:
+        with measured() as labels:
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                raise ValidationException("send the body as application/json", status_code=415)
+            verify_stripe_signature(body, request.headers.get(HEADER), webhook_secrets)
+            event = parse_event(body)
+            labels["type"] = event.event_type
+            labels["outcome"] = ingest_stripe_event(event, store=store).outcome.value
+        return WebhookAck(received=True)

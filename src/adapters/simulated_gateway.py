@@ -5,11 +5,10 @@ import hmac
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from adapters.simulated_cards import SimulatedCards
-from typing import Any
-
 from adapters.simulated_webhooks import WebhookSender, stripe_event
 from application.ports import (
     ChargeOutcome,

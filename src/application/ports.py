@@ -9,8 +9,8 @@ from eventsourcing.domain import Aggregate
 
 from domain.payment import Payment
 from domain.saved_card import SavedCard
-from domain.wallet import Wallet
 from domain.stripe_events import StripeEventReceipt
+from domain.wallet import Wallet
 
 # "pending": Stripe holds the intent but it has not been confirmed; nothing to record yet.
 ChargeStatus = Literal[

@@ -8,9 +8,9 @@ from adapters.history_views import history_view
 from adapters.pending_scan import EventLogPendingPayments
 from adapters.projection_runner import PollingProjectionRunner
 from adapters.simulated_gateway import SimulatedGateway
+from adapters.simulated_webhooks import webhook_sender
 from adapters.stripe_gateway import StripeGateway
 from adapters.wallet_store import EventSourcedWalletStore
-from adapters.simulated_webhooks import webhook_sender
 from application.history import PaymentHistoryProjection
 from entrypoints.settings import Settings
 

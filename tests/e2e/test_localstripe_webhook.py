@@ -12,6 +12,7 @@ import pytest
 import stripe
 import uvicorn
 
+from adapters.simulated_gateway import SimulatedGateway
 from application.ports import (
     ChargeOutcome,
     ChargeRequest,
@@ -33,7 +34,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class SilentGateway:
+class SilentGateway(SimulatedGateway):
     """A provider that never answers: the payment stays pending until Stripe's webhook."""
 
     def charge(self, request: ChargeRequest) -> ChargeOutcome:

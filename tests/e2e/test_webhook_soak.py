@@ -74,6 +74,7 @@ def open_payments(container: Container, count: int) -> list[str]:
             ),
             store=store,
             gateway=gateway,
+            wallets=container.wallets(),
         )  # fmt: skip
         assert made.intent_id is not None
         intents.append(made.intent_id)

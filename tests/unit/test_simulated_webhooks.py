@@ -12,6 +12,7 @@ import pytest
 from adapters.simulated_gateway import SimulatedGateway
 from adapters.simulated_webhooks import WebhookSender
 from adapters.stripe_signature import verify_stripe_signature
+from adapters.wallet_store import EventSourcedWalletStore
 from application.ingest_stripe_event import Outcome, ingest_stripe_event
 from application.process_payment import ProcessPayment, process_payment
 from application.refund_payment import RefundPayment, refund_payment
@@ -60,6 +61,7 @@ def test_charges_and_refunds_are_sent_signed_and_retried(receiver: Any) -> None:
         ProcessPayment(user_id="u", amount=1200, currency="eur", payment_method_id="pm_card_visa"),
         store=store,
         gateway=gateway,
+        wallets=EventSourcedWalletStore(store.app),
     )
     refund_payment(
         RefundPayment(actor=ADMIN, payment_id=UUID(paid.payment_id), amount=200),
@@ -94,6 +96,7 @@ def test_a_declined_card_is_reported_as_payment_failed() -> None:
             ),
             store=store,
             gateway=gateway,
+            wallets=EventSourcedWalletStore(store.app),
         )
     assert [e["type"] for e in sent] == ["payment_intent.payment_failed"]
     error = sent[0]["data"]["object"]["last_payment_error"]

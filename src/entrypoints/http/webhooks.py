@@ -16,7 +16,7 @@ from application.errors import PaymentNotRecordedYet
 from application.ingest_stripe_event import IngestStripeEvent, ingest_stripe_event
 from application.ports import WebhookStore
 from domain.errors import InvalidInput
-from entrypoints.metrics import WEBHOOK_EVENTS, WEBHOOK_SECONDS
+from entrypoints.metrics import webhook_events_total, webhook_processing_seconds
 
 MAX_WEBHOOK_BYTES = 256 * 1024
 
@@ -67,8 +67,8 @@ def measured() -> Iterator[dict[str, str]]:
         labels["outcome"] = "rejected"
         raise
     finally:
-        WEBHOOK_EVENTS.labels(**labels).inc()
-        WEBHOOK_SECONDS.observe(time.perf_counter() - started)
+        webhook_events_total.labels(**labels).inc()
+        webhook_processing_seconds.observe(time.perf_counter() - started)
 
 
 class StripeWebhookController(Controller):

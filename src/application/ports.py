@@ -58,7 +58,7 @@ class RefundRequest:
     amount: int
     reason: str | None
     idempotency_key: str
-    number: int | None = None  # ours; sent as refund metadata so webhooks can match the refund
+    number: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

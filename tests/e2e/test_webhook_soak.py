@@ -53,9 +53,16 @@ def stream_of(rng: random.Random, pi: str) -> list[dict[str, Any]]:
     return evts
 
 
+def invented(genuine: dict[str, Any]) -> dict[str, Any]:
+    """An attacker's own event: the whole payment refunded, under a fresh event id."""
+    obj = genuine["data"]["object"]
+    pi = obj.get("payment_intent") or obj["id"]
+    return event("refund.created", refund(f"re_forged_{genuine['id']}", pi, AMOUNT, "succeeded"))
+
+
 def request_for(evt: dict[str, Any], forgery: str | None) -> dict[str, Any]:
-    """Signed as it is sent: genuinely, with a guessed secret, or replayed after the tolerance."""
-    if forgery == "guessed":
+    """Signed as it is sent: genuinely, or by an attacker who guessed or replayed."""
+    if forgery in ("guessed", "invented"):
         return signed(evt, secret="whsec_guessed")
     if forgery == "replayed":
         return signed(evt, timestamp=int(time.time()) - 3600)
@@ -113,7 +120,8 @@ def test_ten_thousand_deliveries_leave_the_read_model_of_the_genuine_events(
     for evt in genuine:
         deliveries += [(evt, None)] * rng.choice([2, 3])
         if rng.random() < 0.15:
-            deliveries.append((evt, rng.choice(["guessed", "replayed"])))
+            forgery = rng.choice(["guessed", "replayed", "invented"])
+            deliveries.append((invented(evt) if forgery == "invented" else evt, forgery))
     rng.shuffle(deliveries)
     assert len(deliveries) >= 10_000
 
@@ -124,6 +132,8 @@ def test_ten_thousand_deliveries_leave_the_read_model_of_the_genuine_events(
             assert status == (400 if forgery else 200)
             answers.setdefault(evt["id"], []).append(status)
         store = service.payment_store()
+        forged_ids = {e["id"] for e, forgery in deliveries if forgery} - {e["id"] for e in genuine}
+        assert forged_ids and not any(store.find_receipt(i) for i in forged_ids)
         acknowledged = [e for e in genuine if 200 in answers[e["id"]]]
         assert len(acknowledged) == len(genuine)
         for evt in acknowledged:

@@ -3,20 +3,20 @@
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
-from litestar.params import RawBody
+from litestar.params import HeaderParameter, RawBody
 
 from adapters.stripe_signature import HEADER, verify_stripe_signature
 from application.errors import PaymentNotRecordedYet
 from application.ingest_stripe_event import IngestStripeEvent, ingest_stripe_event
 from application.ports import WebhookStore
 from domain.errors import InvalidInput
-from entrypoints.metrics import WEBHOOK_EVENTS, WEBHOOK_SECONDS
+from entrypoints.metrics import webhook_events_total, webhook_processing_seconds
 
 MAX_WEBHOOK_BYTES = 256 * 1024
 
@@ -67,8 +67,8 @@ def measured() -> Iterator[dict[str, str]]:
         labels["outcome"] = "rejected"
         raise
     finally:
-        WEBHOOK_EVENTS.labels(**labels).inc()
-        WEBHOOK_SECONDS.observe(time.perf_counter() - started)
+        webhook_events_total.labels(**labels).inc()
+        webhook_processing_seconds.observe(time.perf_counter() - started)
 
 
 class StripeWebhookController(Controller):
@@ -81,6 +81,8 @@ class StripeWebhookController(Controller):
         status_code=200,
         sync_to_thread=True,
         request_max_body_size=MAX_WEBHOOK_BYTES,
+        summary="Receive a Stripe event",
+        description="Stripe's event as sent (at most 256 KiB), verified on the raw body.",
     )
     def receive(
         self,
@@ -88,12 +90,13 @@ class StripeWebhookController(Controller):
         body: RawBody,
         store: NamedDependency[WebhookStore],
         webhook_secrets: NamedDependency[tuple[str, ...]],
+        signature: Annotated[str | None, HeaderParameter(name=HEADER)] = None,
     ) -> WebhookAck:
         with measured() as labels:
             content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if content_type != "application/json":
                 raise ValidationException("send the body as application/json", status_code=415)
-            verify_stripe_signature(body, request.headers.get(HEADER), webhook_secrets)
+            verify_stripe_signature(body, signature, webhook_secrets)
             event = parse_event(body)
             labels["type"] = event.event_type
             labels["outcome"] = ingest_stripe_event(event, store=store).outcome.value

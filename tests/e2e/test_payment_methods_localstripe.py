@@ -1,6 +1,5 @@
 """Cards managed end to end against stripe-python talking to localstripe."""
 
-
 import pytest
 import stripe
 

@@ -66,10 +66,10 @@ def declined(error: stripe.StripeError) -> ChargeOutcome:
     )
 
 
-def raise_for(error: stripe.StripeError, doing: str) -> NoReturn:
+def raise_for(error: stripe.StripeError, doing: str, *, charging: bool = False) -> NoReturn:
     """Raise what the port promises for an error that is not a decline."""
     kind = verdict(error)
-    if kind is Verdict.METHOD_UNUSABLE:
+    if kind is Verdict.METHOD_UNUSABLE and charging:
         raise PaymentMethodUnusable(error.user_message or UNUSABLE_METHOD) from None
     if kind is Verdict.MISCONFIGURED:
         log.critical(

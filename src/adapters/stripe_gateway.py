@@ -70,7 +70,7 @@ class StripeGateway:
         except stripe.CardError as error:
             return declined(error)
         except stripe.StripeError as error:
-            raise_for(error, "creating a PaymentIntent")
+            raise_for(error, "creating a PaymentIntent", charging=True)
         return intent_outcome(intent)
 
     def retrieve_charge(self, intent_id: str) -> ChargeOutcome:
@@ -88,7 +88,11 @@ class StripeGateway:
     def find_charge(
         self, payment_id: UUID, customer_id: str, created_after: datetime
     ) -> ChargeOutcome | None:
-        params = {"customer": customer_id, "created": {"gte": int(created_after.timestamp())}}
+        params = {
+            "customer": customer_id,
+            "created": {"gte": int(created_after.timestamp())},
+            "limit": 100,
+        }
         try:
             for intent in self._v1.payment_intents.list(params).auto_paging_iter():
                 if metadata_of(intent).get("payment_id") == str(payment_id):
@@ -118,7 +122,8 @@ class StripeGateway:
 
     def find_refund(self, intent_id: str, payment_id: UUID, number: int) -> RefundOutcome | None:
         try:
-            for refund in self._v1.refunds.list({"payment_intent": intent_id}).auto_paging_iter():
+            refunds = self._v1.refunds.list({"payment_intent": intent_id, "limit": 100})
+            for refund in refunds.auto_paging_iter():
                 metadata = metadata_of(refund)
                 ours = (metadata.get("payment_id"), metadata.get("refund_number"))
                 if ours == (str(payment_id), str(number)):

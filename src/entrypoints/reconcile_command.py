@@ -1,5 +1,6 @@
 """`payment-service reconcile`: settle what Stripe knows and we do not, and say what changed."""
 
+import sys
 from datetime import timedelta
 
 from application.reconcile import reconcile
@@ -8,6 +9,13 @@ from entrypoints.settings import Settings
 
 
 def run_reconcile(settings: Settings, *, older_than: timedelta) -> int:
+    if not settings.stripe_secret_key:
+        print(
+            "reconcile needs STRIPE_SECRET_KEY: the simulated gateway keeps its PaymentIntents "
+            "in the memory of the process that served them",
+            file=sys.stderr,
+        )
+        return 2
     container = build_container(settings)
     try:
         report = reconcile(

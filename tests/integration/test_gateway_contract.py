@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
+import stripe
 
 from adapters.simulated_gateway import SimulatedGateway
 from adapters.stripe_gateway import StripeGateway
@@ -25,6 +26,10 @@ class GatewayContract:
 
     @pytest.fixture
     def gateway(self) -> PaymentGateway:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def card_needing_3ds(self) -> str:
         raise NotImplementedError
 
     def charge(
@@ -65,6 +70,16 @@ class GatewayContract:
         assert outcome.decline.code == "card_declined"
         assert outcome.decline.message
 
+    def test_a_card_needing_3d_secure_waits_for_the_customer(
+        self, gateway: PaymentGateway, card_needing_3ds: str
+    ) -> None:
+        _, request = self.charge(gateway, card_needing_3ds)
+        outcome = gateway.charge(request)
+        assert outcome.status == "requires_action"
+        assert outcome.intent_id and outcome.client_secret
+        assert outcome.client_secret.startswith(outcome.intent_id)
+        assert gateway.retrieve_charge(outcome.intent_id).status == "requires_action"
+
     def test_an_unknown_payment_method_is_unusable(self, gateway: PaymentGateway) -> None:
         _, request = self.charge(gateway, "pm_does_not_exist")
         with pytest.raises(PaymentMethodUnusable):
@@ -101,6 +116,10 @@ class TestSimulatedGateway(GatewayContract):
     def gateway(self) -> PaymentGateway:
         return SimulatedGateway()
 
+    @pytest.fixture
+    def card_needing_3ds(self) -> str:
+        return "pm_card_authenticationRequired"
+
     def test_a_charge_is_found_by_payment_id(self, gateway: PaymentGateway) -> None:
         payment_id, request = self.charge(gateway)
         outcome = gateway.charge(request)
@@ -116,3 +135,11 @@ class TestStripeGatewayOnLocalstripe(GatewayContract):
     @pytest.fixture
     def gateway(self, localstripe_url: str) -> PaymentGateway:
         return StripeGateway(TEST_KEY, api_base=localstripe_url, max_network_retries=0)
+
+    @pytest.fixture
+    def card_needing_3ds(self, localstripe_url: str) -> str:
+        """Stripe's 3-D Secure test card, made a PaymentMethod in localstripe (test setup)."""
+        client = stripe.StripeClient(TEST_KEY, base_addresses={"api": localstripe_url})
+        card = {"number": "4000002500003155", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+        method = client.v1.payment_methods.create({"type": "card", "card": card})
+        return str(method.id)

@@ -28,14 +28,14 @@ def stripe_env(backend_env: dict[str, str], fake_stripe: FakeStripe) -> dict[str
         **backend_env,
         "STRIPE_SECRET_KEY": "sk_test_reconcile_0123456789",
         "STRIPE_API_BASE": fake_stripe.url,
-        "STRIPE_READ_TIMEOUT": "0.5",
+        "STRIPE_READ_TIMEOUT": "1",
         "STRIPE_MAX_NETWORK_RETRIES": "0",
     }
 
 
 def lose_a_charge(container: Container, fake: FakeStripe) -> Payment:
     """A charge Stripe made whose answer never came back."""
-    fake.reply("POST", "/v1/payment_intents", Reply(delay=1.5))
+    fake.reply("POST", "/v1/payment_intents", Reply(delay=3.0))
     cmd = ProcessPayment(
         user_id="u1", amount=4200, currency="eur", payment_method_id="pm_card_visa",
         idempotency_key="order-7",
@@ -113,11 +113,11 @@ def test_runs_on_several_machines_at_once_record_each_fact_once(
 ) -> None:
     machines = [Machine(postgres_url, tmp_path, fake_stripe.url) for _ in range(3)]
     lost = machines[0]
-    fake_stripe.reply("POST", "/v1/payment_intents", Reply(delay=1.5))
+    fake_stripe.reply("POST", "/v1/payment_intents", Reply(delay=3.0))
     lost.gateway = StripeGateway(
         "sk_test_reconcile_0123456789",
         api_base=fake_stripe.url,
-        read_timeout=0.5,
+        read_timeout=1.0,
         max_network_retries=0,
     )
     cmd = ProcessPayment(
@@ -147,3 +147,17 @@ def test_runs_on_several_machines_at_once_record_each_fact_once(
     assert sum(len(r.settled) for r in reports) == 1
     assert [type(e).__name__ for e in events] == ["Initiated", "IntentCreated", "Succeeded"]
     assert len(fake_stripe.intents) == 1
+
+
+def test_without_stripe_there_is_nothing_to_ask(
+    base_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
+    for name, value in base_env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["reconcile"]) == 2
+    assert "reconcile needs STRIPE_SECRET_KEY" in capsys.readouterr().err

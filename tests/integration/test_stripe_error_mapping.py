@@ -80,14 +80,14 @@ def test_an_unusable_payment_method_is_a_400(
                     "message": "Too many requests hit the API too quickly."}),
         Reply(500, {"type": "api_error", "message": "Something went wrong on Stripe's end."}),
         Reply(503, {"type": "api_error", "message": "Service unavailable."}),
-        Reply(delay=1.5),
+        Reply(delay=3.0),
     ],
     ids=["rate_limit", "api_error_500", "api_error_503", "read_timeout"],
 )  # fmt: skip
 def test_no_definite_answer_is_a_stripe_error_and_the_payment_stays_pending(
     fake_stripe: FakeStripe, reply: Reply
 ) -> None:
-    error, payment = charge_failing_with(fake_stripe, reply, read_timeout=0.5)
+    error, payment = charge_failing_with(fake_stripe, reply, read_timeout=1.0)
     assert (error.status, error.code) == (500, "STRIPE_ERROR")
     assert payment.status is PaymentStatus.PENDING
     assert payment.failure is None

@@ -9,6 +9,7 @@ from adapters.pending_scan import EventLogPendingPayments
 from adapters.wallet_store import EventSourcedWalletStore
 from application.actors import Actor
 from application.errors import GatewayError
+from application.ports import GatewayUnavailable
 from application.reconcile import reconcile
 from application.refund_payment import RefundPayment, refund_payment
 from domain.payment import PaymentStatus, RefundState, payment_id_for
@@ -24,8 +25,8 @@ LATER = datetime.now(UTC) + timedelta(hours=1)
 def test_a_retry_after_a_timeout_resumes_the_same_payment_and_intent(
     fake_stripe: FakeStripe,
 ) -> None:
-    fake_stripe.reply("POST", PI, Reply(delay=1.5))  # Stripe charges, the answer comes late
-    store, gateway = memory_store(), stripe_at(fake_stripe.url, read_timeout=0.5)
+    fake_stripe.reply("POST", PI, Reply(delay=3.0))  # Stripe charges, the answer comes late
+    store, gateway = memory_store(), stripe_at(fake_stripe.url, read_timeout=1.0)
     with pytest.raises(GatewayError):
         pay(purchase(), store, gateway)
     payment_id = payment_id_for("user-1", "order-1")
@@ -44,17 +45,17 @@ def test_a_retry_after_a_timeout_resumes_the_same_payment_and_intent(
 def test_the_clients_own_network_retry_reuses_the_idempotency_key(
     fake_stripe: FakeStripe,
 ) -> None:
-    fake_stripe.reply("POST", PI, Reply(delay=1.5))
+    fake_stripe.reply("POST", PI, Reply(delay=3.0))
     store = memory_store()
-    receipt = pay(purchase(), store, stripe_at(fake_stripe.url, read_timeout=0.5, retries=1))
+    receipt = pay(purchase(), store, stripe_at(fake_stripe.url, read_timeout=1.0, retries=1))
     assert receipt.status == "succeeded"
     assert len(fake_stripe.calls("POST", PI)) == 2
     assert len(fake_stripe.intents) == 1
 
 
 def test_reconcile_finds_the_intent_whose_answer_was_lost(fake_stripe: FakeStripe) -> None:
-    fake_stripe.reply("POST", PI, Reply(delay=1.5))
-    store, gateway = memory_store(), stripe_at(fake_stripe.url, read_timeout=0.5)
+    fake_stripe.reply("POST", PI, Reply(delay=3.0))
+    store, gateway = memory_store(), stripe_at(fake_stripe.url, read_timeout=1.0)
     with pytest.raises(GatewayError):
         pay(purchase(), store, gateway)
 
@@ -176,3 +177,10 @@ def test_one_customer_per_user_and_our_ids_on_every_intent(fake_stripe: FakeStri
     }
     assert two.form["customer"] == one.form["customer"]
     assert "metadata[course_id]" not in two.form
+
+
+def test_an_intent_stripe_does_not_know_is_no_answer_not_a_bad_card(
+    fake_stripe: FakeStripe,
+) -> None:
+    with pytest.raises(GatewayUnavailable):
+        stripe_at(fake_stripe.url).retrieve_charge("pi_unknown")

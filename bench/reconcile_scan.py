@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.reconcile_scan [N] [postgresql://...]
 
-Writes N succeeded payments (and N/100 pending ones) to a fresh SQLite file, or to the
-given PostgreSQL database, then times EventLogPendingPayments.unsettled().
+Writes N payments (1 in 100 left pending, 1 in 10 with a settled refund) to a fresh SQLite
+file, or to the given PostgreSQL database, then times EventLogPendingPayments.unsettled().
 """
 
 import sys
@@ -34,6 +34,9 @@ def main(count: int, database_url: str | None) -> None:
             if n % 100:
                 p.record_intent(f"pi_{n}")
                 p.mark_succeeded()
+            if n % 10 == 1:
+                p.request_refund(100, None)
+                p.record_refund(1, f"re_{n}", 100)
             batch.append(p)
             if len(batch) == 500:
                 store.save(*batch)

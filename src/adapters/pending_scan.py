@@ -1,9 +1,8 @@
 """Finds unsettled payments by folding the event store's notification log."""
 
-from collections import Counter
 from uuid import UUID
 
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import Notification, PersistenceError
 from eventsourcing.utils import get_topic
 
 from adapters.eventstore import PaymentsApplication
@@ -19,14 +18,18 @@ BATCH = 1000
 
 
 class EventLogPendingPayments:
-    """PendingPayments read from the write side: no projection lag, topics only (no payloads)."""
+    """PendingPayments read from the write side, so it has no projection lag.
+
+    Charge events are told apart by topic alone; refund events are decoded (and decrypted)
+    for their refund number, since one refund can settle twice (succeeded, then failed).
+    """
 
     def __init__(self, app: PaymentsApplication) -> None:
         self.app = app
 
     def unsettled(self) -> list[UUID]:
         open_charges: set[UUID] = set()
-        open_refunds: Counter[UUID] = Counter()
+        open_refunds: set[tuple[UUID, int]] = set()
         start: int | None = None
         try:
             while True:
@@ -34,19 +37,23 @@ class EventLogPendingPayments:
                     start, BATCH, topics=TOPICS, inclusive_of_start=start is None
                 )
                 for n in batch:
-                    payment_id = UUID(str(n.originator_id))
-                    if n.topic == OPENED:
-                        open_charges.add(payment_id)
-                    elif n.topic in SETTLED:
-                        open_charges.discard(payment_id)
-                    elif n.topic == REFUND_ASKED:
-                        open_refunds[payment_id] += 1
-                    else:
-                        open_refunds[payment_id] -= 1
+                    self._fold(n, open_charges, open_refunds)
                 if len(batch) < BATCH:
                     break
                 start = batch[-1].id
         except PersistenceError as error:
             raise StorageError("the event store is unavailable") from error
-        with_refunds = {pid for pid, n in open_refunds.items() if n > 0}
-        return sorted(open_charges | with_refunds, key=str)
+        return sorted(open_charges | {pid for pid, _ in open_refunds}, key=str)
+
+    def _fold(self, n: Notification, charges: set[UUID], refunds: set[tuple[UUID, int]]) -> None:
+        payment_id = UUID(str(n.originator_id))
+        if n.topic == OPENED:
+            charges.add(payment_id)
+        elif n.topic in SETTLED:
+            charges.discard(payment_id)
+        else:
+            event = self.app.mapper.to_domain_event(n)
+            if isinstance(event, Payment.RefundRequested):
+                refunds.add((payment_id, event.number))
+            elif isinstance(event, (Payment.Refunded, Payment.RefundFailed)):
+                refunds.discard((payment_id, event.number))

@@ -50,7 +50,7 @@ def reconcile(
     unanswered: list[str] = []
     for payment_id in pending.unsettled():
         payment = store.find(payment_id)
-        if payment is None or payment.modified_on > now - older_than:
+        if payment is None or not _open(payment) or payment.modified_on > now - older_than:
             continue
         try:
             after, changed = _settle(payment, store=store, wallets=wallets, gateway=gateway)

@@ -2,8 +2,8 @@
 
 from adapters.eventstore import EventSourcedPaymentStore, PaymentsApplication
 from adapters.stripe_gateway import StripeGateway
-from adapters.wallet_store import EventSourcedWalletStore
-from application.process_payment import PaymentReceipt, ProcessPayment, process_payment
+from application.process_payment import PaymentReceipt, ProcessPayment
+from tests import wiring
 
 TEST_KEY = "sk_test_loopback_0123456789"
 
@@ -38,5 +38,4 @@ def purchase(**overrides: object) -> ProcessPayment:
 def pay(
     cmd: ProcessPayment, store: EventSourcedPaymentStore, gateway: StripeGateway
 ) -> PaymentReceipt:
-    wallets = EventSourcedWalletStore(store.app)
-    return process_payment(cmd, store=store, gateway=gateway, wallets=wallets)
+    return wiring.pay(cmd, store=store, gateway=gateway)

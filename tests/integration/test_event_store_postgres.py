@@ -8,13 +8,13 @@ import pytest
 
 from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from adapters.simulated_gateway import SimulatedGateway
-from adapters.wallet_store import EventSourcedWalletStore
 from application.actors import Actor
 from application.errors import ConcurrencyConflict
-from application.process_payment import ProcessPayment, process_payment
+from application.process_payment import ProcessPayment
 from application.refund_payment import RefundPayment, refund_payment
 from domain.errors import AlreadyRefunded, InvalidInput
 from domain.payment import Payment
+from tests.wiring import pay
 
 pytestmark = pytest.mark.integration
 ADMIN = Actor("admin", frozenset({"admin"}))
@@ -27,11 +27,10 @@ def store(postgres_url: str, tmp_path: Path) -> EventSourcedPaymentStore:
 
 def test_two_writers_of_one_version_conflict(store: EventSourcedPaymentStore) -> None:
     gateway = SimulatedGateway()
-    receipt = process_payment(
+    receipt = pay(
         ProcessPayment(user_id="u", amount=1000, currency="usd", payment_method_id="pm_card_visa"),
         store=store,
         gateway=gateway,
-        wallets=EventSourcedWalletStore(store.app),
     )
     one = store.find(UUID(receipt.payment_id))
     two = store.find(UUID(receipt.payment_id))
@@ -45,11 +44,10 @@ def test_two_writers_of_one_version_conflict(store: EventSourcedPaymentStore) ->
 
 def test_concurrent_refunds_never_exceed_the_amount(store: EventSourcedPaymentStore) -> None:
     gateway = SimulatedGateway()
-    receipt = process_payment(
+    receipt = pay(
         ProcessPayment(user_id="u", amount=1000, currency="usd", payment_method_id="pm_card_visa"),
         store=store,
         gateway=gateway,
-        wallets=EventSourcedWalletStore(store.app),
     )
     payment_id = UUID(receipt.payment_id)
 

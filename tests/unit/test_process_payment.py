@@ -6,7 +6,6 @@ import pytest
 
 from adapters.eventstore import EventSourcedPaymentStore
 from adapters.simulated_gateway import SimulatedGateway
-from adapters.wallet_store import EventSourcedWalletStore
 from application.errors import (
     GatewayError,
     IdempotencyMismatch,
@@ -14,9 +13,10 @@ from application.errors import (
     PaymentMethodRejected,
 )
 from application.ports import ChargeOutcome, ChargeRequest, GatewayUnavailable
-from application.process_payment import ProcessPayment, process_payment
+from application.process_payment import ProcessPayment
 from domain.errors import InvalidInput
 from domain.payment import PaymentStatus
+from tests.wiring import pay
 
 
 def charge(**overrides: object) -> ProcessPayment:
@@ -35,9 +35,7 @@ def charge(**overrides: object) -> ProcessPayment:
 def test_a_charge_succeeds_and_is_stored(
     store: EventSourcedPaymentStore, gateway: SimulatedGateway
 ) -> None:
-    receipt = process_payment(
-        charge(), store=store, gateway=gateway, wallets=EventSourcedWalletStore(store.app)
-    )
+    receipt = pay(charge(), store=store, gateway=gateway)
     assert receipt.status == "succeeded"
     assert receipt.intent_id and receipt.client_secret
     payment = store.find(UUID(receipt.payment_id))
@@ -50,18 +48,8 @@ def test_a_charge_succeeds_and_is_stored(
 def test_the_same_key_charges_once_and_answers_the_same(
     store: EventSourcedPaymentStore, gateway: SimulatedGateway
 ) -> None:
-    first = process_payment(
-        charge(idempotency_key="k1"),
-        store=store,
-        gateway=gateway,
-        wallets=EventSourcedWalletStore(store.app),
-    )
-    second = process_payment(
-        charge(idempotency_key="k1"),
-        store=store,
-        gateway=gateway,
-        wallets=EventSourcedWalletStore(store.app),
-    )
+    first = pay(charge(idempotency_key="k1"), store=store, gateway=gateway)
+    second = pay(charge(idempotency_key="k1"), store=store, gateway=gateway)
     assert first == second
     assert len(gateway.charge_calls) == 1
 
@@ -69,18 +57,9 @@ def test_the_same_key_charges_once_and_answers_the_same(
 def test_without_a_key_the_same_purchase_is_one_payment(
     store: EventSourcedPaymentStore, gateway: SimulatedGateway
 ) -> None:
-    first = process_payment(
-        charge(), store=store, gateway=gateway, wallets=EventSourcedWalletStore(store.app)
-    )
-    second = process_payment(
-        charge(), store=store, gateway=gateway, wallets=EventSourcedWalletStore(store.app)
-    )
-    other = process_payment(
-        charge(course_id="course-2"),
-        store=store,
-        gateway=gateway,
-        wallets=EventSourcedWalletStore(store.app),
-    )
+    first = pay(charge(), store=store, gateway=gateway)
+    second = pay(charge(), store=store, gateway=gateway)
+    other = pay(charge(course_id="course-2"), store=store, gateway=gateway)
     assert first.payment_id == second.payment_id != other.payment_id
     assert len(gateway.charge_calls) == 2
 
@@ -88,37 +67,17 @@ def test_without_a_key_the_same_purchase_is_one_payment(
 def test_keys_are_scoped_to_the_user(
     store: EventSourcedPaymentStore, gateway: SimulatedGateway
 ) -> None:
-    mine = process_payment(
-        charge(idempotency_key="k"),
-        store=store,
-        gateway=gateway,
-        wallets=EventSourcedWalletStore(store.app),
-    )
-    theirs = process_payment(
-        charge(user_id="user-2", idempotency_key="k"),
-        store=store,
-        gateway=gateway,
-        wallets=EventSourcedWalletStore(store.app),
-    )
+    mine = pay(charge(idempotency_key="k"), store=store, gateway=gateway)
+    theirs = pay(charge(user_id="user-2", idempotency_key="k"), store=store, gateway=gateway)
     assert mine.payment_id != theirs.payment_id
 
 
 def test_a_reused_key_with_another_body_is_a_mismatch(
     store: EventSourcedPaymentStore, gateway: SimulatedGateway
 ) -> None:
-    process_payment(
-        charge(idempotency_key="k1"),
-        store=store,
-        gateway=gateway,
-        wallets=EventSourcedWalletStore(store.app),
-    )
+    pay(charge(idempotency_key="k1"), store=store, gateway=gateway)
     with pytest.raises(IdempotencyMismatch):
-        process_payment(
-            charge(idempotency_key="k1", amount=9999),
-            store=store,
-            gateway=gateway,
-            wallets=EventSourcedWalletStore(store.app),
-        )
+        pay(charge(idempotency_key="k1", amount=9999), store=store, gateway=gateway)
     assert len(gateway.charge_calls) == 1
 
 
@@ -126,11 +85,10 @@ def test_a_decline_is_recorded_as_failed_with_stripe_codes(
     store: EventSourcedPaymentStore, gateway: SimulatedGateway
 ) -> None:
     with pytest.raises(PaymentDeclined) as declined:
-        process_payment(
+        pay(
             charge(payment_method_id="pm_card_chargeDeclinedInsufficientFunds"),
             store=store,
             gateway=gateway,
-            wallets=EventSourcedWalletStore(store.app),
         )
     assert declined.value.insufficient_funds
     payment = store.find(UUID(declined.value.payment_id))
@@ -145,25 +103,17 @@ def test_a_decline_releases_a_derived_key_but_not_an_explicit_one(
 ) -> None:
     declined = charge(payment_method_id="pm_card_chargeDeclined")
     with pytest.raises(PaymentDeclined) as first:
-        process_payment(
-            declined, store=store, gateway=gateway, wallets=EventSourcedWalletStore(store.app)
-        )
+        pay(declined, store=store, gateway=gateway)
     with pytest.raises(PaymentDeclined) as retry:
-        process_payment(
-            declined, store=store, gateway=gateway, wallets=EventSourcedWalletStore(store.app)
-        )
+        pay(declined, store=store, gateway=gateway)
     assert first.value.payment_id != retry.value.payment_id
     assert len(gateway.charge_calls) == 2
 
     keyed = charge(payment_method_id="pm_card_chargeDeclined", idempotency_key="fixed")
     with pytest.raises(PaymentDeclined) as first:
-        process_payment(
-            keyed, store=store, gateway=gateway, wallets=EventSourcedWalletStore(store.app)
-        )
+        pay(keyed, store=store, gateway=gateway)
     with pytest.raises(PaymentDeclined) as replay:
-        process_payment(
-            keyed, store=store, gateway=gateway, wallets=EventSourcedWalletStore(store.app)
-        )
+        pay(keyed, store=store, gateway=gateway)
     assert first.value.payment_id == replay.value.payment_id
     assert len(gateway.charge_calls) == 3
 
@@ -172,22 +122,14 @@ def test_an_unknown_payment_method_is_a_payment_method_error(
     store: EventSourcedPaymentStore, gateway: SimulatedGateway
 ) -> None:
     with pytest.raises(PaymentMethodRejected):
-        process_payment(
-            charge(payment_method_id="pm_unknown"),
-            store=store,
-            gateway=gateway,
-            wallets=EventSourcedWalletStore(store.app),
-        )
+        pay(charge(payment_method_id="pm_unknown"), store=store, gateway=gateway)
 
 
 def test_3ds_leaves_the_payment_requiring_action(
     store: EventSourcedPaymentStore, gateway: SimulatedGateway
 ) -> None:
-    receipt = process_payment(
-        charge(payment_method_id="pm_card_authenticationRequired"),
-        store=store,
-        gateway=gateway,
-        wallets=EventSourcedWalletStore(store.app),
+    receipt = pay(
+        charge(payment_method_id="pm_card_authenticationRequired"), store=store, gateway=gateway
     )
     assert receipt.status == "requires_action"
     assert receipt.client_secret
@@ -213,22 +155,12 @@ def test_an_unknown_outcome_stays_pending_and_a_retry_resumes_it(
 ) -> None:
     gateway = FlakyGateway()
     with pytest.raises(GatewayError):
-        process_payment(
-            charge(idempotency_key="k"),
-            store=store,
-            gateway=gateway,
-            wallets=EventSourcedWalletStore(store.app),
-        )
+        pay(charge(idempotency_key="k"), store=store, gateway=gateway)
     pending = store.find(gateway.charge_calls[0].payment_id)
     assert pending is not None
     assert pending.status is PaymentStatus.PENDING
 
-    receipt = process_payment(
-        charge(idempotency_key="k"),
-        store=store,
-        gateway=gateway,
-        wallets=EventSourcedWalletStore(store.app),
-    )
+    receipt = pay(charge(idempotency_key="k"), store=store, gateway=gateway)
     assert receipt.status == "succeeded"
     keys = {call.idempotency_key for call in gateway.charge_calls}
     assert len(keys) == 1, "the retry must reuse the gateway idempotency key"
@@ -252,12 +184,7 @@ def test_bad_input_is_refused_and_stores_nothing(
     field: str,
 ) -> None:
     with pytest.raises(InvalidInput) as error:
-        process_payment(
-            charge(**overrides),
-            store=store,
-            gateway=gateway,
-            wallets=EventSourcedWalletStore(store.app),
-        )
+        pay(charge(**overrides), store=store, gateway=gateway)
     assert error.value.field == field
     assert store.app.recorder.max_notification_id() in (None, 0)
     assert gateway.charge_calls == []

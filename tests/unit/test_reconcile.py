@@ -186,3 +186,26 @@ def test_stripe_not_answering_is_reported_and_changes_nothing(
     report = run(store, Down())
     assert report.unanswered == [str(lost.id)] and report.settled == []
     assert status_of(store, lost.id) is PaymentStatus.PENDING
+
+
+def test_a_refund_lost_after_an_earlier_one_failed_late_is_still_found(
+    store: EventSourcedPaymentStore, flaky: FlakyGateway
+) -> None:
+    paid = attempt(store, flaky, "paid")
+    refund_payment(RefundPayment(actor=ADMIN, payment_id=paid.id, amount=100), store=store,
+                   gateway=flaky)  # fmt: skip
+    payment = store.find(paid.id)
+    assert payment is not None
+    payment.record_refund_failure(1, payment.refunds[1].refund_id or "", 100)  # the bank bounced it
+    store.save(payment)
+    flaky.lose_answer = True
+    with pytest.raises(GatewayError):
+        refund_payment(RefundPayment(actor=ADMIN, payment_id=paid.id, amount=400), store=store,
+                       gateway=flaky)  # fmt: skip
+    flaky.lose_answer = False
+
+    run(store, flaky)
+
+    settled = store.find(paid.id)
+    assert settled is not None and settled.refunds[2].state is RefundState.SUCCEEDED
+    assert settled.refunded_amount == 400

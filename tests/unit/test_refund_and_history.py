@@ -7,14 +7,14 @@ import pytest
 from adapters.eventstore import EventSourcedPaymentStore
 from adapters.projection_runner import PollingProjectionRunner
 from adapters.simulated_gateway import SimulatedGateway
-from adapters.wallet_store import EventSourcedWalletStore
 from application.actors import Actor
 from application.errors import Forbidden, NotFound, PaymentDeclined
-from application.process_payment import ProcessPayment, process_payment
+from application.process_payment import ProcessPayment
 from application.queries import get_payment, payment_history
 from application.refund_payment import RefundPayment, RefundReceipt, refund_payment
 from domain.errors import AlreadyRefunded, InvalidInput, InvalidStatus
 from tests.fakes import InMemoryHistoryView
+from tests.wiring import pay
 
 ADMIN = Actor("admin-1", frozenset({"admin"}))
 ALICE = Actor("alice")
@@ -28,12 +28,7 @@ def paid(store: EventSourcedPaymentStore, gateway: SimulatedGateway, **overrides
         "payment_method_id": "pm_card_visa",
     }
     fields.update(overrides)
-    receipt = process_payment(
-        ProcessPayment(**fields),
-        store=store,
-        gateway=gateway,
-        wallets=EventSourcedWalletStore(store.app),
-    )  # type: ignore[arg-type]
+    receipt = pay(ProcessPayment(**fields), store=store, gateway=gateway)  # type: ignore[arg-type]
     return UUID(receipt.payment_id)
 
 

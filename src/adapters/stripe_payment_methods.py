@@ -18,6 +18,7 @@ CHANGE_KINDS = {
     "payment_method.attached": "attached",
     "payment_method.detached": "detached",
     "payment_method.updated": "updated",
+    "payment_method.automatically_updated": "updated",  # the card network's updater
 }
 
 

@@ -27,6 +27,21 @@ def is_test_client(text: str) -> bool:
     return text.startswith("httpx") or "HTTP Request:" in text
 
 
+@pytest.fixture(params=["sqlite", "postgres", "localstripe"])
+def backend_env(request: pytest.FixtureRequest, base_env: dict[str, str]) -> dict[str, str]:
+    """The embedded default, PostgreSQL, and the embedded default talking to localstripe."""
+    if request.param == "postgres":
+        return {**base_env, "PAYMENTS_DATABASE_URL": request.getfixturevalue("postgres_url")}
+    if request.param == "localstripe":
+        return {
+            **base_env,
+            "STRIPE_SECRET_KEY": "sk_test_localstripe_0123456789",
+            "STRIPE_API_BASE": request.getfixturevalue("localstripe_url"),
+            "STRIPE_MAX_NETWORK_RETRIES": "0",
+        }
+    return base_env
+
+
 def as_written(number: str) -> re.Pattern[str]:
     """The number with or without the spaces or dashes people type between digits."""
     return re.compile(r"[ -]?".join(number))
@@ -124,6 +139,8 @@ def test_no_table_and_no_log_line_holds_a_card_number(
     assert any(user_id in text for _, text in rows), "the search must read what was stored"
     assert any("PaymentMethodAttached" in text for _, text in rows)
     assert f"saved in the wallet of {user_id}" in logs, "the search must read what was logged"
+    if container.settings().stripe_secret_key:
+        assert "/attach" in logs, "with Stripe, its requests and answers are searched too"
     for number in TEST_CARD_NUMBERS:
         pattern = as_written(number)
         assert [where for where, text in rows if pattern.search(text)] == []

@@ -18,6 +18,7 @@ CHANGE_KINDS = {
     "payment_method.attached": "attached",
     "payment_method.detached": "detached",
     "payment_method.updated": "updated",
+    "payment_method.automatically_updated": "updated",  # the card network's updater
 }
 
 
@@ -28,9 +29,9 @@ def attach(v1: Any, payment_method_id: str, customer_id: str) -> SavedCard:
     except stripe.InvalidRequestError as error:
         if error.http_status == 404 or error.code == "resource_missing":
             raise PaymentMethodNotFound(payment_method_id) from None
-        raise_for(error, "retrieving a payment method")
+        raise_for(error, "retrieving a payment method", charging=True)
     except stripe.StripeError as error:
-        raise_for(error, "retrieving a payment method")
+        raise_for(error, "retrieving a payment method", charging=True)
     owner = _customer_id(method.get("customer"))
     if owner is not None and owner != customer_id:
         raise PaymentMethodNotFound(payment_method_id)
@@ -47,7 +48,7 @@ def attach(v1: Any, payment_method_id: str, customer_id: str) -> SavedCard:
         except stripe.CardError as error:
             raise CardCheckDeclined(error.user_message or "Your card was declined.") from None
         except stripe.StripeError as error:
-            raise_for(error, "attaching a payment method")
+            raise_for(error, "attaching a payment method", charging=True)
     return saved_card(method)
 
 

@@ -71,6 +71,9 @@ def add_payment_method(
         raise PaymentMethodRejected(REMOVED)
     if saved.card.payment_method_id != card.payment_method_id:
         _detach_duplicate(gateway, card.payment_method_id)
+    log.info(
+        "payment method %s saved in the wallet of %s", saved.card.payment_method_id, cmd.user_id
+    )
     return saved
 
 
@@ -115,6 +118,7 @@ def remove_payment_method(
         wallet.keep_default()  # the newest remaining card becomes the default, for good
 
     change_wallet(wallets, cmd.user_id, forget)
+    log.info("payment method %s removed from the wallet of %s", cmd.payment_method_id, cmd.user_id)
 
 
 def choose_default_payment_method(

@@ -25,6 +25,7 @@ from application.ports import (
     WalletStore,
 )
 from application.wallet_charges import payment_method_to_charge
+from domain.card_data import looks_like_card_number
 from domain.errors import InvalidInput
 from domain.metadata import validated_metadata
 from domain.money import Money
@@ -73,6 +74,8 @@ def request_hash(cmd: ProcessPayment, money: Money) -> str:
 def validate_idempotency_key(key: str) -> str:
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
         raise InvalidInput("Idempotency-Key", "must be 1-255 printable characters")
+    if looks_like_card_number(key):
+        raise InvalidInput("Idempotency-Key", "card data is not accepted")
     return key
 
 

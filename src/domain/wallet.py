@@ -116,9 +116,9 @@ class Wallet(Aggregate):
         return cards[0] if cards else None
 
     def newest_first(self) -> list[SavedCard]:
-        return sorted(
-            self.cards.values(), key=lambda c: (c.created_at, c.payment_method_id), reverse=True
-        )
+        """By Stripe's creation time (whole seconds), then by the order they were saved."""
+        saved = list(self.cards.values())
+        return sorted(saved, key=lambda c: (c.created_at, saved.index(c)), reverse=True)
 
     @event(PaymentMethodAttached)
     def _attached(

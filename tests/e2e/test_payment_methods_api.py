@@ -159,3 +159,14 @@ def test_a_card_changed_at_stripe_is_updated_and_flagged_once_expired(
     assert apply_payment_method_event(change, wallets=container.wallets()) == "applied"
     [card] = listing(client, user_id)
     assert (card["expMonth"], card["expYear"], card["isExpired"]) == (1, 2024, True)
+
+
+def test_the_routes_are_in_the_openapi_schema(client: Client) -> None:
+    paths = client.get("/schema/openapi.json").json()["paths"]
+    operations = {op["operationId"] for path in paths.values() for op in path.values()}
+    assert {
+        "listPaymentMethods", "addPaymentMethod", "removePaymentMethod",
+        "choosePaymentMethodAsDefault",
+    } <= operations  # fmt: skip
+    body = paths["/api/payment-methods"]["post"]["requestBody"]
+    assert body["required"] is True

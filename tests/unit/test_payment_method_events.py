@@ -138,3 +138,10 @@ def test_a_change_carries_only_stripes_card_references() -> None:
         8,
         "fppm_a",
     )
+
+
+def test_an_update_by_the_card_network_is_an_update() -> None:
+    event = stripe_event(1, "automatically_updated", pm_object("pm_a", "cus_1", exp_year=2033))
+    change = payment_method_change(event)
+    assert change is not None and change.kind == "updated"
+    assert change.card is not None and change.card.exp_year == 2033

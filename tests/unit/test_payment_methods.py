@@ -7,7 +7,7 @@ import pytest
 from adapters.eventstore import EventSourcedPaymentStore
 from adapters.simulated_gateway import SimulatedGateway
 from adapters.wallet_store import EventSourcedWalletStore
-from application.errors import CardNotAccepted, NotFound, PaymentMethodRejected
+from application.errors import CardNotAccepted, GatewayError, NotFound, PaymentMethodRejected
 from application.payment_methods import (
     AddPaymentMethod,
     ChooseDefaultPaymentMethod,
@@ -16,8 +16,10 @@ from application.payment_methods import (
     choose_default_payment_method,
     remove_payment_method,
 )
+from application.ports import GatewayUnavailable
 from application.process_payment import ProcessPayment, process_payment
 from application.wallet_queries import WalletEntry, list_payment_methods
+from domain.saved_card import SavedCard
 
 
 class FixedClock:
@@ -178,3 +180,24 @@ def test_an_expired_card_is_flagged_in_the_listing(cards: Wallets) -> None:
     cards.clock.moment = datetime(2035, 1, 1, tzinfo=UTC)
     entries = list_payment_methods("u1", wallets=cards.wallets, clock=cards.clock)
     assert [(e.card.exp_year, e.is_expired) for e in entries] == [(2034, True)]
+
+
+class StripeDown(SimulatedGateway):
+    """Stripe gives no answer to attach or detach calls."""
+
+    def attach_payment_method(self, payment_method_id: str, customer_id: str) -> SavedCard:
+        raise GatewayUnavailable("read timed out")
+
+    def detach_payment_method(self, payment_method_id: str) -> None:
+        raise GatewayUnavailable("read timed out")
+
+
+def test_without_stripes_answer_nothing_changes(store: EventSourcedPaymentStore) -> None:
+    up = Wallets(store, SimulatedGateway())
+    visa = up.add("u1", "pm_card_visa").card.payment_method_id
+    down = Wallets(store, StripeDown())
+    with pytest.raises(GatewayError):
+        down.add("u1", "pm_card_mastercard")
+    with pytest.raises(GatewayError):
+        down.remove("u1", visa)
+    assert down.listing("u1") == [("4242", True)]

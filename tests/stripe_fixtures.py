@@ -105,12 +105,26 @@ def dispute(dispute_id: str, intent_id: str, amount: int, status: str) -> Obj:
     }
 
 
-def payment_method(pm_id: str, customer: str | None) -> Obj:
-    card = {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030}
+def payment_method(
+    pm_id: str,
+    customer: str | None,
+    *,
+    created: int = 1_767_225_600,
+    exp: tuple[int, int] = (12, 2030),
+    fingerprint: str = "fp_visa_4242",
+) -> Obj:
+    card = {
+        "brand": "visa",
+        "last4": "4242",
+        "exp_month": exp[0],
+        "exp_year": exp[1],
+        "fingerprint": fingerprint,
+    }
     return {
         "id": pm_id,
         "object": "payment_method",
         "type": "card",
+        "created": created,
         "customer": customer,
         "card": card,
     }

@@ -8,7 +8,8 @@ from uuid import UUID
 
 from application.changes import MAX_ATTEMPTS, intent_link
 from application.errors import ConcurrencyConflict, PaymentNotRecordedYet
-from application.ports import WebhookStore
+from application.payment_method_events import PaymentMethodChange, record_change
+from application.ports import WalletStore, WebhookStore
 from application.stripe_commands import ACKNOWLEDGED_TYPES, PAYMENT_COMMANDS, intent_id_of
 from domain.payment import Payment
 from domain.stripe_events import StripeEventReceipt
@@ -29,6 +30,7 @@ class IngestStripeEvent:
     event_type: str
     created: int
     data_object: Mapping[str, Any]
+    payment_method_change: PaymentMethodChange | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,20 +39,26 @@ class Ingested:
     payment_id: str | None = None
 
 
-def ingest_stripe_event(cmd: IngestStripeEvent, *, store: WebhookStore) -> Ingested:
+def ingest_stripe_event(
+    cmd: IngestStripeEvent, *, store: WebhookStore, wallets: WalletStore | None = None
+) -> Ingested:
     """Apply the event and save its receipt in one transaction; a second copy collides."""
     for _ in range(MAX_ATTEMPTS - 1):
         try:
-            return _ingest_once(cmd, store)
+            return _ingest_once(cmd, store, wallets)
         except ConcurrencyConflict:
             continue  # another copy of this event, or another event of this payment, was first
-    return _ingest_once(cmd, store)
+    return _ingest_once(cmd, store, wallets)
 
 
-def _ingest_once(cmd: IngestStripeEvent, store: WebhookStore) -> Ingested:
+def _ingest_once(
+    cmd: IngestStripeEvent, store: WebhookStore, wallets: WalletStore | None
+) -> Ingested:
     seen = store.find_receipt(cmd.event_id)
     if seen is not None:
         return Ingested(outcome=Outcome.DUPLICATE, payment_id=seen.payment_id)
+    if cmd.payment_method_change is not None and wallets is not None:
+        return _ingest_wallet_change(cmd, cmd.payment_method_change, store, wallets)
     apply = PAYMENT_COMMANDS.get(cmd.event_type)
     if apply is None:
         known = cmd.event_type in ACKNOWLEDGED_TYPES
@@ -65,8 +73,21 @@ def _ingest_once(cmd: IngestStripeEvent, store: WebhookStore) -> Ingested:
     return _keep(cmd, store, outcome, payment, *intent_link(payment, intent_before))
 
 
+def _ingest_wallet_change(
+    cmd: IngestStripeEvent, change: PaymentMethodChange, store: WebhookStore, wallets: WalletStore
+) -> Ingested:
+    """A card changed at Stripe: the owner's wallet and the receipt are saved together."""
+    wallet = wallets.find_by_customer(change.customer_id) if change.customer_id else None
+    if wallet is None:
+        return _keep(cmd, store, Outcome.IGNORED)
+    version_before = wallet.version
+    record_change(wallet, change)
+    changed = wallet.version > version_before
+    return _keep(cmd, store, Outcome.APPLIED if changed else Outcome.NO_CHANGE, wallet)
+
+
 def _keep(cmd: IngestStripeEvent, store: WebhookStore, outcome: Outcome, *changed: Any) -> Ingested:
-    payment_id = str(changed[0].id) if changed else None
+    payment_id = str(changed[0].id) if changed and isinstance(changed[0], Payment) else None
     receipt = StripeEventReceipt(
         event_id=cmd.event_id,
         event_type=cmd.event_type,

@@ -28,22 +28,18 @@ class PaymentMethodChange:
     card: SavedCard | None
 
 
+def record_change(wallet: Wallet, change: PaymentMethodChange) -> None:
+    """The change as facts on the owner's wallet; facts it already holds record nothing."""
+    if change.kind == "detached":
+        wallet.record_detached(change.payment_method_id)
+    elif change.card is not None:
+        wallet.record_card(change.card, as_of=change.occurred_at)
+
+
 def apply_payment_method_event(change: PaymentMethodChange, *, wallets: WalletStore) -> Outcome:
     """Record the change in the owner's wallet; any order of delivery gives the same wallet."""
-    if change.customer_id is None:
+    owner = wallets.find_by_customer(change.customer_id) if change.customer_id else None
+    if owner is None or (change.kind != "detached" and change.card is None):
         return "ignored"
-    owner = wallets.find_by_customer(change.customer_id)
-    if owner is None:
-        return "ignored"
-    if change.kind == "detached":
-        change_wallet(wallets, owner.user_id, lambda w: w.record_detached(change.payment_method_id))
-        return "applied"
-    card = change.card
-    if card is None:
-        return "ignored"
-
-    def record(wallet: Wallet) -> None:
-        wallet.record_card(card, as_of=change.occurred_at)
-
-    change_wallet(wallets, owner.user_id, record)
+    change_wallet(wallets, owner.user_id, lambda wallet: record_change(wallet, change))
     return "applied"

@@ -124,5 +124,13 @@ PAYMENT_COMMANDS: dict[str, Callable[[Payment, StripeObject], None]] = {
 }
 
 # Saved payment methods have no aggregate yet: these are acknowledged, kept and counted.
-ACKNOWLEDGED_TYPES = frozenset({"payment_method.attached", "payment_method.detached"})
+# Applied to the owner's wallet when the event names one of our Customers; kept otherwise.
+ACKNOWLEDGED_TYPES = frozenset(
+    {
+        "payment_method.attached",
+        "payment_method.detached",
+        "payment_method.updated",
+        "payment_method.automatically_updated",
+    }
+)
 HANDLED_TYPES = frozenset(PAYMENT_COMMANDS) | ACKNOWLEDGED_TYPES

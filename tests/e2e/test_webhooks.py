@@ -146,7 +146,7 @@ def test_a_redelivery_answers_200_and_changes_nothing(client: Client, container:
     assert receipt.stripe_created == evt["created"] and receipt.created_on is not None
 
 
-def test_payment_method_events_are_acknowledged_and_kept(
+def test_payment_method_events_of_other_customers_are_kept_and_ignored(
     client: Client, container: Container
 ) -> None:
     attached = event("payment_method.attached", payment_method(new_id("pm"), "cus_123"))
@@ -155,6 +155,6 @@ def test_payment_method_events_are_acknowledged_and_kept(
     deliver(client, detached)
     store = container.payment_store()
     assert [store.find_receipt(e["id"]).outcome for e in (attached, detached)] == [  # type: ignore[union-attr]
-        "acknowledged",
-        "acknowledged",
+        "ignored",
+        "ignored",
     ]

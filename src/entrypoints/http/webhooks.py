@@ -11,10 +11,11 @@ from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import HeaderParameter, RawBody
 
+from adapters.stripe_payment_methods import payment_method_change
 from adapters.stripe_signature import HEADER, verify_stripe_signature
 from application.errors import PaymentNotRecordedYet
 from application.ingest_stripe_event import IngestStripeEvent, ingest_stripe_event
-from application.ports import WebhookStore
+from application.ports import WalletStore, WebhookStore
 from domain.errors import InvalidInput
 from entrypoints.metrics import webhook_events_total, webhook_processing_seconds
 
@@ -45,11 +46,18 @@ def parse_event(body: bytes) -> IngestStripeEvent:
         raise InvalidInput("body", f"is not a Stripe event ({error})") from None
     if not event.id.startswith("evt_") or not event.type:
         raise InvalidInput("body", "is not a Stripe event (id must start with evt_)")
+    change = None
+    if event.type.startswith("payment_method."):
+        try:
+            change = payment_method_change(msgspec.json.decode(body))
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidInput("body", f"is not a payment method event ({error})") from None
     return IngestStripeEvent(
         event_id=event.id,
         event_type=event.type,
         created=event.created,
         data_object=event.data.object,
+        payment_method_change=change,
     )
 
 
@@ -89,6 +97,7 @@ class StripeWebhookController(Controller):
         request: Request[Any, Any, Any],
         body: RawBody,
         store: NamedDependency[WebhookStore],
+        wallets: NamedDependency[WalletStore],
         webhook_secrets: NamedDependency[tuple[str, ...]],
         signature: Annotated[str | None, HeaderParameter(name=HEADER)] = None,
     ) -> WebhookAck:
@@ -99,5 +108,7 @@ class StripeWebhookController(Controller):
             verify_stripe_signature(body, signature, webhook_secrets)
             event = parse_event(body)
             labels["type"] = event.event_type
-            labels["outcome"] = ingest_stripe_event(event, store=store).outcome.value
+            labels["outcome"] = ingest_stripe_event(
+                event, store=store, wallets=wallets
+            ).outcome.value
         return WebhookAck(received=True)

@@ -6,6 +6,7 @@ from adapters.clock import SystemClock
 from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from adapters.history_views import history_view
 from adapters.projection_runner import PollingProjectionRunner
+from adapters.redis_probe import redis_probes
 from adapters.simulated_gateway import SimulatedGateway
 from application.history import PaymentHistoryProjection
 from entrypoints.settings import Settings
@@ -30,6 +31,8 @@ class Container(containers.DeclarativeContainer):
     payment_store = providers.Singleton(EventSourcedPaymentStore.from_env, env=event_store_env)
     history = providers.Singleton(history_view, env=view_env)
     gateway = providers.Singleton(SimulatedGateway)
+
+    probes = providers.Singleton(redis_probes, url=settings.provided.redis_url)
 
     history_projection = providers.Singleton(PaymentHistoryProjection, view=history)
     history_runner = providers.Singleton(

@@ -25,6 +25,8 @@ class Settings:
     jwt_secret: str
     encryption_key: str | None
     rate_limit_per_minute: int
+    webhook_rate_limit_per_minute: int = 600
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def events_file(self) -> Path:
@@ -65,6 +67,11 @@ class Settings:
             rate_limit_per_minute=_non_negative_int(
                 "PAYMENTS_RATE_LIMIT_PER_MINUTE", get("PAYMENTS_RATE_LIMIT_PER_MINUTE") or "60"
             ),
+            webhook_rate_limit_per_minute=_non_negative_int(
+                "PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE",
+                get("PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE") or "600",
+            ),
+            cors_origins=_origins(get("PAYMENTS_CORS_ORIGINS")),
         )
 
 
@@ -95,6 +102,16 @@ def _http_url(name: str, value: str | None) -> str | None:
     if value and not value.startswith(("http://", "https://")):
         raise ConfigError(f"{name}: must be an http:// or https:// URL")
     return value.rstrip("/") if value else None
+
+
+def _origins(value: str | None) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in (value or "").split(",") if o.strip())
+    for origin in origins:
+        if origin == "*" or not origin.startswith(("http://", "https://")):
+            raise ConfigError(
+                "PAYMENTS_CORS_ORIGINS: comma-separated http(s):// origins; '*' is not allowed"
+            )
+    return origins
 
 
 def _stripe_secret_key(value: str | None) -> str | None:

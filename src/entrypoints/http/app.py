@@ -12,12 +12,17 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from entrypoints import metrics
 from entrypoints.container import Container, build_container
+from entrypoints.http import request_context
 from entrypoints.http.auth import jwt_auth
 from entrypoints.http.errors import handle_exception
+from entrypoints.http.hardening import add_security_headers, cors_config
 from entrypoints.http.health import HealthController
 from entrypoints.http.payments import PaymentController
+from entrypoints.http.rate_limits import STORE_NAME, rate_limit_store, rate_limits
 from entrypoints.http.strict_body import strict_json_body
+from entrypoints.logs import configure_logging
 from entrypoints.settings import Settings, load_dotenv
 
 log = logging.getLogger(__name__)
@@ -32,6 +37,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
     settings: Settings = container.settings()
     auth = jwt_auth(settings.jwt_secret)
     prometheus = PrometheusConfig(app_name="payments", group_path=True)
+    limits = rate_limits(settings.rate_limit_per_minute, settings.webhook_rate_limit_per_minute)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -41,8 +47,9 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
         try:
             yield
         finally:
-            runner.stop()
+            runner.stop()  # waits for the batch in hand: its view rows and position commit
             container.payment_store().close()
+            metrics.forget_this_process()
 
     def provide(provider: Any) -> Provide:
         return Provide(lambda: provider(), sync_to_thread=False, use_cache=True)
@@ -54,11 +61,15 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             "gateway": provide(container.gateway),
             "history": provide(container.history),
             "history_runner": provide(container.history_runner),
+            "probes": provide(container.probes),
         },
         guards=[strict_json_body],
         exception_handlers={Exception: handle_exception},
-        on_app_init=[auth.on_app_init],
-        middleware=[prometheus.middleware],
+        on_app_init=[auth.on_app_init, request_context.install],
+        middleware=[prometheus.middleware, *(limit.middleware for limit in limits)],
+        stores={STORE_NAME: rate_limit_store(settings.redis_url)},
+        before_send=[request_context.log_and_tag_response, add_security_headers],
+        cors_config=cors_config(settings.cors_origins),
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Payment service",
@@ -73,5 +84,6 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
 def app_from_env() -> Litestar:
     """Factory for `uvicorn --factory`: reads .env and the environment."""
     load_dotenv()
+    configure_logging()
     run_projections = os.environ.get("PAYMENTS_RUN_PROJECTIONS", "1") != "0"
     return create_app(build_container(Settings.from_env()), run_projections=run_projections)

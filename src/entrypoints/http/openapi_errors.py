@@ -1,0 +1,30 @@
+"""The error responses each route declares in the OpenAPI document (the contract's body)."""
+
+from litestar.openapi.datastructures import ResponseSpec
+
+from entrypoints.http.schemas import ErrorResponse
+
+_MEANING = {
+    400: "VALIDATION_ERROR, PAYMENT_METHOD_ERROR, ALREADY_REFUNDED or INVALID_STATUS",
+    401: "UNAUTHORIZED: a missing, malformed, expired or wrongly signed bearer token",
+    402: "CARD_DECLINED or INSUFFICIENT_FUNDS; the body carries paymentId",
+    403: "FORBIDDEN: the operation needs a role the caller lacks",
+    404: "NOT_FOUND: no such payment, or not the caller's",
+    409: "IDEMPOTENCY_CONFLICT: a request with this key is still running",
+    413: "VALIDATION_ERROR: the body is larger than 64 KiB",
+    415: "VALIDATION_ERROR: the body is not application/json",
+    422: "IDEMPOTENCY_MISMATCH: the key was used with another body",
+    429: "RATE_LIMITED: retry after the seconds in Retry-After",
+    500: "STRIPE_ERROR, DB_ERROR, IDEMPOTENCY_ERROR or INTERNAL_ERROR",
+}
+API = (400, 401, 429, 500)
+WITH_BODY = (*API, 413, 415)
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    return {
+        status: ResponseSpec(
+            data_container=ErrorResponse, description=_MEANING[status], generate_examples=False
+        )
+        for status in sorted(set(statuses))
+    }

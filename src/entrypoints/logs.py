@@ -14,7 +14,7 @@ _HANDLER_NAME = "payments-json"
 REDACTED = "[redacted]"
 # Shapes of what must never reach a log line, whatever field or message carries it.
 _SECRETS = re.compile(
-    r"(?:pi|seti)_[A-Za-z0-9]+_secret_[A-Za-z0-9]+"  # PaymentIntent / SetupIntent client secret
+    r"(?:pi|seti)_[A-Za-z0-9_]+?_secret_[A-Za-z0-9]+"  # PaymentIntent / SetupIntent client secret
     r"|(?:sk|rk)_(?:test|live)_[A-Za-z0-9]+"  # Stripe secret and restricted keys
     r"|whsec_[A-Za-z0-9_\-]+"  # webhook signing secrets
     r"|(?i:bearer)\s+[A-Za-z0-9\-_=]+(?:\.[A-Za-z0-9\-_=]+)*"  # Authorization header values

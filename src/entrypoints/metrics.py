@@ -5,7 +5,6 @@ and `GET /metrics` on any worker answers for all of them.
 """
 
 import os
-from pathlib import Path
 
 from prometheus_client import Counter, Histogram, multiprocess
 
@@ -35,13 +34,6 @@ duplicate_payment_attempts_total = Counter(
     "duplicate_payment_attempts_total",
     "Payment requests answered from an earlier request with the same idempotency key",
 )
-
-
-def prepare_multiprocess_dir(path: Path) -> None:
-    """Empty the samples directory before the workers start, as prometheus-client requires."""
-    path.mkdir(parents=True, exist_ok=True)
-    for stale in path.glob("*.db"):
-        stale.unlink()
 
 
 def forget_this_process() -> None:

@@ -9,6 +9,7 @@ from adapters.projection_runner import PollingProjectionRunner
 from adapters.redis_probe import redis_probes
 from adapters.simulated_gateway import SimulatedGateway
 from application.history import PaymentHistoryProjection
+from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
 
 
@@ -40,6 +41,9 @@ class Container(containers.DeclarativeContainer):
         app=payment_store.provided.app,
         projection=history_projection,
         view=history,
+    )
+    readiness = providers.Singleton(
+        Readiness, store=payment_store, history_runner=history_runner, probes=probes
     )
 
 

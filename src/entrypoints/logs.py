@@ -1,6 +1,7 @@
 """Structured logs: one JSON object per line, request context bound, secrets scrubbed."""
 
 import logging
+import os
 import re
 import sys
 from typing import IO, Any
@@ -49,6 +50,11 @@ def scrub_secrets(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     }
 
 
+def add_process_id(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    event.setdefault("pid", os.getpid())  # tells the workers of one server apart
+    return event
+
+
 def configure_logging(stream: IO[str] | None = None, level: int = logging.INFO) -> None:
     """Route structlog and the standard library (uvicorn, libraries) to JSON lines."""
     shared: list[Any] = [
@@ -56,6 +62,7 @@ def configure_logging(stream: IO[str] | None = None, level: int = logging.INFO) 
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_process_id,
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -48,6 +48,11 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             yield
         finally:
             runner.stop()  # waits for the batch in hand: its view rows and position commit
+            if run_projections:
+                try:
+                    runner.catch_up()  # the requests drained before this point reach the view
+                except Exception:
+                    log.exception("projection catch-up failed; it resumes from its position")
             container.payment_store().close()
             metrics.forget_this_process()
 
@@ -78,6 +83,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             render_plugins=[ScalarRenderPlugin()],
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        logging_config=None,  # entrypoints.logs configures JSON lines for the whole process
     )
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -66,16 +67,19 @@ def test_metrics_count_every_worker_and_logs_are_json_lines(
 ) -> None:
     servers.append(server := Server(tmp_path, base_env, "--workers", "2", "--no-projections"))
     headers = {"Authorization": f"Bearer {make_token('worker-user')}"}
-    charges = 20
-    for n in range(charges):
-        # a new connection each time, so the kernel spreads them over both workers
+    charges = 24
+
+    def charge(n: int) -> int:
+        # a new connection each time, from several threads: both workers get some
         with httpx.Client() as client:
-            answer = client.post(
+            return client.post(
                 f"{server.url}/api/payments/process",
                 json={**VISA, "amount": 1500 + n},
                 headers={**headers, "X-Request-ID": f"charge-{n}"},
-            )
-            assert answer.status_code == 201, answer.text
+            ).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert set(pool.map(charge, range(charges))) == {201}
 
     def counted() -> float:
         text = httpx.get(f"{server.url}/metrics").text

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, MediaType, Response, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
@@ -19,6 +19,7 @@ from entrypoints.http.auth import jwt_auth
 from entrypoints.http.errors import handle_exception
 from entrypoints.http.hardening import add_security_headers, cors_config
 from entrypoints.http.health import HealthController
+from entrypoints.http.openapi_errors import link_payment_operations
 from entrypoints.http.payments import PaymentController
 from entrypoints.http.rate_limits import STORE_NAME, rate_limit_store, rate_limits
 from entrypoints.http.strict_body import strict_json_body
@@ -31,6 +32,13 @@ MAX_BODY_BYTES = 64 * 1024
 
 class MetricsController(PrometheusController):
     path = "/metrics"
+    security = [{}]  # public to the scraper; keep /metrics off the public network
+
+    @get(operation_id="metrics", media_type=MediaType.TEXT, tags=["operations"])
+    async def get(self) -> Response[bytes]:  # type: ignore[override]
+        """Prometheus text format; with several workers, the sum over all of them."""
+        exposition: Response[bytes] = await PrometheusController.get.fn(self)
+        return exposition
 
 
 def create_app(container: Container, *, run_projections: bool = True) -> Litestar:
@@ -59,7 +67,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
     def provide(provider: Any) -> Provide:
         return Provide(lambda: provider(), sync_to_thread=False, use_cache=True)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[PaymentController, HealthController, MetricsController],
         dependencies={
             "store": provide(container.payment_store),
@@ -85,6 +93,8 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
         request_max_body_size=MAX_BODY_BYTES,
         logging_config=None,  # entrypoints.logs configures JSON lines for the whole process
     )
+    link_payment_operations(app.openapi_schema)
+    return app
 
 
 def app_from_env() -> Litestar:

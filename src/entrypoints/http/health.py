@@ -35,6 +35,7 @@ NOT_READY = ResponseSpec(
 class HealthController(Controller):
     path = "/health"
     tags = ["health"]
+    security = [{}]  # public: load balancers carry no token
 
     @get("/live", operation_id="live", sync_to_thread=False)
     def live(self) -> Liveness:

@@ -1,6 +1,7 @@
 """The error responses each route declares in the OpenAPI document (the contract's body)."""
 
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Link, OpenAPI, OpenAPIResponse
 
 from entrypoints.http.schemas import ErrorResponse
 
@@ -28,3 +29,19 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
         )
         for status in sorted(set(statuses))
     }
+
+
+def link_payment_operations(document: OpenAPI) -> None:
+    """Tell clients (and stateful fuzzing) where a new payment's id goes next."""
+    payment_id = "$response.body#/paymentId"
+    created = document.paths["/api/payments/process"].post if document.paths else None
+    if created is None or created.responses is None:
+        return
+    answer = created.responses.get("201")
+    if isinstance(answer, OpenAPIResponse):
+        answer.links = {
+            "GetPayment": Link(operation_id="getPayment", parameters={"payment_id": payment_id}),
+            "RefundPayment": Link(
+                operation_id="refundPayment", request_body={"paymentId": payment_id}
+            ),
+        }

@@ -7,10 +7,19 @@ import msgspec
 from msgspec import Meta, Struct
 
 from domain.card_data import find_card_data
-from domain.money import MAX_AMOUNT
+from domain.money import MAX_AMOUNT, SUPPORTED
 
 Amount = Annotated[int, Meta(gt=0, le=MAX_AMOUNT, description="Integer minor units")]
-Currency = Annotated[str, Meta(pattern="^[a-z]{3}$", description="ISO 4217, lowercase")]
+Currency = Annotated[
+    str,
+    Meta(
+        pattern="^[a-z]{3}$",
+        extra_json_schema={
+            "description": "ISO 4217, lowercase, one Stripe settles in",
+            "extra": {"enum": sorted(SUPPORTED)},  # documented; the domain gives the error
+        },
+    ),
+]
 ShortText = Annotated[str, Meta(min_length=1, max_length=255)]
 StripeId = Annotated[str, Meta(min_length=3, max_length=255, pattern="^[A-Za-z0-9_]+$")]
 MetadataKey = Annotated[str, Meta(min_length=1, max_length=40)]

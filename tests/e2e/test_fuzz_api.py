@@ -39,6 +39,8 @@ NOT_CHECKED = {
     GenerationMode.POSITIVE: [positive_data_acceptance],
     GenerationMode.NEGATIVE: [positive_data_acceptance, negative_data_rejection],
 }
+TEST_CARDS = ["pm_card_visa", "pm_card_mastercard", "pm_card_authenticationRequired",
+              "pm_card_chargeDeclined"]  # fmt: skip
 ADMIN = {"Authorization": f"Bearer {make_token('fuzz-admin', 'admin', ttl=3600)}"}
 
 
@@ -77,6 +79,11 @@ def test_stateful_sequences_answer_per_the_schema(api_schema: Any) -> None:
     class Workflow(workflow):  # type: ignore[misc, valid-type]
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"headers": ADMIN}
+
+        def before_call(self, case: Any) -> None:
+            # Random ids name no payment method; Stripe's test ones let the sequence go on.
+            if case.operation.path.endswith("/process") and isinstance(case.body, dict):
+                case.body["paymentMethodId"] = TEST_CARDS[len(str(case.body)) % len(TEST_CARDS)]
 
         def validate_response(self, response: Any, case: Any, *_: Any, **kwargs: Any) -> None:
             excluded = NOT_CHECKED[GenerationMode.POSITIVE]

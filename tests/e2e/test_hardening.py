@@ -117,3 +117,12 @@ def test_only_hs256_tokens_are_accepted(client: Client) -> None:
         ).status_code
         == 401
     )
+
+
+def test_an_empty_idempotency_key_is_named_as_the_client_sent_it(
+    client: Client, user_id: str
+) -> None:
+    headers = {**bearer(user_id), "Idempotency-Key": ""}
+    response = client.post("/api/payments/process", json=VISA, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("Idempotency-Key:")

@@ -19,9 +19,10 @@ from entrypoints.http.auth import jwt_auth
 from entrypoints.http.errors import handle_exception
 from entrypoints.http.hardening import add_security_headers, cors_config
 from entrypoints.http.health import HealthController
-from entrypoints.http.openapi_errors import link_payment_operations
+from entrypoints.http.openapi_docs import refine_document
 from entrypoints.http.payments import PaymentController
 from entrypoints.http.rate_limits import STORE_NAME, rate_limit_store, rate_limits
+from entrypoints.http.schemas import ProcessPaymentBody, RefundBody
 from entrypoints.http.strict_body import strict_json_body
 from entrypoints.logs import configure_logging
 from entrypoints.settings import Settings, load_dotenv
@@ -93,7 +94,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
         request_max_body_size=MAX_BODY_BYTES,
         logging_config=None,  # entrypoints.logs configures JSON lines for the whole process
     )
-    link_payment_operations(app.openapi_schema)
+    refine_document(app.openapi_schema, strict_bodies=(ProcessPaymentBody, RefundBody))
     return app
 
 

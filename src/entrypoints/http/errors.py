@@ -64,6 +64,7 @@ _HTTP_CODES = {
     429: ("RATE_LIMITED", "too many requests; retry after the time given in Retry-After"),
 }
 
+_WIRE_NAMES = {"idempotency_key": "Idempotency-Key"}  # parameters named as the client sends them
 _PASSED_HEADERS = {
     "retry-after", "allow", "ratelimit-policy", "ratelimit-limit", "ratelimit-remaining",
     "ratelimit-reset",
@@ -99,7 +100,7 @@ def _validation_message(error: ValidationException) -> str:
     parts = []
     for problem in problems:
         if isinstance(problem, dict):
-            key = problem.get("key")
+            key = _WIRE_NAMES.get(str(problem.get("key")), problem.get("key"))
             message = str(problem.get("message", "invalid"))
             parts.append(f"{key}: {message}" if key and key != "data" else message)
     return "; ".join(parts) or "the request body is not valid JSON of the expected shape"

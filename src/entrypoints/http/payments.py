@@ -14,7 +14,7 @@ from application.process_payment import ProcessPayment, process_payment
 from application.queries import get_payment, payment_history
 from application.refund_payment import RefundPayment, refund_payment
 from entrypoints.http import audit_log
-from entrypoints.http.openapi_errors import API, WITH_BODY, error_responses
+from entrypoints.http.openapi_docs import API, WITH_BODY, error_responses
 from entrypoints.http.schemas import (
     HistoryResponse,
     PaymentDetailsResponse,

@@ -1,7 +1,8 @@
-"""The error responses each route declares in the OpenAPI document (the contract's body)."""
+"""What the OpenAPI document declares beyond the generated: error bodies, links, strictness."""
 
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Link, OpenAPI, OpenAPIResponse
+from msgspec import Struct
 
 from entrypoints.http.schemas import ErrorResponse
 
@@ -31,7 +32,16 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-def link_payment_operations(document: OpenAPI) -> None:
+def refine_document(document: OpenAPI, strict_bodies: tuple[type[Struct], ...]) -> None:
+    """Say what the generated document leaves out: links, and bodies that refuse unknown fields."""
+    schemas = document.components.schemas if document.components else None
+    for name, schema in (schemas or {}).items():
+        if any(name.endswith(body.__name__) for body in strict_bodies):
+            schema.additional_properties = False
+    _link_payment_operations(document)
+
+
+def _link_payment_operations(document: OpenAPI) -> None:
     """Tell clients (and stateful fuzzing) where a new payment's id goes next."""
     payment_id = "$response.body#/paymentId"
     created = document.paths["/api/payments/process"].post if document.paths else None

@@ -7,9 +7,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from dependency_injector import providers
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from adapters.simulated_gateway import SimulatedGateway
+from application.ports import ChargeOutcome, ChargeRequest, GatewayUnavailable
+from entrypoints.container import Container
+from entrypoints.http.app import create_app
 from entrypoints.logs import configure_logging
 from tests.conftest import JWT_SECRET, ROOT, WEBHOOK_SECRET, bearer, make_token
 
@@ -172,3 +177,34 @@ def test_the_dashboard_charts_the_original_monitoring_list_from_metrics_we_expor
         for expr in expressions:
             used = {n for n in DESIGN_METRICS | exported if n in expr}
             assert used, f"{expr} uses no metric the service exports"
+
+
+class UnreachableGateway(SimulatedGateway):
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        raise GatewayUnavailable("connection reset by peer")
+
+
+def test_a_provider_outage_is_logged_with_the_request_and_user_and_counted(
+    container: Container, user_id: str, logs: io.StringIO
+) -> None:
+    container.gateway.override(providers.Object(UnreachableGateway()))
+    with TestClient(create_app(container)) as client:
+        before = value(samples(client), "payment_errors_total", code="STRIPE_ERROR")
+        answer = client.post(
+            "/api/payments/process",
+            json=VISA,
+            headers={**bearer(user_id), "X-Request-ID": "outage-1"},
+        )
+        after = value(samples(client), "payment_errors_total", code="STRIPE_ERROR")
+    assert answer.status_code == 500
+    assert answer.json()["error"]["code"] == "STRIPE_ERROR"
+    assert after - before == 1
+    traced = [r for r in lines(logs) if r.get("request_id") == "outage-1"]
+    assert {r["user_id"] for r in traced} == {user_id}
+    assert any(r["level"] == "error" and "STRIPE_ERROR" in r["event"] for r in traced)
+    audit = next(r for r in traced if r["event"] == "payment.process")
+    assert (
+        audit["outcome"] == "error"
+        and audit["code"] == "STRIPE_ERROR"
+        and audit["payment_id"] is None
+    )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jwt
+import structlog
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.security.jwt import JWTAuth, Token
@@ -52,6 +53,7 @@ async def actor_from_token(token: Token, connection: ASGIConnection[Any, Any, An
     roles = token.extras.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise NotAuthorizedException("Invalid token")
+    structlog.contextvars.bind_contextvars(user_id=token.sub)  # on every line of this request
     return Actor(user_id=token.sub, roles=frozenset(roles))
 
 

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from application.actors import Actor
 
-PAYMENT_ROUTES = "/api/payments"
+PAYMENT_ROUTES = ("/api/payments", "/api/payment-methods")
 WEBHOOK_ROUTE = "/api/webhooks/stripe"
 STORE_NAME = "rate_limit"
 log = structlog.get_logger(__name__)

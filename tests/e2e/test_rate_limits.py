@@ -110,3 +110,10 @@ def test_the_webhook_route_is_limited_per_client_address() -> None:
         ]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert_limited(answers[2])
+
+
+def test_the_openapi_document_declares_429_with_retry_after(client: Client) -> None:
+    paths = client.get("/schema/openapi.json").json()["paths"]
+    limited = paths["/api/payments/process"]["post"]["responses"]["429"]
+    assert limited["headers"]["Retry-After"]["required"] is True
+    assert limited["content"]["application/json"]["schema"]["$ref"].endswith("ErrorResponse")

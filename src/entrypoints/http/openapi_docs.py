@@ -1,7 +1,14 @@
 """What the OpenAPI document declares beyond the generated: error bodies, links, strictness."""
 
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Link, OpenAPI, OpenAPIResponse
+from litestar.openapi.spec import (
+    Link,
+    OpenAPI,
+    OpenAPIHeader,
+    OpenAPIResponse,
+    OpenAPIType,
+    Schema,
+)
 from msgspec import Struct
 
 from entrypoints.http.schemas import ErrorResponse
@@ -20,6 +27,11 @@ _MEANING = {
     500: "STRIPE_ERROR, DB_ERROR, IDEMPOTENCY_ERROR or INTERNAL_ERROR",
 }
 API = (400, 401, 429, 500)
+RETRY_AFTER = OpenAPIHeader(
+    schema=Schema(type=OpenAPIType.INTEGER, minimum=1),
+    description="Seconds to wait before the next request",
+    required=True,
+)
 WITH_BODY = (*API, 413, 415)
 
 
@@ -39,6 +51,11 @@ def refine_document(document: OpenAPI, strict_bodies: tuple[type[Struct], ...]) 
         if any(name.endswith(body.__name__) for body in strict_bodies):
             schema.additional_properties = False
     _link_payment_operations(document)
+    for path in (document.paths or {}).values():
+        for operation in (getattr(path, method) for method in ("get", "post", "delete")):
+            answer = (operation.responses or {}).get("429") if operation else None
+            if isinstance(answer, OpenAPIResponse):
+                answer.headers = {"Retry-After": RETRY_AFTER}
 
 
 def _link_payment_operations(document: OpenAPI) -> None:

@@ -69,7 +69,9 @@ class PollingProjectionRunner:
     def run_forever(self) -> None:
         while not self._stopping.is_set():
             try:
-                if not self.run_once():
+                processed = self.run_once()
+                self.error = None
+                if not processed:
                     self._stopping.wait(self.poll_interval)
             except Exception as error:  # keep following the log; the view is unchanged
                 self.error = error

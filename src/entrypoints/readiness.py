@@ -39,10 +39,15 @@ class Readiness:
             "eventStore": bounded(lambda: store.find(PROBE_ID)),
             "history": bounded(history_runner.lag),
         }
+        self._runner = history_runner
         self._optional = {probe.name: bounded(probe.check) for probe in probes}
 
     def components(self) -> dict[str, Component]:
         found = {name: _run(check, "down") for name, check in self._required.items()}
+        stalled = self._runner.error
+        if found["history"].status == "ok" and found["history"].lag and stalled is not None:
+            # the projection keeps failing on an event: lists stop following the log
+            found["history"] = Component("degraded", type(stalled).__name__, found["history"].lag)
         found.update({name: _run(check, "degraded") for name, check in self._optional.items()})
         return found
 

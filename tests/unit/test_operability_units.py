@@ -8,6 +8,7 @@ import pytest
 
 from entrypoints.deadline import CheckTimedOut, DeadlineCheck
 from entrypoints.logs import REDACTED, scrub
+from entrypoints.readiness import Component, Readiness, overall
 from entrypoints.settings import ConfigError, Settings
 
 
@@ -93,3 +94,26 @@ def test_operability_settings(tmp_path: Path) -> None:
     assert settings.webhook_rate_limit_per_minute == 0
     defaults = Settings.from_env({"PAYMENTS_DATA_DIR": str(tmp_path)})
     assert defaults.cors_origins == () and defaults.webhook_rate_limit_per_minute == 600
+
+
+class FoundNothing:
+    def find(self, payment_id: object) -> None:
+        return None
+
+
+class Runner:
+    def __init__(self, lag: int, error: Exception | None) -> None:
+        self._lag, self.error = lag, error
+
+    def lag(self) -> int:
+        return self._lag
+
+
+def test_a_projection_that_keeps_failing_makes_readiness_degraded() -> None:
+    stalled = Readiness(FoundNothing(), Runner(3, ValueError("bad row")), [])  # type: ignore[arg-type]
+    behind = Readiness(FoundNothing(), Runner(3, None), [])  # type: ignore[arg-type]
+    components = stalled.components()
+    assert components["history"] == Component("degraded", "ValueError", 3)
+    assert overall(components) == "degraded"
+    assert behind.components()["history"] == Component("ok", None, 3)
+    assert overall(behind.components()) == "ok"

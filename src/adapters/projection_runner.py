@@ -41,8 +41,15 @@ class PollingProjectionRunner:
 
     def run_once(self) -> int:
         """Process what the log holds beyond the tracked position; returns how many."""
+        return self._process(until_stopped=True)
+
+    def catch_up(self) -> int:
+        """After stop(): process what the log holds now, so the view misses no last write."""
+        return self._process(until_stopped=False)
+
+    def _process(self, *, until_stopped: bool) -> int:
         processed = 0
-        while not self._stopping.is_set():
+        while not (until_stopped and self._stopping.is_set()):
             notifications = self.app.recorder.select_notifications(
                 start=self.position, limit=self.batch_size, inclusive_of_start=False
             )
@@ -62,7 +69,9 @@ class PollingProjectionRunner:
     def run_forever(self) -> None:
         while not self._stopping.is_set():
             try:
-                if not self.run_once():
+                processed = self.run_once()
+                self.error = None
+                if not processed:
                     self._stopping.wait(self.poll_interval)
             except Exception as error:  # keep following the log; the view is unchanged
                 self.error = error

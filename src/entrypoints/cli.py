@@ -4,6 +4,7 @@ import argparse
 import base64
 import os
 import secrets
+import shutil
 import signal
 import sys
 import time
@@ -24,13 +25,31 @@ def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+def _metrics_dir(settings: Settings) -> tuple[Path, bool]:
+    """Where every worker writes its metric samples (prometheus-client multiprocess mode).
+
+    Set before anything imports prometheus-client: it picks its mode at import time.
+    """
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    path = Path(given or settings.data_dir / f"metrics-{os.getpid()}").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):  # samples of an earlier run would be added to ours
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path, given is None
+
+
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
+
+    from entrypoints.logs import configure_logging
 
     # uvicorn shuts down gracefully, then re-raises the signal with the handler it found:
     # this one, so that a SIGTERM after a clean drain ends with exit status 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
 
+    configure_logging()
+    metrics_dir, made_here = _metrics_dir(settings)
     os.environ["PAYMENTS_RUN_PROJECTIONS"] = "0" if args.no_projections else "1"
     if not settings.stripe_secret_key and not os.environ.get("PAYMENTS_SIMULATED_WEBHOOK_URL"):
         # the simulated gateway sends Stripe's webhooks to this very server
@@ -38,15 +57,20 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         loopback = f"[{loopback}]" if ":" in loopback else loopback
         url = f"http://{loopback}:{args.port}/api/webhooks/stripe"
         os.environ["PAYMENTS_SIMULATED_WEBHOOK_URL"] = url
-    uvicorn.run(
-        "entrypoints.http.app:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="info",
-        timeout_graceful_shutdown=20,
-    )
+    try:
+        uvicorn.run(
+            "entrypoints.http.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=20,
+        )
+    finally:
+        if made_here:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

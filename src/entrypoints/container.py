@@ -7,11 +7,13 @@ from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from adapters.history_views import history_view
 from adapters.pending_scan import EventLogPendingPayments
 from adapters.projection_runner import PollingProjectionRunner
+from adapters.redis_probe import redis_probes
 from adapters.simulated_gateway import SimulatedGateway
 from adapters.simulated_webhooks import webhook_sender
 from adapters.stripe_gateway import StripeGateway
 from adapters.wallet_store import EventSourcedWalletStore
 from application.history import PaymentHistoryProjection
+from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
 
 
@@ -53,12 +55,17 @@ class Container(containers.DeclarativeContainer):
         simulated=providers.Singleton(SimulatedGateway, webhooks=simulated_webhooks),
     )
 
+    probes = providers.Singleton(redis_probes, url=settings.provided.redis_url)
+
     history_projection = providers.Singleton(PaymentHistoryProjection, view=history)
     history_runner = providers.Singleton(
         PollingProjectionRunner,
         app=payment_store.provided.app,
         projection=history_projection,
         view=history,
+    )
+    readiness = providers.Singleton(
+        Readiness, store=payment_store, history_runner=history_runner, probes=probes
     )
 
 

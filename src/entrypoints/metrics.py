@@ -1,9 +1,28 @@
-"""The service's Prometheus metrics (DESIGN.md names); request metrics come from Litestar."""
+"""The service's Prometheus metrics (DESIGN.md names); request metrics come from Litestar.
 
-from prometheus_client import Counter, Histogram
+With PROMETHEUS_MULTIPROC_DIR set (`serve` sets it), every worker writes its samples there
+and `GET /metrics` on any worker answers for all of them.
+"""
 
+import os
+
+from prometheus_client import Counter, Histogram, multiprocess
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
+payments_total = Counter(
+    "payments_total", "Payment requests by the status they reached", ["status"]
+)
+payment_processing_seconds = Histogram(
+    "payment_processing_seconds",
+    "Time to process a payment request, Stripe call included",
+    buckets=LATENCY_BUCKETS,
+)
+payment_errors_total = Counter(
+    "payment_errors_total", "Error responses of the API by contract code", ["code"]
+)
+refunds_total = Counter("refunds_total", "Refunds by the status Stripe gave them", ["status"])
 webhook_events_total = Counter(
     "webhook_events_total", "Stripe webhook events received", ["type", "outcome"]
 )
@@ -11,3 +30,13 @@ webhook_processing_seconds = Histogram(
     "webhook_processing_seconds", "Time to verify and apply a Stripe webhook event",
     buckets=LATENCY_BUCKETS,
 )  # fmt: skip
+duplicate_payment_attempts_total = Counter(
+    "duplicate_payment_attempts_total",
+    "Payment requests answered from an earlier request with the same idempotency key",
+)
+
+
+def forget_this_process() -> None:
+    """On a worker's exit: drop its live gauges (in-flight requests) from the totals."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

@@ -31,6 +31,8 @@ class Settings:
     stripe_read_timeout: float = 30.0
     stripe_max_network_retries: int = 2
     simulated_webhook_url: str | None = None
+    webhook_rate_limit_per_minute: int = 600
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def events_file(self) -> Path:
@@ -79,6 +81,11 @@ class Settings:
                 "STRIPE_MAX_NETWORK_RETRIES", get("STRIPE_MAX_NETWORK_RETRIES") or "2"
             ),
             simulated_webhook_url=_simulated_webhook_url(get("PAYMENTS_SIMULATED_WEBHOOK_URL")),
+            webhook_rate_limit_per_minute=_non_negative_int(
+                "PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE",
+                get("PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE") or "600",
+            ),
+            cors_origins=_origins(get("PAYMENTS_CORS_ORIGINS")),
         )
 
 
@@ -115,6 +122,16 @@ def _simulated_webhook_url(value: str | None) -> str | None:
     if value is None or value.lower() == "off":
         return None
     return _http_url("PAYMENTS_SIMULATED_WEBHOOK_URL", value)
+
+
+def _origins(value: str | None) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in (value or "").split(",") if o.strip())
+    for origin in origins:
+        if origin == "*" or not origin.startswith(("http://", "https://")):
+            raise ConfigError(
+                "PAYMENTS_CORS_ORIGINS: comma-separated http(s):// origins; '*' is not allowed"
+            )
+    return origins
 
 
 def _stripe_secret_key(value: str | None) -> str | None:

@@ -197,3 +197,20 @@ def test_bad_history_queries(client: Client, user_id: str, query: str) -> None:
 def test_unknown_routes_and_ids_are_not_found(client: Client, user_id: str) -> None:
     assert_error(client.get("/api/payments/not-a-uuid", headers=bearer(user_id)), 404, "NOT_FOUND")
     assert_error(client.get("/api/nothing-here", headers=bearer(user_id)), 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**VISA, "courseId": "course\u0000-1"}, "courseId"),
+        ({**VISA, "metadata": {"note": "a\u0000b"}}, "metadata.note"),
+        ({**VISA, "metadata": {"k\u0000": "v"}}, "metadata"),
+    ],
+)
+def test_nul_characters_are_refused_before_they_reach_a_read_model(
+    client: Client, user_id: str, body: dict[str, Any], field: str
+) -> None:
+    response = client.post("/api/payments/process", json=body, headers=bearer(user_id))
+    error = assert_error(response, 400, "VALIDATION_ERROR")
+    assert error["error"]["message"].startswith(f"{field}: must not contain NUL")
+    assert nothing_stored(client, user_id)

@@ -6,20 +6,27 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, MediaType, Response, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from entrypoints import metrics
 from entrypoints.container import Container, build_container
+from entrypoints.http import request_context
 from entrypoints.http.auth import jwt_auth
 from entrypoints.http.errors import handle_exception
+from entrypoints.http.hardening import add_security_headers, cors_config
 from entrypoints.http.health import HealthController
+from entrypoints.http.openapi_docs import refine_document
 from entrypoints.http.payment_methods import PaymentMethodController
 from entrypoints.http.payments import PaymentController
+from entrypoints.http.rate_limits import STORE_NAME, rate_limit_store, rate_limits
+from entrypoints.http.schemas import ProcessPaymentBody, RefundBody
 from entrypoints.http.strict_body import strict_json_body
 from entrypoints.http.webhooks import StripeWebhookController
+from entrypoints.logs import configure_logging
 from entrypoints.settings import Settings, load_dotenv
 
 log = logging.getLogger(__name__)
@@ -28,12 +35,20 @@ MAX_BODY_BYTES = 64 * 1024
 
 class MetricsController(PrometheusController):
     path = "/metrics"
+    security = [{}]  # public to the scraper; keep /metrics off the public network
+
+    @get(operation_id="metrics", media_type=MediaType.TEXT, tags=["operations"])
+    async def get(self) -> Response[bytes]:  # type: ignore[override]
+        """Prometheus text format; with several workers, the sum over all of them."""
+        exposition: Response[bytes] = await PrometheusController.get.fn(self)
+        return exposition
 
 
 def create_app(container: Container, *, run_projections: bool = True) -> Litestar:
     settings: Settings = container.settings()
     auth = jwt_auth(settings.jwt_secret)
     prometheus = PrometheusConfig(app_name="payments", group_path=True)
+    limits = rate_limits(settings.rate_limit_per_minute, settings.webhook_rate_limit_per_minute)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -43,13 +58,19 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
         try:
             yield
         finally:
-            runner.stop()
+            runner.stop()  # waits for the batch in hand: its view rows and position commit
+            if run_projections:
+                try:
+                    runner.catch_up()  # the requests drained before this point reach the view
+                except Exception:
+                    log.exception("projection catch-up failed; it resumes from its position")
             container.payment_store().close()
+            metrics.forget_this_process()
 
     def provide(provider: Any) -> Provide:
         return Provide(lambda: provider(), sync_to_thread=False, use_cache=True)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             PaymentController,
             PaymentMethodController,
@@ -65,11 +86,15 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             "history_runner": provide(container.history_runner),
             "clock": provide(container.clock),
             "webhook_secrets": Provide(lambda: settings.webhook_secrets, sync_to_thread=False),
+            "readiness": provide(container.readiness),
         },
         guards=[strict_json_body],
         exception_handlers={Exception: handle_exception},
-        on_app_init=[auth.on_app_init],
-        middleware=[prometheus.middleware],
+        on_app_init=[auth.on_app_init, request_context.install],
+        middleware=[prometheus.middleware, *(limit.middleware for limit in limits)],
+        stores={STORE_NAME: rate_limit_store(settings.redis_url)},
+        before_send=[request_context.log_and_tag_response, add_security_headers],
+        cors_config=cors_config(settings.cors_origins),
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Payment service",
@@ -78,11 +103,15 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             render_plugins=[ScalarRenderPlugin()],
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        logging_config=None,  # entrypoints.logs configures JSON lines for the whole process
     )
+    refine_document(app.openapi_schema, strict_bodies=(ProcessPaymentBody, RefundBody))
+    return app
 
 
 def app_from_env() -> Litestar:
     """Factory for `uvicorn --factory`: reads .env and the environment."""
     load_dotenv()
+    configure_logging()
     run_projections = os.environ.get("PAYMENTS_RUN_PROJECTIONS", "1") != "0"
     return create_app(build_container(Settings.from_env()), run_projections=run_projections)

@@ -1,7 +1,12 @@
 """Bearer tokens: HS256 JWTs whose `sub` is the user id and `roles` a list of roles."""
 
+import math
+import time
+from collections.abc import Sequence
 from typing import Any
 
+import jwt
+import structlog
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.security.jwt import JWTAuth, Token
@@ -9,12 +14,46 @@ from litestar.security.jwt import JWTAuth, Token
 from application.actors import Actor
 
 PUBLIC_PATHS = ["^/health", "^/schema", "^/metrics", "^/api/webhooks"]
+ALGORITHM = "HS256"
+CLOCK_SKEW_SECONDS = 5
+
+
+class SkewTolerantToken(Token):
+    """A token checked by PyJWT with a small, explicit leeway on exp, nbf and iat."""
+
+    @classmethod
+    def decode_payload(
+        cls,
+        encoded_token: str,
+        secret: str,
+        algorithms: list[str],
+        issuer: str | Sequence[str] | None = None,
+        audience: str | Sequence[str] | None = None,
+        options: Any = None,
+    ) -> Any:
+        payload = jwt.decode(
+            encoded_token,
+            key=secret,
+            algorithms=[ALGORITHM],  # pinned: never what the token's header asks for
+            issuer=issuer,
+            audience=audience,
+            options=options,
+            leeway=CLOCK_SKEW_SECONDS,
+        )
+        # PyJWT has checked the times with the leeway; Token re-checks them without it.
+        now = time.time()
+        if isinstance(payload.get("exp"), int | float):
+            payload["exp"] = max(payload["exp"], math.ceil(now) + 1)
+        if isinstance(payload.get("iat"), int | float):
+            payload["iat"] = min(payload["iat"], math.floor(now))
+        return payload
 
 
 async def actor_from_token(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
     roles = token.extras.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise NotAuthorizedException("Invalid token")
+    structlog.contextvars.bind_contextvars(user_id=token.sub)  # on every line of this request
     return Actor(user_id=token.sub, roles=frozenset(roles))
 
 
@@ -22,7 +61,8 @@ def jwt_auth(secret: str) -> JWTAuth[Actor, Token]:
     return JWTAuth[Actor, Token](
         retrieve_user_handler=actor_from_token,
         token_secret=secret,
-        algorithm="HS256",
+        algorithm=ALGORITHM,
+        token_cls=SkewTolerantToken,
         exclude=PUBLIC_PATHS,
         require_claims=["exp", "sub"],
     )

@@ -26,6 +26,7 @@ from application.errors import (
     StorageError,
 )
 from domain.errors import AlreadyRefunded, InvalidInput, InvalidStatus, PaymentMethodNotSaved
+from entrypoints import metrics
 from entrypoints.http.schemas import ErrorDetail, ErrorResponse
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,12 @@ _HTTP_CODES = {
     429: ("RATE_LIMITED", "too many requests; retry after the time given in Retry-After"),
 }
 
+_WIRE_NAMES = {"idempotency_key": "Idempotency-Key"}  # parameters named as the client sends them
+_PASSED_HEADERS = {
+    "retry-after", "allow", "ratelimit-policy", "ratelimit-limit", "ratelimit-remaining",
+    "ratelimit-reset",
+}  # fmt: skip
+
 
 def api_error(error: Exception) -> ApiError:
     if isinstance(error, PaymentDeclined):
@@ -96,7 +103,7 @@ def _validation_message(error: ValidationException) -> str:
     parts = []
     for problem in problems:
         if isinstance(problem, dict):
-            key = problem.get("key")
+            key = _WIRE_NAMES.get(str(problem.get("key")), problem.get("key"))
             message = str(problem.get("message", "invalid"))
             parts.append(f"{key}: {message}" if key and key != "data" else message)
     return "; ".join(parts) or "the request body is not valid JSON of the expected shape"
@@ -121,7 +128,11 @@ def handle_exception(request: Request, exc: Exception) -> Response[ErrorResponse
             request.method, request.url.path, error.code, type(exc).__name__,
             exc_info=error.code == "INTERNAL_ERROR",
         )  # fmt: skip
-    headers = {}
+    metrics.payment_errors_total.labels(code=error.code).inc()
+    headers: dict[str, str] = {}
     if isinstance(exc, HTTPException) and exc.headers:
-        headers = {k: v for k, v in exc.headers.items() if k.lower() == "retry-after"}
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in _PASSED_HEADERS}
+    if error.status == 429 and not any(k.lower() == "retry-after" for k in headers):
+        reset = next((v for k, v in headers.items() if k.lower() == "ratelimit-reset"), "60")
+        headers["Retry-After"] = str(max(int(reset), 1))
     return error_response(error, headers)

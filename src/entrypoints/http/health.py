@@ -1,43 +1,56 @@
 """Liveness and readiness for load balancers and orchestrators."""
 
-from typing import Any
-from uuid import UUID
+from typing import Literal
 
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from msgspec import Struct
 
-from adapters.projection_runner import PollingProjectionRunner
-from application.ports import PaymentStore
+from entrypoints.readiness import Readiness, Status, overall
 
-PROBE_ID = UUID(int=0)
+
+class ComponentHealth(Struct, omit_defaults=True):
+    status: Status
+    error: str | None = None
+    lag: int | None = None
+
+
+class HealthReport(Struct):
+    status: Status
+    components: dict[str, ComponentHealth]
+
+
+class Liveness(Struct):
+    status: Literal["ok"]
+
+
+NOT_READY = ResponseSpec(
+    data_container=HealthReport,
+    description="The event store or the read model is down: route no traffic here",
+    generate_examples=False,
+)
 
 
 class HealthController(Controller):
     path = "/health"
     tags = ["health"]
+    security = [{}]  # public: load balancers carry no token
 
     @get("/live", operation_id="live", sync_to_thread=False)
-    def live(self) -> dict[str, str]:
-        return {"status": "ok"}
+    def live(self) -> Liveness:
+        return Liveness(status="ok")
 
-    @get("/ready", operation_id="ready", sync_to_thread=True)
-    def ready(
-        self,
-        store: NamedDependency[PaymentStore],
-        history_runner: NamedDependency[PollingProjectionRunner],
-    ) -> Response[dict[str, Any]]:
-        components: dict[str, Any] = {}
-        healthy = True
-        try:
-            store.find(PROBE_ID)
-            components["eventStore"] = {"status": "ok"}
-        except Exception as error:  # readiness reports, it does not raise
-            healthy = False
-            components["eventStore"] = {"status": "down", "error": type(error).__name__}
-        try:
-            components["history"] = {"status": "ok", "lag": history_runner.lag()}
-        except Exception as error:
-            healthy = False
-            components["history"] = {"status": "down", "error": type(error).__name__}
-        body = {"status": "ok" if healthy else "down", "components": components}
-        return Response(body, status_code=200 if healthy else 503)
+    @get("/ready", operation_id="ready", sync_to_thread=True, responses={503: NOT_READY})
+    def ready(self, readiness: NamedDependency[Readiness]) -> Response[HealthReport]:
+        """Ready: the event store and read model answer. Degraded: Redis does not."""
+        found = readiness.components()
+        status = overall(found)
+        components = {
+            name: ComponentHealth(status=c.status, error=c.error, lag=c.lag)
+            for name, c in found.items()
+        }
+        return Response(
+            HealthReport(status=status, components=components),
+            status_code=503 if status == "down" else 200,
+        )

@@ -13,6 +13,8 @@ from application.ports import PaymentGateway, PaymentHistory, PaymentStore, Wall
 from application.process_payment import ProcessPayment, process_payment
 from application.queries import get_payment, payment_history
 from application.refund_payment import RefundPayment, refund_payment
+from entrypoints.http import audit_log
+from entrypoints.http.openapi_docs import API, WITH_BODY, error_responses
 from entrypoints.http.schemas import (
     HistoryResponse,
     PaymentDetailsResponse,
@@ -40,7 +42,13 @@ class PaymentController(Controller):
     path = "/api/payments"
     tags = ["payments"]
 
-    @post("/process", operation_id="processPayment", status_code=201, sync_to_thread=True)
+    @post(
+        "/process",
+        operation_id="processPayment",
+        status_code=201,
+        sync_to_thread=True,
+        responses=error_responses(*WITH_BODY, 402, 409, 422),
+    )
     def process(
         self,
         request: AnyRequest,
@@ -52,19 +60,20 @@ class PaymentController(Controller):
             str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255)
         ] = None,
     ) -> ProcessPaymentResponse:
-        receipt = process_payment(
-            ProcessPayment(
-                user_id=request.user.user_id,
-                amount=data.amount,
-                currency=data.currency,
-                payment_method_id=data.payment_method_id,
-                course_id=data.course_id,
-                metadata=data.metadata or {},
-                idempotency_key=idempotency_key,
-            ),
-            store=store,
-            gateway=gateway,
-            wallets=wallets,
+        command = ProcessPayment(
+            user_id=request.user.user_id,
+            amount=data.amount,
+            currency=data.currency,
+            payment_method_id=data.payment_method_id,
+            course_id=data.course_id,
+            metadata=data.metadata or {},
+            idempotency_key=idempotency_key,
+        )
+        receipt = audit_log.charge(
+            lambda: process_payment(command, store=store, gateway=gateway, wallets=wallets),
+            user_id=command.user_id,
+            amount=command.amount,
+            currency=command.currency,
         )
         return ProcessPaymentResponse(
             success=True,
@@ -74,7 +83,12 @@ class PaymentController(Controller):
             client_secret=receipt.client_secret,
         )
 
-    @get("/history", operation_id="paymentHistory", sync_to_thread=True)
+    @get(
+        "/history",
+        operation_id="paymentHistory",
+        sync_to_thread=True,
+        responses=error_responses(*API),
+    )
     def history(
         self,
         request: AnyRequest,
@@ -106,7 +120,13 @@ class PaymentController(Controller):
             offset=offset,
         )
 
-    @post("/refund", operation_id="refundPayment", status_code=200, sync_to_thread=True)
+    @post(
+        "/refund",
+        operation_id="refundPayment",
+        status_code=200,
+        sync_to_thread=True,
+        responses=error_responses(*WITH_BODY, 403, 404),
+    )
     def refund(
         self,
         request: AnyRequest,
@@ -114,15 +134,19 @@ class PaymentController(Controller):
         store: NamedDependency[PaymentStore],
         gateway: NamedDependency[PaymentGateway],
     ) -> RefundResponse:
-        receipt = refund_payment(
-            RefundPayment(
-                actor=request.user,
-                payment_id=parse_payment_id(data.payment_id),
-                amount=data.amount,
-                reason=data.reason,
+        receipt = audit_log.refund(
+            lambda: refund_payment(
+                RefundPayment(
+                    actor=request.user,
+                    payment_id=parse_payment_id(data.payment_id),
+                    amount=data.amount,
+                    reason=data.reason,
+                ),
+                store=store,
+                gateway=gateway,
             ),
-            store=store,
-            gateway=gateway,
+            user_id=request.user.user_id,
+            payment_id=data.payment_id,
         )
         return RefundResponse(
             success=True,
@@ -132,7 +156,12 @@ class PaymentController(Controller):
             status=receipt.status,
         )
 
-    @get("/{payment_id:str}", operation_id="getPayment", sync_to_thread=True)
+    @get(
+        "/{payment_id:str}",
+        operation_id="getPayment",
+        sync_to_thread=True,
+        responses=error_responses(*API, 404),
+    )
     def details(
         self, request: AnyRequest, payment_id: FromPath[str], store: NamedDependency[PaymentStore]
     ) -> PaymentDetailsResponse:

@@ -7,10 +7,19 @@ import msgspec
 from msgspec import Meta, Struct
 
 from domain.card_data import find_card_data
-from domain.money import MAX_AMOUNT
+from domain.money import MAX_AMOUNT, SUPPORTED
 
 Amount = Annotated[int, Meta(gt=0, le=MAX_AMOUNT, description="Integer minor units")]
-Currency = Annotated[str, Meta(pattern="^[a-z]{3}$", description="ISO 4217, lowercase")]
+Currency = Annotated[
+    str,
+    Meta(
+        pattern="^[a-z]{3}$",
+        extra_json_schema={
+            "description": "ISO 4217, lowercase, one Stripe settles in",
+            "extra": {"enum": sorted(SUPPORTED)},  # documented; the domain gives the error
+        },
+    ),
+]
 ShortText = Annotated[str, Meta(min_length=1, max_length=255)]
 StripeId = Annotated[str, Meta(min_length=3, max_length=255, pattern="^[A-Za-z0-9_]+$")]
 MetadataKey = Annotated[str, Meta(min_length=1, max_length=40)]
@@ -26,9 +35,26 @@ class NoCardData(Struct):
     """Refuses any body that carries a card number or CVC, naming where it was."""
 
     def __post_init__(self) -> None:
-        where = find_card_data(msgspec.to_builtins(self))
+        body = msgspec.to_builtins(self)
+        where = find_card_data(body)
         if where is not None:
             raise ValueError(f"{where.removeprefix('$.')}: card data is not accepted")
+        where = _find_nul(body)
+        if where is not None:  # PostgreSQL text cannot hold it: the read model would stall
+            raise ValueError(f"{where}: must not contain NUL characters")
+
+
+def _find_nul(value: object, path: str = "body") -> str | None:
+    """Where a NUL character is, by field (a key carrying one is reported as its object)."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = str(key) if path == "body" else f"{path}.{key}"
+            found = (path if "\x00" in str(key) else None) or _find_nul(item, where)
+            if found:
+                return found
+    return None
 
 
 class ProcessPaymentBody(NoCardData, rename="camel", forbid_unknown_fields=True, kw_only=True):

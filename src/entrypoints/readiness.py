@@ -1,0 +1,65 @@
+"""Readiness: is each dependency answering, within a deadline a load balancer can wait for?"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+from uuid import UUID
+
+from adapters.projection_runner import PollingProjectionRunner
+from application.ports import PaymentStore
+from application.probes import DependencyProbe
+from entrypoints.deadline import DeadlineCheck
+
+PROBE_ID = UUID(int=0)
+DEADLINE_SECONDS = 2.0
+Status = Literal["ok", "degraded", "down"]
+
+
+@dataclass(frozen=True)
+class Component:
+    status: Status
+    error: str | None = None
+    lag: int | None = None
+
+
+class Readiness:
+    """The event store and read model are required; Redis (a fast path) only degrades."""
+
+    def __init__(
+        self,
+        store: PaymentStore,
+        history_runner: PollingProjectionRunner,
+        probes: Sequence[DependencyProbe],
+        deadline: float = DEADLINE_SECONDS,
+    ) -> None:
+        def bounded(check: Callable[[], object]) -> DeadlineCheck[object]:
+            return DeadlineCheck(check, deadline)
+
+        self._required: dict[str, DeadlineCheck[object]] = {
+            "eventStore": bounded(lambda: store.find(PROBE_ID)),
+            "history": bounded(history_runner.lag),
+        }
+        self._runner = history_runner
+        self._optional = {probe.name: bounded(probe.check) for probe in probes}
+
+    def components(self) -> dict[str, Component]:
+        found = {name: _run(check, "down") for name, check in self._required.items()}
+        stalled = self._runner.error
+        if found["history"].status == "ok" and found["history"].lag and stalled is not None:
+            # the projection keeps failing on an event: lists stop following the log
+            found["history"] = Component("degraded", type(stalled).__name__, found["history"].lag)
+        found.update({name: _run(check, "degraded") for name, check in self._optional.items()})
+        return found
+
+
+def overall(components: dict[str, Component]) -> Status:
+    statuses = {c.status for c in components.values()}
+    return "down" if "down" in statuses else "degraded" if "degraded" in statuses else "ok"
+
+
+def _run(check: DeadlineCheck[object], failed: Status) -> Component:
+    try:
+        result = check()
+    except Exception as error:  # readiness reports, it does not raise
+        return Component(status=failed, error=type(error).__name__)
+    return Component(status="ok", lag=result if isinstance(result, int) else None)

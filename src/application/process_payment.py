@@ -13,6 +13,7 @@ from application.errors import (
     PaymentDeclined,
     PaymentMethodRejected,
 )
+from application.idempotency import validate_idempotency_key
 from application.ports import (
     ChargeOutcome,
     ChargeRequest,
@@ -27,7 +28,6 @@ from domain.money import Money
 from domain.payment import Payment, PaymentStatus, payment_id_for
 
 PAYMENT_METHOD_ERROR = "payment_method_error"
-MAX_KEY_LENGTH = 255
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,27 +49,22 @@ class PaymentReceipt:
     client_secret: str | None
 
 
-def derived_key(cmd: ProcessPayment, money: Money) -> str:
+def derived_key(cmd: ProcessPayment) -> str:
     """The key of a request sent without one: the same purchase maps to the same key."""
-    parts = [cmd.user_id, cmd.course_id or "", str(money.amount), money.currency]
+    parts = [cmd.user_id, cmd.course_id or "", str(cmd.amount), cmd.currency]
     return hashlib.sha256("\x1f".join([*parts, cmd.payment_method_id]).encode()).hexdigest()
 
 
-def request_hash(cmd: ProcessPayment, money: Money) -> str:
+def request_hash(cmd: ProcessPayment) -> str:
+    """What "the same request" means for one key: the body, normalised."""
     body = {
-        "amount": money.amount,
-        "currency": money.currency,
+        "amount": cmd.amount,
+        "currency": cmd.currency,
         "paymentMethodId": cmd.payment_method_id,
         "courseId": cmd.course_id,
         "metadata": cmd.metadata,
     }
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
-def validate_idempotency_key(key: str) -> str:
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
-        raise InvalidInput("Idempotency-Key", "must be 1-255 printable characters")
-    return key
 
 
 def process_payment(
@@ -84,7 +79,7 @@ def process_payment(
         cmd,
         money,
         metadata,
-        key=key or derived_key(cmd, money),
+        key=key or derived_key(cmd),
         key_derived=key is None,
         store=store,
     )
@@ -103,7 +98,7 @@ def _initiate(
     store: PaymentStore,
 ) -> Payment:
     """The payment this request stands for: found by its deterministic id, or created."""
-    fingerprint = request_hash(cmd, money)
+    fingerprint = request_hash(cmd)
     attempt = 0
     while True:
         payment = store.find(payment_id_for(cmd.user_id, key, attempt))

@@ -5,10 +5,19 @@ from dependency_injector import containers, providers
 from adapters.clock import SystemClock
 from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from adapters.history_views import history_view
+from adapters.idempotency_memory import InProcessIdempotencyStore
+from adapters.idempotency_redis import RedisIdempotencyStore
 from adapters.projection_runner import PollingProjectionRunner
 from adapters.simulated_gateway import SimulatedGateway
 from application.history import PaymentHistoryProjection
+from application.idempotency import IdempotentRequests
+from application.ports import IdempotencyStore
 from entrypoints.settings import Settings
+
+
+def idempotency_store_for(redis_url: str | None) -> IdempotencyStore:
+    """Redis when configured, else the in-process store of the embedded default."""
+    return RedisIdempotencyStore.from_url(redis_url) if redis_url else InProcessIdempotencyStore()
 
 
 class Container(containers.DeclarativeContainer):
@@ -30,6 +39,14 @@ class Container(containers.DeclarativeContainer):
     payment_store = providers.Singleton(EventSourcedPaymentStore.from_env, env=event_store_env)
     history = providers.Singleton(history_view, env=view_env)
     gateway = providers.Singleton(SimulatedGateway)
+
+    idempotency_store = providers.Singleton(idempotency_store_for, settings.provided.redis_url)
+    # With Redis down, each process keeps its own locks until Redis answers again.
+    idempotency = providers.Singleton(
+        IdempotentRequests,
+        store=idempotency_store,
+        fallback=providers.Singleton(InProcessIdempotencyStore),
+    )
 
     history_projection = providers.Singleton(PaymentHistoryProjection, view=history)
     history_runner = providers.Singleton(

@@ -54,6 +54,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             "gateway": provide(container.gateway),
             "history": provide(container.history),
             "history_runner": provide(container.history_runner),
+            "idempotency": provide(container.idempotency),
         },
         guards=[strict_json_body],
         exception_handlers={Exception: handle_exception},

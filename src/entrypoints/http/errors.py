@@ -99,15 +99,18 @@ def _validation_message(error: ValidationException) -> str:
     return "; ".join(parts) or "the request body is not valid JSON of the expected shape"
 
 
-def error_response(
-    error: ApiError, headers: dict[str, str] | None = None
-) -> Response[ErrorResponse]:
-    body = ErrorResponse(
+def error_body(error: ApiError) -> ErrorResponse:
+    return ErrorResponse(
         success=False,
         error=ErrorDetail(code=error.code, message=error.message),
         payment_id=error.payment_id,
     )
-    return Response(body, status_code=error.status, headers=headers)
+
+
+def error_response(
+    error: ApiError, headers: dict[str, str] | None = None
+) -> Response[ErrorResponse]:
+    return Response(error_body(error), status_code=error.status, headers=headers)
 
 
 def handle_exception(request: Request, exc: Exception) -> Response[ErrorResponse]:  # type: ignore[type-arg]

@@ -1,13 +1,23 @@
 """Fakes that implement the application's ports in memory, checked by their state."""
 
+import threading
+import time
 from dataclasses import replace
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 
+from adapters.simulated_gateway import SimulatedGateway
 from application.history import HistoryView
-from application.ports import HistoryPage, HistoryRow
+from application.ports import (
+    ChargeOutcome,
+    ChargeRequest,
+    HistoryPage,
+    HistoryRow,
+    RefundOutcome,
+    RefundRequest,
+)
 
 
 class InMemoryHistoryView(POPOTrackingRecorder, HistoryView):
@@ -48,3 +58,39 @@ class InMemoryHistoryView(POPOTrackingRecorder, HistoryView):
             self.rows.clear()
             self.counts.clear()
             self._max_tracking_ids.clear()
+
+
+class CountingGateway(SimulatedGateway):
+    """The simulated Stripe, slowed down so that duplicates overlap, counting what it is asked."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        super().__init__()
+        self.delay = delay
+        self._guard = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        with self._guard:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            time.sleep(self.delay)
+            return super().charge(request)
+        finally:
+            with self._guard:
+                self.in_flight -= 1
+
+    def refund(self, request: RefundRequest) -> RefundOutcome:
+        time.sleep(self.delay)
+        return super().refund(request)
+
+    @property
+    def intents(self) -> set[str]:
+        """PaymentIntents created: Stripe makes one per idempotency key."""
+        return {call.idempotency_key for call in self.charge_calls}
+
+    @property
+    def refunded(self) -> int:
+        """Money given back: one refund per Stripe idempotency key."""
+        return sum({c.idempotency_key: c.amount for c in self.refund_calls}.values())

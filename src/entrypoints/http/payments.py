@@ -38,8 +38,10 @@ from entrypoints.http.schemas import (
 )
 
 AnyRequest = Request[Actor, Any, Any]
+# Checked by validate_idempotency_key, whose error names the header rather than the parameter.
 IdempotencyKey = Annotated[
-    str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255)
+    str | None,
+    HeaderParameter(name="Idempotency-Key", description="1-255 printable characters"),
 ]
 
 
@@ -72,7 +74,9 @@ class PaymentController(Controller):
             payment_method_id=data.payment_method_id,
             course_id=data.course_id,
             metadata=data.metadata or {},
-            idempotency_key=idempotency_key and validate_idempotency_key(idempotency_key),
+            idempotency_key=None
+            if idempotency_key is None
+            else validate_idempotency_key(idempotency_key),
         )
 
         def handle() -> Outcome:
@@ -148,7 +152,9 @@ class PaymentController(Controller):
             payment_id=parse_payment_id(data.payment_id),
             amount=data.amount,
             reason=data.reason,
-            idempotency_key=idempotency_key and validate_idempotency_key(idempotency_key),
+            idempotency_key=None
+            if idempotency_key is None
+            else validate_idempotency_key(idempotency_key),
         )
 
         def handle() -> Outcome:

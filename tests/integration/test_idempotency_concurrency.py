@@ -28,6 +28,7 @@ def assert_one_answer_and_the_rest_replays_or_conflicts(answers: list[httpx.Resp
     assert all(r.content == fresh[0].content for r in replays)
     for conflict in (a for a in answers if a.status_code == 409):
         assert conflict.json()["error"]["code"] == "IDEMPOTENCY_CONFLICT"
+        assert conflict.headers["Retry-After"] == "1"
     # A 409 is only possible while the first request is still running: the handlers overlapped.
     assert statuses[409] >= 1, statuses
 

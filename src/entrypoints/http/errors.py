@@ -124,4 +124,6 @@ def handle_exception(request: Request, exc: Exception) -> Response[ErrorResponse
     headers = {}
     if isinstance(exc, HTTPException) and exc.headers:
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "retry-after"}
+    if isinstance(exc, IdempotencyConflict):
+        headers = {"Retry-After": "1"}
     return error_response(error, headers)

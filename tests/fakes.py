@@ -2,7 +2,9 @@
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
@@ -13,11 +15,14 @@ from application.history import HistoryView
 from application.ports import (
     ChargeOutcome,
     ChargeRequest,
+    GatewayRequestInFlight,
     HistoryPage,
     HistoryRow,
     RefundOutcome,
     RefundRequest,
 )
+
+T = TypeVar("T")
 
 
 class InMemoryHistoryView(POPOTrackingRecorder, HistoryView):
@@ -61,29 +66,40 @@ class InMemoryHistoryView(POPOTrackingRecorder, HistoryView):
 
 
 class CountingGateway(SimulatedGateway):
-    """The simulated Stripe, slowed down so that duplicates overlap, counting what it is asked."""
+    """The simulated Stripe, slowed down so that duplicates overlap, counting what it is asked.
+
+    Like Stripe, a request whose idempotency key is still being processed is refused (409).
+    """
 
     def __init__(self, delay: float = 0.0) -> None:
         super().__init__()
         self.delay = delay
         self._guard = threading.Lock()
-        self.in_flight = 0
-        self.max_in_flight = 0
+        self._in_flight: set[str] = set()
+        self.refused: list[str] = []
 
-    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+    def _once_at_a_time(self, key: str, call: Callable[[], T]) -> T:
         with self._guard:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if key in self._in_flight:
+                self.refused.append(key)
+                raise GatewayRequestInFlight(f"a request with key {key} is in progress")
+            self._in_flight.add(key)
         try:
             time.sleep(self.delay)
-            return super().charge(request)
+            return call()
         finally:
             with self._guard:
-                self.in_flight -= 1
+                self._in_flight.discard(key)
+
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        return self._once_at_a_time(
+            request.idempotency_key, lambda: super(CountingGateway, self).charge(request)
+        )
 
     def refund(self, request: RefundRequest) -> RefundOutcome:
-        time.sleep(self.delay)
-        return super().refund(request)
+        return self._once_at_a_time(
+            request.idempotency_key, lambda: super(CountingGateway, self).refund(request)
+        )
 
     @property
     def intents(self) -> set[str]:

@@ -65,6 +65,10 @@ class GatewayUnavailable(Exception):
     """The provider did not give a definite answer (timeout, 5xx, rate limit)."""
 
 
+class GatewayRequestInFlight(GatewayUnavailable):
+    """The provider is still running a request with this idempotency key (Stripe's 409)."""
+
+
 class PaymentMethodUnusable(Exception):
     """The provider rejected the payment method before any charge was attempted."""
 

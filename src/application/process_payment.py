@@ -9,14 +9,16 @@ from application.charges import apply_charge_outcome
 from application.errors import (
     ConcurrencyConflict,
     GatewayError,
+    IdempotencyConflict,
     IdempotencyMismatch,
     PaymentDeclined,
     PaymentMethodRejected,
 )
-from application.idempotency import validate_idempotency_key
+from application.idempotency import CONFLICT, validate_idempotency_key
 from application.ports import (
     ChargeOutcome,
     ChargeRequest,
+    GatewayRequestInFlight,
     GatewayUnavailable,
     PaymentGateway,
     PaymentMethodUnusable,
@@ -143,6 +145,8 @@ def _charge(payment: Payment, *, gateway: PaymentGateway, store: PaymentStore) -
     )
     try:
         outcome = gateway.charge(request)
+    except GatewayRequestInFlight:
+        raise IdempotencyConflict(CONFLICT) from None
     except GatewayUnavailable:
         raise GatewayError(
             "the payment provider did not answer; retry with the same Idempotency-Key"

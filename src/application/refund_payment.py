@@ -7,9 +7,10 @@ from uuid import UUID
 
 from application.actors import Actor
 from application.changes import change_payment, load_payment
-from application.errors import Forbidden, GatewayError, IdempotencyMismatch
-from application.idempotency import MISMATCH, validate_idempotency_key
+from application.errors import Forbidden, GatewayError, IdempotencyConflict, IdempotencyMismatch
+from application.idempotency import CONFLICT, MISMATCH, validate_idempotency_key
 from application.ports import (
+    GatewayRequestInFlight,
     GatewayUnavailable,
     PaymentGateway,
     PaymentStore,
@@ -69,6 +70,8 @@ def refund_payment(
     )
     try:
         outcome = gateway.refund(request)
+    except GatewayRequestInFlight:
+        raise IdempotencyConflict(CONFLICT) from None
     except GatewayUnavailable:
         raise GatewayError(
             "the payment provider did not answer; the refund will be settled by reconciliation"

@@ -41,6 +41,7 @@ def test_fifty_identical_requests_charge_once(
     answers = fire(service.url, PROCESS, VISA, {**bearer(user_id), **header}, DUPLICATES)
     assert_one_answer_and_the_rest_replays_or_conflicts(answers)
     assert len(service.gateway.charge_calls) == 1
+    assert service.gateway.refused == [], "the gateway never saw a second request for the key"
     assert len(service.payments()) == 1
 
 
@@ -63,9 +64,10 @@ def test_with_redis_down_payments_work_charge_once_and_readiness_is_degraded(
     start_service: Callable[..., Service], user_id: str, closed_port: int
 ) -> None:
     service = start_service(redis_url=f"redis://127.0.0.1:{closed_port}/0")
-    answers = fire(service.url, PROCESS, VISA, {**bearer(user_id), "Idempotency-Key": "k"}, 20)
+    answers = fire(service.url, PROCESS, VISA, {**bearer(user_id), "Idempotency-Key": "k"}, 50)
     assert_one_answer_and_the_rest_replays_or_conflicts(answers)
     assert len(service.gateway.charge_calls) == 1
+    assert service.gateway.refused == []
     assert len(service.payments()) == 1
     ready = httpx.get(f"{service.url}/health/ready")
     assert ready.status_code == 200
@@ -77,7 +79,7 @@ def test_with_redis_down_payments_work_charge_once_and_readiness_is_degraded(
 def test_two_api_processes_without_redis_share_one_payment_and_one_stripe_charge(
     start_service: Callable[..., Service], user_id: str, closed_port: int
 ) -> None:
-    """No shared lock at all: only the event store and Stripe's idempotency key remain."""
+    """No shared lock: the event store and Stripe's idempotency key (409 while in flight) remain."""
     down = f"redis://127.0.0.1:{closed_port}/0"
     one, two = start_service(redis_url=down), start_service(redis_url=down)
     two.container.gateway.override(providers.Object(one.gateway))

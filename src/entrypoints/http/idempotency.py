@@ -9,7 +9,7 @@ from litestar import Response
 from litestar.enums import MediaType
 
 from application.errors import IdempotencyConflict
-from application.idempotency import IdempotentRequests, Outcome
+from application.idempotency import IdempotentRequests, Outcome, validate_idempotency_key
 from application.ports import StoredResponse
 from entrypoints.http.errors import api_error, error_body
 from entrypoints.metrics import DUPLICATE_PAYMENT_ATTEMPTS
@@ -17,6 +17,11 @@ from entrypoints.metrics import DUPLICATE_PAYMENT_ATTEMPTS
 log = logging.getLogger(__name__)
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def optional_key(key: str | None) -> str | None:
+    """The Idempotency-Key header, checked before it takes a lock (400 when malformed)."""
+    return None if key is None else validate_idempotency_key(key)
 
 
 def json_outcome(body: msgspec.Struct, status_code: int) -> Outcome:

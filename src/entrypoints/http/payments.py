@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 
 from application.actors import Actor
 from application.errors import NotFound, PaymentDeclined, PaymentMethodRejected
-from application.idempotency import IdempotentRequests, Outcome, validate_idempotency_key
+from application.idempotency import IdempotentRequests, Outcome
 from application.ports import PaymentGateway, PaymentHistory, PaymentStore
 from application.process_payment import (
     ProcessPayment,
@@ -24,6 +24,7 @@ from entrypoints.http.idempotency import (
     idempotent_response,
     json_outcome,
     json_response,
+    optional_key,
 )
 from entrypoints.http.schemas import (
     HistoryResponse,
@@ -38,7 +39,7 @@ from entrypoints.http.schemas import (
 )
 
 AnyRequest = Request[Actor, Any, Any]
-# Checked by validate_idempotency_key, whose error names the header rather than the parameter.
+# Checked by optional_key, whose error names the header rather than the Python parameter.
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(name="Idempotency-Key", description="1-255 printable characters"),
@@ -74,9 +75,7 @@ class PaymentController(Controller):
             payment_method_id=data.payment_method_id,
             course_id=data.course_id,
             metadata=data.metadata or {},
-            idempotency_key=None
-            if idempotency_key is None
-            else validate_idempotency_key(idempotency_key),
+            idempotency_key=optional_key(idempotency_key),
         )
 
         def handle() -> Outcome:
@@ -152,9 +151,7 @@ class PaymentController(Controller):
             payment_id=parse_payment_id(data.payment_id),
             amount=data.amount,
             reason=data.reason,
-            idempotency_key=None
-            if idempotency_key is None
-            else validate_idempotency_key(idempotency_key),
+            idempotency_key=optional_key(idempotency_key),
         )
 
         def handle() -> Outcome:

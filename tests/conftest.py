@@ -1,6 +1,7 @@
 """Shared fixtures: servers from TEST_* variables or testcontainers; never skipped in CI."""
 
 import os
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -174,3 +175,11 @@ def eventually(check: Callable[[], Any], timeout: float = 3.0) -> Any:
         if result or time.monotonic() > deadline:
             return result
         time.sleep(0.02)
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nobody listens on: a server that is down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

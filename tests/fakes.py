@@ -1,13 +1,28 @@
 """Fakes that implement the application's ports in memory, checked by their state."""
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 
+from adapters.simulated_gateway import SimulatedGateway
 from application.history import HistoryView
-from application.ports import HistoryPage, HistoryRow
+from application.ports import (
+    ChargeOutcome,
+    ChargeRequest,
+    GatewayRequestInFlight,
+    HistoryPage,
+    HistoryRow,
+    RefundOutcome,
+    RefundRequest,
+)
+
+T = TypeVar("T")
 
 
 class InMemoryHistoryView(POPOTrackingRecorder, HistoryView):
@@ -48,3 +63,50 @@ class InMemoryHistoryView(POPOTrackingRecorder, HistoryView):
             self.rows.clear()
             self.counts.clear()
             self._max_tracking_ids.clear()
+
+
+class CountingGateway(SimulatedGateway):
+    """The simulated Stripe, slowed down so that duplicates overlap, counting what it is asked.
+
+    Like Stripe, a request whose idempotency key is still being processed is refused (409).
+    """
+
+    def __init__(self, delay: float = 0.0) -> None:
+        super().__init__()
+        self.delay = delay
+        self._guard = threading.Lock()
+        self._in_flight: set[str] = set()
+        self.refused: list[str] = []
+
+    def _once_at_a_time(self, key: str, call: Callable[[], T]) -> T:
+        with self._guard:
+            if key in self._in_flight:
+                self.refused.append(key)
+                raise GatewayRequestInFlight(f"a request with key {key} is in progress")
+            self._in_flight.add(key)
+        try:
+            time.sleep(self.delay)
+            return call()
+        finally:
+            with self._guard:
+                self._in_flight.discard(key)
+
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        return self._once_at_a_time(
+            request.idempotency_key, lambda: super(CountingGateway, self).charge(request)
+        )
+
+    def refund(self, request: RefundRequest) -> RefundOutcome:
+        return self._once_at_a_time(
+            request.idempotency_key, lambda: super(CountingGateway, self).refund(request)
+        )
+
+    @property
+    def intents(self) -> set[str]:
+        """PaymentIntents created: Stripe makes one per idempotency key."""
+        return {call.idempotency_key for call in self.charge_calls}
+
+    @property
+    def refunded(self) -> int:
+        """Money given back: one refund per Stripe idempotency key."""
+        return sum({c.idempotency_key: c.amount for c in self.refund_calls}.values())

@@ -7,7 +7,13 @@ from typing import NoReturn
 
 import stripe
 
-from application.ports import ChargeOutcome, Decline, GatewayUnavailable, PaymentMethodUnusable
+from application.ports import (
+    ChargeOutcome,
+    Decline,
+    GatewayRequestInFlight,
+    GatewayUnavailable,
+    PaymentMethodUnusable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +25,7 @@ PAYMENT_METHOD_PARAMS = {None, "payment_method"}
 class Verdict(StrEnum):
     DECLINED = "declined"  # a definite no from the issuer: the payment fails
     METHOD_UNUSABLE = "method_unusable"  # nothing was charged; the customer picks another
+    IN_FLIGHT = "in_flight"  # Stripe is still running a request with this idempotency key
     UNKNOWN = "unknown"  # Stripe may or may not have acted: the payment stays pending
     MISCONFIGURED = "misconfigured"  # our key is wrong: an operator must act
 
@@ -36,6 +43,7 @@ def _about_payment_method(error: stripe.StripeError) -> bool:
 # First match wins; every Stripe error reaches exactly one row.
 TABLE: list[tuple[Callable[[stripe.StripeError], bool], Verdict]] = [
     (lambda e: isinstance(e, stripe.CardError), Verdict.DECLINED),
+    (lambda e: e.http_status == 409, Verdict.IN_FLIGHT),
     (_about_payment_method, Verdict.METHOD_UNUSABLE),
     (lambda e: isinstance(e, stripe.AuthenticationError), Verdict.MISCONFIGURED),
     (lambda e: isinstance(e, stripe.PermissionError), Verdict.MISCONFIGURED),
@@ -71,6 +79,8 @@ def raise_for(error: stripe.StripeError, doing: str, *, charging: bool = False) 
     kind = verdict(error)
     if kind is Verdict.METHOD_UNUSABLE and charging:
         raise PaymentMethodUnusable(error.user_message or UNUSABLE_METHOD) from None
+    if kind is Verdict.IN_FLIGHT:
+        raise GatewayRequestInFlight(f"Stripe is still {doing} with this idempotency key") from None
     if kind is Verdict.MISCONFIGURED:
         log.critical(
             "STRIPE_SECRET_KEY was rejected by Stripe (%s while %s): configure a valid secret "

@@ -72,6 +72,10 @@ class GatewayUnavailable(Exception):
     """The provider did not give a definite answer (timeout, 5xx, rate limit)."""
 
 
+class GatewayRequestInFlight(GatewayUnavailable):
+    """The provider is still running a request with this idempotency key (Stripe's 409)."""
+
+
 class PaymentMethodUnusable(Exception):
     """The provider rejected the payment method before any charge was attempted."""
 
@@ -193,3 +197,54 @@ class Clock(Protocol):
     """The time now, in UTC; a port so that tests can move it."""
 
     def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredResponse:
+    """The first answer to an idempotent request, replayed byte for byte."""
+
+    status_code: int
+    body: bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claimed:
+    """This request holds the key's in-flight lock until it completes or releases it."""
+
+    token: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InFlight:
+    fingerprint: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Completed:
+    fingerprint: str
+    response: StoredResponse
+
+
+Claim = Claimed | InFlight | Completed
+
+
+class IdempotencyStoreUnavailable(Exception):
+    """The idempotency store did not answer; the durable path must decide alone."""
+
+
+@runtime_checkable
+class IdempotencyStore(Protocol):
+    """The fast path of idempotency: in-flight locks and first responses, both expiring."""
+
+    def claim(self, key: str, fingerprint: str, *, lock_ttl: float) -> Claim:
+        """Take the key's lock, or say who has it or what it answered."""
+        ...
+
+    def complete(
+        self, key: str, claim: Claimed, response: StoredResponse, *, ttl: float
+    ) -> None: ...
+
+    def release(self, key: str, claim: Claimed) -> None: ...
+
+    def ping(self) -> None: ...

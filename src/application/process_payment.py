@@ -11,13 +11,16 @@ from application.customers import customer_for
 from application.errors import (
     ConcurrencyConflict,
     GatewayError,
+    IdempotencyConflict,
     IdempotencyMismatch,
     PaymentDeclined,
     PaymentMethodRejected,
 )
+from application.idempotency import CONFLICT, validate_idempotency_key
 from application.ports import (
     ChargeOutcome,
     ChargeRequest,
+    GatewayRequestInFlight,
     GatewayUnavailable,
     PaymentGateway,
     PaymentMethodUnusable,
@@ -25,14 +28,12 @@ from application.ports import (
     WalletStore,
 )
 from application.wallet_charges import payment_method_to_charge
-from domain.card_data import looks_like_card_number
 from domain.errors import InvalidInput
 from domain.metadata import validated_metadata
 from domain.money import Money
 from domain.payment import Payment, PaymentStatus, payment_id_for
 
 PAYMENT_METHOD_ERROR = "payment_method_error"
-MAX_KEY_LENGTH = 255
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,29 +55,27 @@ class PaymentReceipt:
     client_secret: str | None
 
 
-def derived_key(cmd: ProcessPayment, money: Money, payment_method_id: str) -> str:
-    """The key of a request sent without one: the same purchase maps to the same key."""
-    parts = [cmd.user_id, cmd.course_id or "", str(money.amount), money.currency]
-    return hashlib.sha256("\x1f".join([*parts, payment_method_id]).encode()).hexdigest()
+def derived_key(cmd: ProcessPayment, payment_method_id: str | None = None) -> str:
+    """The key of a request sent without one: the same purchase maps to the same key.
+
+    `payment_method_id` is the card the request resolved to (the default card when the
+    request names none).
+    """
+    method = payment_method_id or cmd.payment_method_id or ""
+    parts = [cmd.user_id, cmd.course_id or "", str(cmd.amount), cmd.currency.lower()]
+    return hashlib.sha256("\x1f".join([*parts, method]).encode()).hexdigest()
 
 
-def request_hash(cmd: ProcessPayment, money: Money) -> str:
+def request_hash(cmd: ProcessPayment) -> str:
+    """What "the same request" means for one key: the body, normalised."""
     body = {
-        "amount": money.amount,
-        "currency": money.currency,
+        "amount": cmd.amount,
+        "currency": cmd.currency,
         "paymentMethodId": cmd.payment_method_id,
         "courseId": cmd.course_id,
         "metadata": cmd.metadata,
     }
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
-def validate_idempotency_key(key: str) -> str:
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
-        raise InvalidInput("Idempotency-Key", "must be 1-255 printable characters")
-    if looks_like_card_number(key):
-        raise InvalidInput("Idempotency-Key", "card data is not accepted")
-    return key
 
 
 def process_payment(
@@ -96,7 +95,7 @@ def process_payment(
         cmd,
         money,
         metadata,
-        key=key or derived_key(cmd, money, method()),
+        key=key or derived_key(cmd, method()),
         key_derived=key is None,
         store=store,
         method=method,
@@ -120,7 +119,7 @@ def _initiate(
 
     The wallet is consulted only to create one, so a replay answers as the first request did.
     """
-    fingerprint = request_hash(cmd, money)
+    fingerprint = request_hash(cmd)
     attempt = 0
     while True:
         payment = store.find(payment_id_for(cmd.user_id, key, attempt))
@@ -174,6 +173,8 @@ def _charge(
     )
     try:
         outcome = gateway.charge(request)
+    except GatewayRequestInFlight:
+        raise IdempotencyConflict(CONFLICT) from None
     except GatewayUnavailable:
         raise GatewayError(
             "the payment provider did not answer; retry with the same Idempotency-Key"

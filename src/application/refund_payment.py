@@ -1,14 +1,26 @@
-"""Give money back: in full or in part, never more than was paid."""
+"""Give money back: in full or in part, never more than was paid, once per idempotency key."""
 
+import hashlib
+import json
 from dataclasses import dataclass
 from uuid import UUID
 
 from application.actors import Actor
 from application.changes import change_payment, load_payment
-from application.errors import Forbidden, GatewayError
-from application.ports import GatewayUnavailable, PaymentGateway, PaymentStore, RefundRequest
+from application.errors import Forbidden, GatewayError, IdempotencyConflict, IdempotencyMismatch
+from application.idempotency import CONFLICT, MISMATCH, validate_idempotency_key
+from application.ports import (
+    GatewayRequestInFlight,
+    GatewayUnavailable,
+    PaymentGateway,
+    PaymentStore,
+    RefundOutcome,
+    RefundRequest,
+)
 from domain.errors import InvalidStatus
-from domain.payment import Payment
+from domain.payment import Payment, Refund, RefundState
+
+NOT_REFUNDED = "the payment provider could not refund this payment"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -17,6 +29,7 @@ class RefundPayment:
     payment_id: UUID
     amount: int | None = None
     reason: str | None = None
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,47 +40,82 @@ class RefundReceipt:
     status: str
 
 
+def refund_request_hash(cmd: RefundPayment) -> str:
+    """What "the same refund request" means for one key."""
+    body = {"paymentId": str(cmd.payment_id), "amount": cmd.amount, "reason": cmd.reason}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def refund_payment(
     cmd: RefundPayment, *, store: PaymentStore, gateway: PaymentGateway
 ) -> RefundReceipt:
     if not cmd.actor.is_admin:
         raise Forbidden("refunds need the admin role")
+    if cmd.idempotency_key is not None:
+        validate_idempotency_key(cmd.idempotency_key)
     payment = load_payment(store, cmd.payment_id)
     if payment.intent_id is None:
         raise InvalidStatus(f"a {payment.status.value} payment cannot be refunded")
-    refund = change_payment(
-        store, cmd.payment_id, lambda p: p.request_refund(cmd.amount, cmd.reason)
-    )
+    refund = change_payment(store, cmd.payment_id, lambda p: _reserve(p, cmd))
+    if refund.state is RefundState.SUCCEEDED:
+        return _receipt(load_payment(store, cmd.payment_id), refund, refund.refund_id)
+    if refund.state is RefundState.FAILED:
+        raise GatewayError(NOT_REFUNDED)
     request = RefundRequest(
         payment_id=payment.id,
         intent_id=payment.intent_id,
         amount=refund.amount,
-        reason=cmd.reason,
+        reason=refund.reason,
         idempotency_key=f"refund-{payment.id}-{refund.number}",
         number=refund.number,
     )
     try:
         outcome = gateway.refund(request)
+    except GatewayRequestInFlight:
+        raise IdempotencyConflict(CONFLICT) from None
     except GatewayUnavailable:
         raise GatewayError(
             "the payment provider did not answer; the refund will be settled by reconciliation"
         ) from None
-
-    def settle(p: Payment) -> Payment:
-        if outcome.status == "succeeded":
-            p.record_refund(refund.number, outcome.refund_id, outcome.amount)
-        elif outcome.status == "pending":
-            p.mark_refund_pending(refund.number, outcome.refund_id, outcome.amount)
-        else:
-            p.record_refund_failure(refund.number, outcome.refund_id, outcome.amount)
-        return p
-
-    settled = change_payment(store, cmd.payment_id, settle)
+    settled = change_payment(store, cmd.payment_id, lambda p: _settle(p, refund, outcome))
     if outcome.status == "failed":
-        raise GatewayError("the payment provider could not refund this payment")
+        raise GatewayError(NOT_REFUNDED)
+    return _receipt(settled, refund, outcome.refund_id)
+
+
+def _reserve(payment: Payment, cmd: RefundPayment) -> Refund:
+    """The refund this request stands for: reserved by an earlier request with its key, or now."""
+    if cmd.idempotency_key is None:
+        return payment.request_refund(cmd.amount, cmd.reason)
+    fingerprint = refund_request_hash(cmd)
+    earlier = payment.refund_requested_with(cmd.actor.user_id, cmd.idempotency_key)
+    if earlier is None:
+        return payment.request_refund(
+            cmd.amount,
+            cmd.reason,
+            requested_by=cmd.actor.user_id,
+            idempotency_key=cmd.idempotency_key,
+            request_hash=fingerprint,
+        )
+    if earlier.request_hash != fingerprint:
+        raise IdempotencyMismatch(MISMATCH)
+    return earlier
+
+
+def _settle(payment: Payment, refund: Refund, outcome: RefundOutcome) -> Payment:
+    if outcome.status == "succeeded":
+        payment.record_refund(refund.number, outcome.refund_id, outcome.amount)
+    elif outcome.status == "pending":
+        payment.mark_refund_pending(refund.number, outcome.refund_id, outcome.amount)
+    else:
+        payment.record_refund_failure(refund.number, outcome.refund_id, outcome.amount)
+    return payment
+
+
+def _receipt(payment: Payment, refund: Refund, refund_id: str | None) -> RefundReceipt:
     return RefundReceipt(
-        payment_id=str(settled.id),
-        refund_id=outcome.refund_id,
+        payment_id=str(payment.id),
+        refund_id=refund_id,
         amount=refund.amount,
-        status=settled.status.value,
+        status=payment.status.value,
     )

@@ -5,6 +5,8 @@ from collections.abc import Iterator
 from typing import Any
 
 _DIGIT_RUN = re.compile(r"\d(?:[ -]?\d)*")
+# A UUID's dashed digit groups can add up to a Luhn-valid run (about 1 id in 500).
+_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
 CVC_FIELD_NAMES = frozenset({"cvc", "cvv", "cvc2", "cvv2", "csc", "securitycode", "cardcode"})
 
 
@@ -20,7 +22,7 @@ def passes_luhn(digits: str) -> bool:
 
 def looks_like_card_number(text: str) -> bool:
     """True when `text` holds a 13-19 digit run (spaces or dashes allowed) passing Luhn."""
-    for match in _DIGIT_RUN.finditer(text):
+    for match in _DIGIT_RUN.finditer(_UUID.sub(" ", text)):
         digits = re.sub(r"\D", "", match.group())
         if 13 <= len(digits) <= 19 and passes_luhn(digits):
             return True

@@ -55,6 +55,9 @@ class Refund:
     state: RefundState
     refund_id: str | None = None
     reason: str | None = None
+    requested_by: str | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
 
 
 def derive_status(charge_status: PaymentStatus, refunded: int, amount: int) -> PaymentStatus:
@@ -108,6 +111,15 @@ class Payment(Aggregate):
         number: int
         amount: int
         reason: str | None
+        requested_by: str | None
+        idempotency_key: str | None
+        request_hash: str | None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state.update(requested_by=None, idempotency_key=None, request_hash=None)
 
     class RefundPending(Aggregate.Event):
         number: int
@@ -256,7 +268,26 @@ class Payment(Aggregate):
 
     # -- refunds ------------------------------------------------------------------------
 
-    def request_refund(self, amount: int | None, reason: str | None) -> Refund:
+    def refund_requested_with(self, requested_by: str, idempotency_key: str) -> Refund | None:
+        """The refund an earlier request with this (requester, key) reserved, if any."""
+        return next(
+            (
+                r
+                for r in self.refunds.values()
+                if (r.requested_by, r.idempotency_key) == (requested_by, idempotency_key)
+            ),
+            None,
+        )
+
+    def request_refund(
+        self,
+        amount: int | None,
+        reason: str | None,
+        *,
+        requested_by: str | None = None,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> Refund:
         """Reserve part of the payment for a refund before Stripe is asked for it."""
         if self.status is PaymentStatus.REFUNDED:
             raise AlreadyRefunded("this payment has already been refunded in full")
@@ -267,12 +298,35 @@ class Payment(Aggregate):
         if requested <= 0 or requested > refundable:
             raise RefundExceedsAmount(requested, refundable)
         number = len(self.refunds) + 1
-        self._refund_requested(number=number, amount=requested, reason=reason)
+        self._refund_requested(
+            number=number,
+            amount=requested,
+            reason=reason,
+            requested_by=requested_by,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+        )
         return self.refunds[number]
 
     @event(RefundRequested)
-    def _refund_requested(self, number: int, amount: int, reason: str | None) -> None:
-        self.refunds[number] = Refund(number, amount, RefundState.REQUESTED, reason=reason)
+    def _refund_requested(
+        self,
+        number: int,
+        amount: int,
+        reason: str | None,
+        requested_by: str | None = None,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> None:
+        self.refunds[number] = Refund(
+            number,
+            amount,
+            RefundState.REQUESTED,
+            reason=reason,
+            requested_by=requested_by,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+        )
 
     def _refund_for(self, number: int | None, refund_id: str) -> Refund | None:
         if number is not None and number in self.refunds:

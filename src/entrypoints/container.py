@@ -5,6 +5,8 @@ from dependency_injector import containers, providers
 from adapters.clock import SystemClock
 from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from adapters.history_views import history_view
+from adapters.idempotency_memory import InProcessIdempotencyStore
+from adapters.idempotency_redis import RedisIdempotencyStore
 from adapters.pending_scan import EventLogPendingPayments
 from adapters.projection_runner import PollingProjectionRunner
 from adapters.redis_probe import redis_probes
@@ -13,8 +15,15 @@ from adapters.simulated_webhooks import webhook_sender
 from adapters.stripe_gateway import StripeGateway
 from adapters.wallet_store import EventSourcedWalletStore
 from application.history import PaymentHistoryProjection
+from application.idempotency import IdempotentRequests
+from application.ports import IdempotencyStore
 from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
+
+
+def idempotency_store_for(redis_url: str | None) -> IdempotencyStore:
+    """Redis when configured, else the in-process store of the embedded default."""
+    return RedisIdempotencyStore.from_url(redis_url) if redis_url else InProcessIdempotencyStore()
 
 
 class Container(containers.DeclarativeContainer):
@@ -56,6 +65,14 @@ class Container(containers.DeclarativeContainer):
     )
 
     probes = providers.Singleton(redis_probes, url=settings.provided.redis_url)
+
+    idempotency_store = providers.Singleton(idempotency_store_for, settings.provided.redis_url)
+    # With Redis down, each process keeps its own locks until Redis answers again.
+    idempotency = providers.Singleton(
+        IdempotentRequests,
+        store=idempotency_store,
+        fallback=providers.Singleton(InProcessIdempotencyStore),
+    )
 
     history_projection = providers.Singleton(PaymentHistoryProjection, view=history)
     history_runner = providers.Singleton(

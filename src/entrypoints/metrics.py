@@ -32,7 +32,8 @@ webhook_processing_seconds = Histogram(
 )  # fmt: skip
 duplicate_payment_attempts_total = Counter(
     "duplicate_payment_attempts_total",
-    "Payment requests answered from an earlier request with the same idempotency key",
+    "Requests that reused an idempotency key: replayed from the cache or refused while in flight",
+    ["route", "outcome"],
 )
 
 

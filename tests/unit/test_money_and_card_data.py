@@ -58,6 +58,7 @@ def test_card_numbers_are_recognised(text: str) -> None:
         "123456789012",
         "42424242424242420000",
         "pm_card_visa",
+        "bc0f522a-84bc-5a56-97f2-969609952209",  # a payment id, not "52284...09952209"
     ],
 )
 def test_other_digits_are_not_card_numbers(text: str) -> None:

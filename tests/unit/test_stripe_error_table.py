@@ -3,7 +3,8 @@
 import pytest
 import stripe
 
-from adapters.stripe_errors import Verdict, verdict
+from adapters.stripe_errors import Verdict, raise_for, verdict
+from application.ports import GatewayRequestInFlight
 
 ROWS = [
     (stripe.CardError("Your card was declined.", None, "card_declined"), Verdict.DECLINED),
@@ -29,6 +30,11 @@ ROWS = [
     (stripe.APIConnectionError("Read timed out"), Verdict.UNKNOWN),
     (stripe.APIError("Something went wrong on Stripe's end"), Verdict.UNKNOWN),
     (stripe.IdempotencyError("Key reused with other parameters"), Verdict.UNKNOWN),
+    (
+        stripe.IdempotencyError("Another request with this key is in progress", http_status=409),
+        Verdict.IN_FLIGHT,
+    ),
+    (stripe.InvalidRequestError("Conflict", None, http_status=409), Verdict.IN_FLIGHT),
     (stripe.InvalidRequestError("amount too small", "amount", "amount_too_small"), Verdict.UNKNOWN),
 ]  # fmt: skip
 
@@ -36,6 +42,12 @@ ROWS = [
 @pytest.mark.parametrize(("error", "expected"), ROWS, ids=lambda v: type(v).__name__)
 def test_each_stripe_error_has_one_verdict(error: stripe.StripeError, expected: Verdict) -> None:
     assert verdict(error) is expected
+
+
+def test_a_request_still_running_at_stripe_is_reported_as_in_flight() -> None:
+    error = stripe.IdempotencyError("Another request with this key is in progress", http_status=409)
+    with pytest.raises(GatewayRequestInFlight):
+        raise_for(error, "creating a PaymentIntent", charging=True)
 
 
 def test_every_verdict_is_reached() -> None:

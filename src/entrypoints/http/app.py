@@ -87,6 +87,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             "clock": provide(container.clock),
             "webhook_secrets": Provide(lambda: settings.webhook_secrets, sync_to_thread=False),
             "readiness": provide(container.readiness),
+            "idempotency": provide(container.idempotency),
         },
         guards=[strict_json_body],
         exception_handlers={Exception: handle_exception},

@@ -109,15 +109,18 @@ def _validation_message(error: ValidationException) -> str:
     return "; ".join(parts) or "the request body is not valid JSON of the expected shape"
 
 
-def error_response(
-    error: ApiError, headers: dict[str, str] | None = None
-) -> Response[ErrorResponse]:
-    body = ErrorResponse(
+def error_body(error: ApiError) -> ErrorResponse:
+    return ErrorResponse(
         success=False,
         error=ErrorDetail(code=error.code, message=error.message),
         payment_id=error.payment_id,
     )
-    return Response(body, status_code=error.status, headers=headers)
+
+
+def error_response(
+    error: ApiError, headers: dict[str, str] | None = None
+) -> Response[ErrorResponse]:
+    return Response(error_body(error), status_code=error.status, headers=headers)
 
 
 def handle_exception(request: Request, exc: Exception) -> Response[ErrorResponse]:  # type: ignore[type-arg]
@@ -135,4 +138,6 @@ def handle_exception(request: Request, exc: Exception) -> Response[ErrorResponse
     if error.status == 429 and not any(k.lower() == "retry-after" for k in headers):
         reset = next((v for k, v in headers.items() if k.lower() == "ratelimit-reset"), "60")
         headers["Retry-After"] = str(max(int(reset), 1))
+    if isinstance(exc, IdempotencyConflict):
+        headers["Retry-After"] = "1"
     return error_response(error, headers)

@@ -3,17 +3,30 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from application.actors import Actor
-from application.errors import NotFound
+from application.errors import NotFound, PaymentDeclined, PaymentMethodRejected
+from application.idempotency import IdempotentRequests, Outcome
 from application.ports import PaymentGateway, PaymentHistory, PaymentStore, WalletStore
-from application.process_payment import ProcessPayment, process_payment
+from application.process_payment import (
+    ProcessPayment,
+    derived_key,
+    process_payment,
+    request_hash,
+)
 from application.queries import get_payment, payment_history
-from application.refund_payment import RefundPayment, refund_payment
+from application.refund_payment import RefundPayment, refund_payment, refund_request_hash
 from entrypoints.http import audit_log
+from entrypoints.http.idempotency import (
+    error_outcome,
+    idempotent_response,
+    json_outcome,
+    json_response,
+    optional_key,
+)
 from entrypoints.http.openapi_docs import API, WITH_BODY, error_responses
 from entrypoints.http.schemas import (
     HistoryResponse,
@@ -28,6 +41,11 @@ from entrypoints.http.schemas import (
 )
 
 AnyRequest = Request[Actor, Any, Any]
+# Checked by optional_key, whose error names the header rather than the Python parameter.
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(name="Idempotency-Key", description="1-255 printable characters"),
+]
 
 
 def parse_payment_id(value: str) -> UUID:
@@ -56,31 +74,48 @@ class PaymentController(Controller):
         store: NamedDependency[PaymentStore],
         gateway: NamedDependency[PaymentGateway],
         wallets: NamedDependency[WalletStore],
-        idempotency_key: Annotated[
-            str | None, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255)
-        ] = None,
-    ) -> ProcessPaymentResponse:
-        command = ProcessPayment(
+        idempotency: NamedDependency[IdempotentRequests],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[ProcessPaymentResponse]:
+        cmd = ProcessPayment(
             user_id=request.user.user_id,
             amount=data.amount,
             currency=data.currency,
             payment_method_id=data.payment_method_id,
             course_id=data.course_id,
             metadata=data.metadata or {},
-            idempotency_key=idempotency_key,
+            idempotency_key=optional_key(idempotency_key),
         )
-        receipt = audit_log.charge(
-            lambda: process_payment(command, store=store, gateway=gateway, wallets=wallets),
-            user_id=command.user_id,
-            amount=command.amount,
-            currency=command.currency,
-        )
-        return ProcessPaymentResponse(
-            success=True,
-            payment_id=receipt.payment_id,
-            stripe_payment_intent_id=receipt.intent_id,
-            status=receipt.status,
-            client_secret=receipt.client_secret,
+
+        def handle() -> Outcome:
+            try:
+                receipt = audit_log.charge(
+                    lambda: process_payment(cmd, store=store, gateway=gateway, wallets=wallets),
+                    user_id=cmd.user_id,
+                    amount=cmd.amount,
+                    currency=cmd.currency,
+                )
+            except (PaymentDeclined, PaymentMethodRejected) as declined:
+                if declined.payment_id is None:
+                    raise
+                # A definite decline is the answer to an explicit key; a derived key is released.
+                return error_outcome(declined, keep=idempotency_key is not None)
+            response = ProcessPaymentResponse(
+                success=True,
+                payment_id=receipt.payment_id,
+                stripe_payment_intent_id=receipt.intent_id,
+                status=receipt.status,
+                client_secret=receipt.client_secret,
+            )
+            return json_outcome(response, 201)
+
+        return idempotent_response(
+            idempotency,
+            route="process",
+            user_id=cmd.user_id,
+            key=idempotency_key or derived_key(cmd),
+            fingerprint=request_hash(cmd),
+            handle=handle,
         )
 
     @get(
@@ -133,27 +168,41 @@ class PaymentController(Controller):
         data: JSONBody[RefundBody],
         store: NamedDependency[PaymentStore],
         gateway: NamedDependency[PaymentGateway],
-    ) -> RefundResponse:
-        receipt = audit_log.refund(
-            lambda: refund_payment(
-                RefundPayment(
-                    actor=request.user,
-                    payment_id=parse_payment_id(data.payment_id),
-                    amount=data.amount,
-                    reason=data.reason,
-                ),
-                store=store,
-                gateway=gateway,
-            ),
-            user_id=request.user.user_id,
-            payment_id=data.payment_id,
+        idempotency: NamedDependency[IdempotentRequests],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[RefundResponse]:
+        cmd = RefundPayment(
+            actor=request.user,
+            payment_id=parse_payment_id(data.payment_id),
+            amount=data.amount,
+            reason=data.reason,
+            idempotency_key=optional_key(idempotency_key),
         )
-        return RefundResponse(
-            success=True,
-            payment_id=receipt.payment_id,
-            refund_id=receipt.refund_id,
-            amount=receipt.amount,
-            status=receipt.status,
+
+        def handle() -> Outcome:
+            receipt = audit_log.refund(
+                lambda: refund_payment(cmd, store=store, gateway=gateway),
+                user_id=request.user.user_id,
+                payment_id=data.payment_id,
+            )
+            response = RefundResponse(
+                success=True,
+                payment_id=receipt.payment_id,
+                refund_id=receipt.refund_id,
+                amount=receipt.amount,
+                status=receipt.status,
+            )
+            return json_outcome(response, 200)
+
+        if idempotency_key is None:
+            return json_response(handle().response)
+        return idempotent_response(
+            idempotency,
+            route="refund",
+            user_id=request.user.user_id,
+            key=idempotency_key,
+            fingerprint=refund_request_hash(cmd),
+            handle=handle,
         )
 
     @get(

@@ -1,0 +1,128 @@
+"""Idempotency as Stripe does it: one run per key, replays of its answer, 409 while it runs."""
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from application.errors import IdempotencyConflict, IdempotencyMismatch
+from application.ports import (
+    Claim,
+    Claimed,
+    Completed,
+    IdempotencyStore,
+    IdempotencyStoreUnavailable,
+    StoredResponse,
+)
+from domain.card_data import looks_like_card_number
+from domain.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+MAX_KEY_LENGTH = 255
+LOCK_TTL_SECONDS = 60.0
+RESPONSE_TTL_SECONDS = 24 * 60 * 60.0
+MISMATCH = "this Idempotency-Key was already used with a different request"
+CONFLICT = "a request with this Idempotency-Key is still being processed; retry shortly"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """What the first run answered; `keep=False` releases the key instead of caching it."""
+
+    response: StoredResponse
+    keep: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Answer:
+    response: StoredResponse
+    replayed: bool
+    key_hash: str
+
+
+def validate_idempotency_key(key: str) -> str:
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidInput("Idempotency-Key", "must be 1-255 printable characters")
+    if looks_like_card_number(key):
+        raise InvalidInput("Idempotency-Key", "card data is not accepted")
+    return key
+
+
+def key_hash(scope: str, user_id: str, key: str) -> str:
+    """The store's name for a client's key: scoped to the route and the user, never the key."""
+    return hashlib.sha256("\x1f".join([scope, user_id, key]).encode()).hexdigest()
+
+
+class IdempotentRequests:
+    """The fast path in front of the durable one: locks and cached answers in a store.
+
+    When the store is unavailable the fallback (a per-process store) takes over; without one
+    the request runs on the durable path alone, which still never charges twice.
+    """
+
+    def __init__(
+        self,
+        store: IdempotencyStore,
+        *,
+        fallback: IdempotencyStore | None = None,
+        lock_ttl: float = LOCK_TTL_SECONDS,
+        response_ttl: float = RESPONSE_TTL_SECONDS,
+    ) -> None:
+        self.store = store
+        self.fallback = fallback
+        self.lock_ttl = lock_ttl
+        self.response_ttl = response_ttl
+
+    def run(
+        self,
+        *,
+        scope: str,
+        user_id: str,
+        key: str,
+        fingerprint: str,
+        handle: Callable[[], Outcome],
+    ) -> Answer:
+        hashed = key_hash(scope, user_id, key)
+        store, claim = self._claim(hashed, fingerprint)
+        if claim is not None and not isinstance(claim, Claimed):
+            if claim.fingerprint != fingerprint:
+                raise IdempotencyMismatch(MISMATCH)
+            if isinstance(claim, Completed):
+                return Answer(response=claim.response, replayed=True, key_hash=hashed)
+            raise IdempotencyConflict(CONFLICT)
+        try:
+            outcome = handle()
+        except BaseException:
+            self._finish(store, hashed, claim, None)
+            raise
+        self._finish(store, hashed, claim, outcome.response if outcome.keep else None)
+        return Answer(response=outcome.response, replayed=False, key_hash=hashed)
+
+    def _claim(self, hashed: str, fingerprint: str) -> tuple[IdempotencyStore | None, Claim | None]:
+        for store in (self.store, self.fallback):
+            if store is None:
+                continue
+            try:
+                return store, store.claim(hashed, fingerprint, lock_ttl=self.lock_ttl)
+            except IdempotencyStoreUnavailable as error:
+                log.warning("idempotency store unavailable (%s); using the next path", error)
+        return None, None
+
+    def _finish(
+        self,
+        store: IdempotencyStore | None,
+        hashed: str,
+        claim: Claim | None,
+        response: StoredResponse | None,
+    ) -> None:
+        if store is None or not isinstance(claim, Claimed):
+            return
+        try:
+            if response is None:
+                store.release(hashed, claim)
+            else:
+                store.complete(hashed, claim, response, ttl=self.response_ttl)
+        except IdempotencyStoreUnavailable as error:
+            # The lock expires by itself; the durable path answers any retry.
+            log.warning("idempotency store unavailable at completion (%s)", error)

@@ -1,0 +1,123 @@
+"""One contract for every IdempotencyStore: the in-process store and Redis behave alike."""
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from adapters.idempotency_memory import InProcessIdempotencyStore
+from adapters.idempotency_redis import RedisIdempotencyStore
+from application.ports import (
+    Claimed,
+    Completed,
+    IdempotencyStore,
+    IdempotencyStoreUnavailable,
+    InFlight,
+    StoredResponse,
+)
+from tests.redis_keys import unique_prefix
+
+LOCK = 30.0
+DAY = 24 * 3600.0
+CREATED = StoredResponse(status_code=201, body=b'{"success":true,"paymentId":"p-1"}')
+
+
+class IdempotencyStoreContract:
+    @pytest.fixture
+    def store(self) -> IdempotencyStore:
+        raise NotImplementedError
+
+    def claimed(self, store: IdempotencyStore, key: str = "k", fp: str = "fp-a") -> Claimed:
+        claim = store.claim(key, fp, lock_ttl=LOCK)
+        assert isinstance(claim, Claimed)
+        return claim
+
+    def test_implements_the_port(self, store: IdempotencyStore) -> None:
+        assert isinstance(store, IdempotencyStore)
+        store.ping()
+
+    def test_the_first_claim_wins_and_the_second_sees_it_in_flight(
+        self, store: IdempotencyStore
+    ) -> None:
+        self.claimed(store)
+        assert store.claim("k", "fp-a", lock_ttl=LOCK) == InFlight(fingerprint="fp-a")
+        assert store.claim("k", "fp-b", lock_ttl=LOCK) == InFlight(fingerprint="fp-a")
+
+    def test_a_completed_claim_is_replayed_byte_for_byte(self, store: IdempotencyStore) -> None:
+        claim = self.claimed(store)
+        store.complete("k", claim, CREATED, ttl=DAY)
+        assert store.claim("k", "fp-a", lock_ttl=LOCK) == Completed(
+            fingerprint="fp-a", response=CREATED
+        )
+
+    def test_a_released_key_can_be_claimed_again(self, store: IdempotencyStore) -> None:
+        store.release("k", self.claimed(store))
+        self.claimed(store, fp="fp-b")
+
+    def test_keys_are_independent(self, store: IdempotencyStore) -> None:
+        self.claimed(store, "k1")
+        self.claimed(store, "k2")
+
+    def test_a_lock_expires_so_a_crashed_holder_does_not_keep_the_key(
+        self, store: IdempotencyStore
+    ) -> None:
+        assert isinstance(store.claim("k", "fp-a", lock_ttl=0.2), Claimed)
+        time.sleep(0.35)
+        self.claimed(store)
+
+    def test_a_cached_response_expires(self, store: IdempotencyStore) -> None:
+        store.complete("k", self.claimed(store), CREATED, ttl=0.2)
+        time.sleep(0.35)
+        self.claimed(store)
+
+    def test_a_stale_holder_neither_releases_nor_overwrites_the_next_holder(
+        self, store: IdempotencyStore
+    ) -> None:
+        stale = store.claim("k", "fp-a", lock_ttl=0.2)
+        assert isinstance(stale, Claimed)
+        time.sleep(0.35)
+        current = self.claimed(store)
+        store.release("k", stale)
+        store.complete("k", stale, CREATED, ttl=DAY)
+        assert store.claim("k", "fp-a", lock_ttl=LOCK) == InFlight(fingerprint="fp-a")
+        store.complete("k", current, CREATED, ttl=DAY)
+        assert isinstance(store.claim("k", "fp-a", lock_ttl=LOCK), Completed)
+
+    def test_a_holder_whose_lock_expired_unclaimed_still_stores_its_answer(
+        self, store: IdempotencyStore
+    ) -> None:
+        claim = store.claim("k", "fp-a", lock_ttl=0.2)
+        assert isinstance(claim, Claimed)
+        time.sleep(0.35)
+        store.complete("k", claim, CREATED, ttl=DAY)
+        assert store.claim("k", "fp-a", lock_ttl=LOCK) == Completed(
+            fingerprint="fp-a", response=CREATED
+        )
+
+    def test_an_answer_is_never_released_by_its_holder(self, store: IdempotencyStore) -> None:
+        claim = self.claimed(store)
+        store.complete("k", claim, CREATED, ttl=DAY)
+        store.release("k", claim)
+        assert isinstance(store.claim("k", "fp-a", lock_ttl=LOCK), Completed)
+
+
+class TestInProcessStore(IdempotencyStoreContract):
+    @pytest.fixture
+    def store(self) -> IdempotencyStore:
+        return InProcessIdempotencyStore()
+
+
+class TestRedisStore(IdempotencyStoreContract):
+    @pytest.fixture
+    def store(self, redis_server_url: str) -> Iterator[IdempotencyStore]:
+        with unique_prefix(redis_server_url) as prefix:
+            store = RedisIdempotencyStore.from_url(redis_server_url, prefix=prefix)
+            yield store
+            store.close()
+
+
+def test_an_unreachable_redis_is_reported_as_unavailable(closed_port: int) -> None:
+    store = RedisIdempotencyStore.from_url(f"redis://127.0.0.1:{closed_port}/0")
+    for call in (lambda: store.claim("k", "fp", lock_ttl=LOCK), store.ping):
+        with pytest.raises(IdempotencyStoreUnavailable):
+            call()

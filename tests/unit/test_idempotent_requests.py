@@ -1,0 +1,137 @@
+"""IdempotentRequests: the replay / mismatch / conflict rules and what happens without Redis."""
+
+from collections.abc import Callable
+
+import pytest
+
+from adapters.idempotency_memory import InProcessIdempotencyStore
+from application.errors import IdempotencyConflict, IdempotencyMismatch
+from application.idempotency import IdempotentRequests, Outcome
+from application.ports import (
+    Claim,
+    Claimed,
+    IdempotencyStoreUnavailable,
+    StoredResponse,
+)
+
+
+class DownStore:
+    """An IdempotencyStore whose server does not answer."""
+
+    def claim(self, key: str, fingerprint: str, *, lock_ttl: float) -> Claim:
+        raise IdempotencyStoreUnavailable("ConnectionError")
+
+    def complete(self, key: str, claim: Claimed, response: StoredResponse, *, ttl: float) -> None:
+        raise IdempotencyStoreUnavailable("ConnectionError")
+
+    def release(self, key: str, claim: Claimed) -> None:
+        raise IdempotencyStoreUnavailable("ConnectionError")
+
+    def ping(self) -> None:
+        raise IdempotencyStoreUnavailable("ConnectionError")
+
+
+class Handler:
+    """Counts its runs; answers 201 with the run number so that replays are recognisable."""
+
+    def __init__(self, keep: bool = True) -> None:
+        self.runs = 0
+        self.keep = keep
+
+    def __call__(self) -> Outcome:
+        self.runs += 1
+        body = f'{{"run":{self.runs}}}'.encode()
+        return Outcome(response=StoredResponse(status_code=201, body=body), keep=self.keep)
+
+
+def send(
+    requests: IdempotentRequests,
+    handle: Callable[[], Outcome],
+    *,
+    key: str = "k",
+    body: str = "a",
+    user: str = "u1",
+) -> tuple[StoredResponse, bool]:
+    answer = requests.run(scope="process", user_id=user, key=key, fingerprint=body, handle=handle)
+    return answer.response, answer.replayed
+
+
+@pytest.fixture
+def requests() -> IdempotentRequests:
+    return IdempotentRequests(InProcessIdempotencyStore())
+
+
+def test_the_same_key_and_body_replays_the_first_answer(requests: IdempotentRequests) -> None:
+    handler = Handler()
+    first, replayed_first = send(requests, handler)
+    second, replayed_second = send(requests, handler)
+    assert (replayed_first, replayed_second) == (False, True)
+    assert second == first
+    assert handler.runs == 1
+
+
+def test_the_same_key_with_another_body_is_a_mismatch(requests: IdempotentRequests) -> None:
+    handler = Handler()
+    send(requests, handler)
+    with pytest.raises(IdempotencyMismatch):
+        send(requests, handler, body="b")
+    assert handler.runs == 1
+
+
+def test_a_second_request_while_the_first_runs_is_a_conflict(
+    requests: IdempotentRequests,
+) -> None:
+    seen: list[type[Exception]] = []
+
+    def first() -> Outcome:
+        for body in ("a", "b"):
+            with pytest.raises((IdempotencyConflict, IdempotencyMismatch)) as error:
+                send(requests, Handler(), body=body)
+            seen.append(error.type)
+        return Handler()()
+
+    send(requests, first)
+    assert seen == [IdempotencyConflict, IdempotencyMismatch]
+
+
+def test_keys_are_scoped_to_the_user_and_the_route(requests: IdempotentRequests) -> None:
+    handler = Handler()
+    send(requests, handler, user="u1")
+    send(requests, handler, user="u2")
+    answer = requests.run(scope="refund", user_id="u1", key="k", fingerprint="a", handle=handler)
+    assert not answer.replayed
+    assert handler.runs == 3
+
+
+def test_a_failure_releases_the_key_and_a_retry_runs_again(requests: IdempotentRequests) -> None:
+    def broken() -> Outcome:
+        raise RuntimeError("gateway timed out")
+
+    with pytest.raises(RuntimeError):
+        send(requests, broken)
+    handler = Handler()
+    assert send(requests, handler) == (StoredResponse(status_code=201, body=b'{"run":1}'), False)
+
+
+def test_an_answer_not_kept_releases_the_key(requests: IdempotentRequests) -> None:
+    declined = Handler(keep=False)
+    send(requests, declined)
+    send(requests, declined)
+    assert declined.runs == 2
+
+
+def test_with_the_store_down_the_fallback_keeps_the_rules() -> None:
+    requests = IdempotentRequests(DownStore(), fallback=InProcessIdempotencyStore())
+    handler = Handler()
+    send(requests, handler)
+    assert send(requests, handler)[1] is True
+    with pytest.raises(IdempotencyMismatch):
+        send(requests, handler, body="b")
+    assert handler.runs == 1
+
+
+def test_with_the_store_down_and_no_fallback_every_request_runs_on_the_durable_path() -> None:
+    requests = IdempotentRequests(DownStore())
+    handler = Handler()
+    send(requests, handler)
+    assert send(requests, handler) == (StoredResponse(status_code=201, body=b'{"run":2}'), False)

@@ -1,0 +1,73 @@
+"""Stripe refuses a second request while one with the same idempotency key runs: that is a 409."""
+
+from uuid import UUID
+
+import pytest
+
+from adapters.eventstore import EventSourcedPaymentStore
+from adapters.simulated_gateway import SimulatedGateway
+from application.errors import IdempotencyConflict
+from application.ports import (
+    ChargeOutcome,
+    ChargeRequest,
+    GatewayRequestInFlight,
+    RefundOutcome,
+    RefundRequest,
+)
+from application.process_payment import ProcessPayment, process_payment
+from application.refund_payment import RefundPayment, refund_payment
+from domain.payment import PaymentStatus, payment_id_for
+from tests.unit.test_refund_and_history import ADMIN, paid
+
+
+class BusyOnce(SimulatedGateway):
+    """Answers the first call as Stripe does while another request holds the key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy = {"charge": 1, "refund": 1}
+
+    def _refuse(self, what: str) -> None:
+        if self.busy[what]:
+            self.busy[what] -= 1
+            raise GatewayRequestInFlight("another request with this key is in progress")
+
+    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        self._refuse("charge")
+        return super().charge(request)
+
+    def refund(self, request: RefundRequest) -> RefundOutcome:
+        self._refuse("refund")
+        return super().refund(request)
+
+
+def test_a_charge_stripe_is_still_running_is_a_conflict_and_the_retry_completes_it(
+    store: EventSourcedPaymentStore,
+) -> None:
+    gateway = BusyOnce()
+    cmd = ProcessPayment(
+        user_id="u",
+        amount=900,
+        currency="usd",
+        payment_method_id="pm_card_visa",
+        idempotency_key="k",
+    )
+    with pytest.raises(IdempotencyConflict):
+        process_payment(cmd, store=store, gateway=gateway)
+    pending = store.find(payment_id_for("u", "k"))
+    assert pending is not None and pending.status is PaymentStatus.PENDING
+    assert process_payment(cmd, store=store, gateway=gateway).status == "succeeded"
+    assert len(gateway.charge_calls) == 1
+
+
+def test_a_refund_stripe_is_still_running_is_a_conflict_and_the_retry_completes_it(
+    store: EventSourcedPaymentStore,
+) -> None:
+    gateway = BusyOnce()
+    gateway.busy["charge"] = 0
+    payment_id: UUID = paid(store, gateway)
+    cmd = RefundPayment(actor=ADMIN, payment_id=payment_id, amount=300, idempotency_key="r")
+    with pytest.raises(IdempotencyConflict):
+        refund_payment(cmd, store=store, gateway=gateway)
+    assert refund_payment(cmd, store=store, gateway=gateway).amount == 300
+    assert store.find(payment_id).refunded_amount == 300  # type: ignore[union-attr]

@@ -116,6 +116,7 @@ def base_env(tmp_path: Path) -> dict[str, str]:
         "PAYMENTS_JWT_SECRET": JWT_SECRET,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "PAYMENTS_RATE_LIMIT_PER_MINUTE": "0",
+        "PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE": "0",
     }
 
 

@@ -3,7 +3,7 @@
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from application.changes import change_payment
 from application.charges import apply_charge_outcome
@@ -55,15 +55,29 @@ class PaymentReceipt:
     client_secret: str | None
 
 
-def derived_key(cmd: ProcessPayment, payment_method_id: str | None = None) -> str:
-    """The key of a request sent without one: the same purchase maps to the same key.
-
-    `payment_method_id` is the card the request resolved to (the default card when the
-    request names none).
-    """
-    method = payment_method_id or cmd.payment_method_id or ""
+def derived_key(cmd: ProcessPayment) -> str:
+    """The key of a request sent without one: the same purchase maps to the same key."""
+    method = cmd.payment_method_id or ""
     parts = [cmd.user_id, cmd.course_id or "", str(cmd.amount), cmd.currency.lower()]
     return hashlib.sha256("\x1f".join([*parts, method]).encode()).hexdigest()
+
+
+def request_identity(cmd: ProcessPayment, wallets: WalletStore) -> tuple[str, str]:
+    """The request's idempotency key and body fingerprint.
+
+    Without a header the key is derived from the purchase and the card it would charge (the
+    default card when none is named), and so is the fingerprint: naming the default card or
+    leaving it out is the same request.
+    """
+    if cmd.idempotency_key:
+        return cmd.idempotency_key, request_hash(cmd)
+    method = cmd.payment_method_id
+    if method is None:
+        wallet = wallets.find(cmd.user_id)
+        default = wallet.default if wallet is not None else None
+        method = default.payment_method_id if default is not None else None
+    resolved = replace(cmd, payment_method_id=method)
+    return derived_key(resolved), request_hash(resolved)
 
 
 def request_hash(cmd: ProcessPayment) -> str:
@@ -85,7 +99,9 @@ def process_payment(
     metadata = validated_metadata(cmd.metadata)
     if cmd.payment_method_id == "":
         raise InvalidInput("paymentMethodId", "must not be empty")
-    key = validate_idempotency_key(cmd.idempotency_key) if cmd.idempotency_key else None
+    if cmd.idempotency_key:
+        validate_idempotency_key(cmd.idempotency_key)
+    key, fingerprint = request_identity(cmd, wallets)
     wallet = wallets.find(cmd.user_id)
 
     def method() -> str:
@@ -95,8 +111,9 @@ def process_payment(
         cmd,
         money,
         metadata,
-        key=key or derived_key(cmd, method()),
-        key_derived=key is None,
+        key=key,
+        fingerprint=fingerprint,
+        key_derived=not cmd.idempotency_key,
         store=store,
         method=method,
     )
@@ -111,6 +128,7 @@ def _initiate(
     metadata: dict[str, str],
     *,
     key: str,
+    fingerprint: str,
     key_derived: bool,
     store: PaymentStore,
     method: Callable[[], str],
@@ -119,7 +137,6 @@ def _initiate(
 
     The wallet is consulted only to create one, so a replay answers as the first request did.
     """
-    fingerprint = request_hash(cmd)
     attempt = 0
     while True:
         payment = store.find(payment_id_for(cmd.user_id, key, attempt))

@@ -61,16 +61,22 @@ def test_a_user_saves_lists_chooses_charges_and_removes_cards(client: Client, us
     assert [(m["last4"], m["isDefault"]) for m in listing(client, user_id)] == [
         ("0005", True), ("4242", False),
     ]  # fmt: skip
-    removed = client.post(
+    same_purchase = client.post(
         "/api/payments/process",
         json={"amount": 2500, "currency": "usd", "paymentMethodId": mastercard["id"]},
+        headers=me,
+    )
+    assert same_purchase.json() == charged.json(), "the same purchase is the same payment"
+    removed = client.post(
+        "/api/payments/process",
+        json={"amount": 2600, "currency": "usd", "paymentMethodId": mastercard["id"]},
         headers=me,
     )
     assert error_code(removed) == (400, "PAYMENT_METHOD_ERROR")
     for pm in (amex, saved):
         assert client.delete(f"{ROUTE}/{pm['id']}", headers=me).status_code == 204
     no_default = client.post(
-        "/api/payments/process", json={"amount": 2500, "currency": "usd"}, headers=me
+        "/api/payments/process", json={"amount": 2700, "currency": "usd"}, headers=me
     )
     assert error_code(no_default) == (400, "PAYMENT_METHOD_ERROR")
 

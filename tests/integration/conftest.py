@@ -11,8 +11,10 @@ from uuid import UUID
 import httpx
 import pytest
 from dependency_injector import providers
+from eventsourcing.utils import get_topic
 
 from adapters.idempotency_redis import RedisIdempotencyStore
+from domain.payment import Payment
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
 from tests.fakes import CountingGateway
@@ -30,7 +32,9 @@ class Service:
 
     def payments(self) -> set[UUID]:
         recorder = self.container.payment_store().app.recorder
-        return {n.originator_id for n in recorder.select_notifications(start=1, limit=10_000)}
+        created = [get_topic(Payment.Initiated)]
+        notifications = recorder.select_notifications(start=1, limit=10_000, topics=created)
+        return {n.originator_id for n in notifications}
 
 
 @pytest.fixture

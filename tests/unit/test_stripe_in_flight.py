@@ -6,6 +6,7 @@ import pytest
 
 from adapters.eventstore import EventSourcedPaymentStore
 from adapters.simulated_gateway import SimulatedGateway
+from adapters.wallet_store import EventSourcedWalletStore
 from application.errors import IdempotencyConflict
 from application.ports import (
     ChargeOutcome,
@@ -53,10 +54,17 @@ def test_a_charge_stripe_is_still_running_is_a_conflict_and_the_retry_completes_
         idempotency_key="k",
     )
     with pytest.raises(IdempotencyConflict):
-        process_payment(cmd, store=store, gateway=gateway)
+        process_payment(
+            cmd, store=store, gateway=gateway, wallets=EventSourcedWalletStore(store.app)
+        )
     pending = store.find(payment_id_for("u", "k"))
     assert pending is not None and pending.status is PaymentStatus.PENDING
-    assert process_payment(cmd, store=store, gateway=gateway).status == "succeeded"
+    assert (
+        process_payment(
+            cmd, store=store, gateway=gateway, wallets=EventSourcedWalletStore(store.app)
+        ).status
+        == "succeeded"
+    )
     assert len(gateway.charge_calls) == 1
 
 

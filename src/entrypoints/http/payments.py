@@ -13,9 +13,8 @@ from application.idempotency import IdempotentRequests, Outcome
 from application.ports import PaymentGateway, PaymentHistory, PaymentStore, WalletStore
 from application.process_payment import (
     ProcessPayment,
-    derived_key,
     process_payment,
-    request_hash,
+    request_identity,
 )
 from application.queries import get_payment, payment_history
 from application.refund_payment import RefundPayment, refund_payment, refund_request_hash
@@ -109,12 +108,13 @@ class PaymentController(Controller):
             )
             return json_outcome(response, 201)
 
+        key, fingerprint = request_identity(cmd, wallets)
         return idempotent_response(
             idempotency,
             route="process",
             user_id=cmd.user_id,
-            key=idempotency_key or derived_key(cmd),
-            fingerprint=request_hash(cmd),
+            key=key,
+            fingerprint=fingerprint,
             handle=handle,
         )
 

@@ -63,6 +63,7 @@ def configure_logging(stream: IO[str] | None = None, level: int = logging.INFO) 
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_process_id,
+        scrub_secrets,  # before any handler sees the event, not only the one that prints it
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

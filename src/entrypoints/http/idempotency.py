@@ -11,6 +11,7 @@ from litestar.enums import MediaType
 from application.errors import IdempotencyConflict
 from application.idempotency import IdempotentRequests, Outcome, validate_idempotency_key
 from application.ports import StoredResponse
+from entrypoints import metrics
 from entrypoints.http.errors import api_error, error_body
 from entrypoints.metrics import duplicate_payment_attempts_total
 
@@ -29,7 +30,9 @@ def json_outcome(body: msgspec.Struct, status_code: int) -> Outcome:
 
 
 def error_outcome(error: Exception, *, keep: bool) -> Outcome:
+    """An error answer the idempotency layer may keep; counted like every error response."""
     api = api_error(error)
+    metrics.payment_errors_total.labels(code=api.code).inc()
     body = msgspec.json.encode(error_body(api))
     return Outcome(response=StoredResponse(status_code=api.status, body=body), keep=keep)
 

@@ -17,6 +17,7 @@ from application.payment_methods import (
 )
 from application.ports import Clock, PaymentGateway, WalletStore
 from application.wallet_queries import WalletEntry, list_payment_methods
+from entrypoints.http.openapi_docs import API, WITH_BODY, error_responses
 from entrypoints.http.wallet_schemas import (
     AddPaymentMethodBody,
     PaymentMethodOut,
@@ -44,7 +45,12 @@ class PaymentMethodController(Controller):
     path = "/api/payment-methods"
     tags = ["payment methods"]
 
-    @get("/", operation_id="listPaymentMethods", sync_to_thread=True)
+    @get(
+        "/",
+        operation_id="listPaymentMethods",
+        sync_to_thread=True,
+        responses=error_responses(*API),
+    )
     def list_methods(
         self,
         request: AnyRequest,
@@ -54,7 +60,13 @@ class PaymentMethodController(Controller):
         entries = list_payment_methods(request.user.user_id, wallets=wallets, clock=clock)
         return PaymentMethodsResponse(payment_methods=[method_out(e) for e in entries])
 
-    @post("/", operation_id="addPaymentMethod", status_code=201, sync_to_thread=True)
+    @post(
+        "/",
+        operation_id="addPaymentMethod",
+        status_code=201,
+        sync_to_thread=True,
+        responses=error_responses(*WITH_BODY, 402, 404),
+    )
     def add(
         self,
         request: AnyRequest,
@@ -75,7 +87,12 @@ class PaymentMethodController(Controller):
         )
         return method_out(entry)
 
-    @delete("/{payment_method_id:str}", operation_id="removePaymentMethod", sync_to_thread=True)
+    @delete(
+        "/{payment_method_id:str}",
+        operation_id="removePaymentMethod",
+        sync_to_thread=True,
+        responses=error_responses(*API, 404),
+    )
     def remove(
         self,
         request: AnyRequest,
@@ -93,6 +110,7 @@ class PaymentMethodController(Controller):
         "/{payment_method_id:str}/default",
         operation_id="choosePaymentMethodAsDefault",
         status_code=200,
+        responses=error_responses(*API, 404),
         sync_to_thread=True,
     )
     def choose_default(

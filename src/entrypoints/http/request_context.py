@@ -17,6 +17,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from application.actors import Actor
+from entrypoints.logs import scrub
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -62,7 +63,7 @@ async def log_and_tag_response(message: Message, scope: Scope) -> None:
         "request",
         request_id=request_id,
         method=scope.get("method"),
-        path=scope["path"],
+        path=scrub(scope["path"]),  # a client may put anything in a URL
         status=message["status"],
         duration_ms=round((time.perf_counter() - started) * 1000, 2) if started else None,
         user_id=user.user_id if isinstance(user, Actor) else None,

@@ -17,6 +17,7 @@ from application.errors import PaymentNotRecordedYet
 from application.ingest_stripe_event import IngestStripeEvent, ingest_stripe_event
 from application.ports import WalletStore, WebhookStore
 from domain.errors import InvalidInput
+from entrypoints.http.openapi_docs import error_responses
 from entrypoints.metrics import webhook_events_total, webhook_processing_seconds
 
 MAX_WEBHOOK_BYTES = 256 * 1024
@@ -91,6 +92,7 @@ class StripeWebhookController(Controller):
         request_max_body_size=MAX_WEBHOOK_BYTES,
         summary="Receive a Stripe event",
         description="Stripe's event as sent (at most 256 KiB), verified on the raw body.",
+        responses=error_responses(400, 404, 413, 415, 429, 500),
     )
     def receive(
         self,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jwt
 
+from entrypoints import audit_cli, operations
 from entrypoints.settings import ConfigError, Settings, load_dotenv
 
 MIGRATIONS_DIR = Path(
@@ -30,6 +31,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     # this one, so that a SIGTERM after a clean drain ends with exit status 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
 
+    with operations.opened(settings):
+        pass  # a wrong encryption key fails here, in one line, not at the first request
     os.environ["PAYMENTS_RUN_PROJECTIONS"] = "0" if args.no_projections else "1"
     uvicorn.run(
         "entrypoints.http.app:app_from_env",
@@ -51,21 +54,6 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     applied = apply_migrations(settings.database_url, MIGRATIONS_DIR / "postgres")
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'already up to date'}")
-    return 0
-
-
-def project(args: argparse.Namespace, settings: Settings) -> int:
-    from entrypoints.container import build_container
-
-    container = build_container(settings)
-    runner = container.history_runner()
-    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
-    print(f"following the event log from position {runner.position}", flush=True)
-    try:
-        runner.run_forever()
-    except KeyboardInterrupt:
-        runner.stop()
-    container.payment_store().close()
     return 0
 
 
@@ -95,9 +83,6 @@ def parser() -> argparse.ArgumentParser:
     p = commands.add_parser("migrate", help="apply migrations/ to PostgreSQL")
     p.set_defaults(run=migrate)
 
-    p = commands.add_parser("project", help="run the read-model projections in this process")
-    p.set_defaults(run=project)
-
     p = commands.add_parser("token", help="print a bearer token signed with the configured secret")
     p.add_argument("--user", required=True)
     p.add_argument("--role", action="append", default=[], choices=["admin"])
@@ -106,6 +91,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("keygen", help="print a new PAYMENTS_ENCRYPTION_KEY")
     p.set_defaults(run=keygen)
+    operations.add_commands(commands)
+    audit_cli.add_commands(commands)
     return root
 
 
@@ -118,7 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     command: Callable[[argparse.Namespace, Settings], int] = args.run
-    return command(args, settings)
+    try:
+        return command(args, settings)
+    except operations.Unusable as error:
+        print(error, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -13,10 +13,12 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from entrypoints.container import Container, build_container
+from entrypoints.http.audit import AuditController
 from entrypoints.http.auth import jwt_auth
 from entrypoints.http.errors import handle_exception
 from entrypoints.http.health import HealthController
 from entrypoints.http.payments import PaymentController
+from entrypoints.http.request_id import request_cause_middleware
 from entrypoints.http.strict_body import strict_json_body
 from entrypoints.settings import Settings, load_dotenv
 
@@ -35,30 +37,32 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        runner = container.history_runner()
-        if run_projections:
+        runners = container.runners().values() if run_projections else []
+        for runner in runners:
             runner.start()
         try:
             yield
         finally:
-            runner.stop()
+            for runner in runners:
+                runner.stop()
             container.payment_store().close()
 
     def provide(provider: Any) -> Provide:
         return Provide(lambda: provider(), sync_to_thread=False, use_cache=True)
 
     return Litestar(
-        route_handlers=[PaymentController, HealthController, MetricsController],
+        route_handlers=[PaymentController, AuditController, HealthController, MetricsController],
         dependencies={
             "store": provide(container.payment_store),
             "gateway": provide(container.gateway),
             "history": provide(container.history),
             "history_runner": provide(container.history_runner),
+            "audit": provide(container.audit_trail),
         },
         guards=[strict_json_body],
         exception_handlers={Exception: handle_exception},
         on_app_init=[auth.on_app_init],
-        middleware=[prometheus.middleware],
+        middleware=[prometheus.middleware, request_cause_middleware],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Payment service",

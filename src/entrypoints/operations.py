@@ -1,0 +1,98 @@
+"""Operations on read models: `project` (run them as a worker) and `replay` (rebuild them)."""
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.progress import Progress
+
+from adapters.encryption import UnreadableEvents, check_events_readable
+from adapters.projection_runner import PollingProjectionRunner
+from entrypoints.container import Container, build_container
+from entrypoints.settings import Settings
+
+
+class Unusable(Exception):
+    """The command cannot start; the message is the one line to show."""
+
+
+@contextmanager
+def opened(settings: Settings) -> Iterator[Container]:
+    """The container, once the configured key is known to read the stored events."""
+    container = build_container(settings)
+    try:
+        check_events_readable(container.payment_store().app)
+    except UnreadableEvents as error:
+        container.payment_store().close()
+        raise Unusable(f"configuration error: {error}") from None
+    try:
+        yield container
+    finally:
+        container.payment_store().close()
+
+
+def selected(container: Container, name: str | None) -> list[PollingProjectionRunner]:
+    runners: dict[str, PollingProjectionRunner] = container.runners()
+    if name is None:
+        return list(runners.values())
+    if name not in runners:
+        raise Unusable(f"unknown projection {name!r}: choose one of {', '.join(runners)}")
+    return [runners[name]]
+
+
+def project(args: argparse.Namespace, settings: Settings) -> int:
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    with opened(settings) as container:
+        runners = selected(container, args.projection)
+        for runner in runners:
+            runner.start()
+        shown: dict[str, bool | None] = {r.name: None for r in runners}
+        try:
+            while not stopping.wait(0.1):
+                for runner in runners:
+                    if shown[runner.name] != runner.active:
+                        shown[runner.name] = runner.active
+                        state = "active" if runner.active else "standby"
+                        print(f"{runner.name}: {state} at position {runner.position}", flush=True)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for runner in runners:
+                runner.stop()
+    return 0
+
+
+def _rebuild_with_bar(runner: PollingProjectionRunner) -> int:
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"rebuilding {runner.name}", total=runner.lag() or None)
+        return runner.rebuild(
+            lambda done, left: bar.update(task, completed=done, total=done + left)
+        )
+
+
+def replay(args: argparse.Namespace, settings: Settings) -> int:
+    with opened(settings) as container:
+        for runner in selected(container, args.projection):
+            started = time.monotonic()
+            count = _rebuild_with_bar(runner) if sys.stdout.isatty() else runner.rebuild()
+            print(
+                f"{runner.name}: rebuilt from {count} events in "
+                f"{time.monotonic() - started:.1f}s, now at position {runner.position}",
+                flush=True,
+            )
+    return 0
+
+
+def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = commands.add_parser("project", help="run the projections (read models, audit chain)")
+    p.add_argument("--projection", help="only this one (default: all)")
+    p.set_defaults(run=project)
+
+    p = commands.add_parser("replay", help="drop read models and rebuild them from the event log")
+    p.add_argument("--projection", help="only this one (default: all)")
+    p.set_defaults(run=replay)

@@ -11,6 +11,7 @@ from uuid import UUID
 from adapters.hash_chain import HashChainFollower, verify_chain
 from application.actors import Actor
 from application.audit import export_audit_trail, payment_audit_trail
+from application.errors import NotFound
 from application.ports import AuditEntry
 from entrypoints.operations import Unusable, opened
 from entrypoints.settings import Settings
@@ -37,7 +38,11 @@ def show(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError:
         raise Unusable(f"not a payment id: {args.payment_id!r}") from None
     with opened(settings) as container:
-        entries = payment_audit_trail(AUDITOR, payment_id, trail=container.audit_trail())
+        try:
+            entries = payment_audit_trail(AUDITOR, payment_id, trail=container.audit_trail())
+        except NotFound as error:
+            print(error, file=sys.stderr)
+            return 1
         for entry in entries:
             print(json.dumps({k: v for k, v in as_json(entry).items() if k != "position"}))
     return 0

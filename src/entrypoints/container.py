@@ -49,6 +49,7 @@ class Container(containers.DeclarativeContainer):
         persistence_env,
         database_url=settings.provided.database_url,
         sqlite_file=settings.provided.chain_file,
+        pool_size=2,
     )
     hash_chain = providers.Singleton(hash_chain_view, env=chain_env)
     chain_runner = providers.Singleton(

@@ -8,6 +8,7 @@ from each follower, which commits its updates together with its tracking positio
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any, Protocol
 
 from eventsourcing.application import Application
@@ -48,12 +49,17 @@ class ProjectionFollower:
         return self.view.max_tracking_id(self.app.name) or 0
 
     def follow(self, notifications: Sequence[Notification]) -> None:
-        for notification in notifications:
-            if not self.wanted or notification.topic in self.wanted:
-                event = self.app.mapper.to_domain_event(notification)
-                self.projection.process_event(event, Tracking(self.app.name, notification.id))
-        if notifications and self.wanted and notifications[-1].topic not in self.wanted:
-            self.view.insert_tracking(Tracking(self.app.name, notifications[-1].id))
+        if not notifications:
+            return
+        last = Tracking(self.app.name, notifications[-1].id)
+        batch = getattr(self.view, "batch", None)  # one transaction for the whole batch
+        with batch(last) if batch is not None else nullcontext():
+            for notification in notifications:
+                if not self.wanted or notification.topic in self.wanted:
+                    event = self.app.mapper.to_domain_event(notification)
+                    self.projection.process_event(event, Tracking(self.app.name, notification.id))
+        if batch is None and self.wanted and notifications[-1].topic not in self.wanted:
+            self.view.insert_tracking(last)
 
     def clear(self) -> None:
         clear: Callable[[], None] | None = getattr(self.view, "clear", None)

@@ -92,6 +92,7 @@ class PollingProjectionRunner:
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.active = lock is None
+        self.resumed_from: int | None = None
 
     @property
     def name(self) -> str:
@@ -126,9 +127,11 @@ class PollingProjectionRunner:
                 self.lock.release()
                 self.active = False
                 return 0
-            self.active = self.lock.try_acquire()
+            was_active, self.active = self.active, self.lock.try_acquire()
             if not self.active:
                 return 0
+            if not was_active:
+                self.resumed_from = self.position
         return self.run_once()
 
     def run_forever(self) -> None:

@@ -57,8 +57,12 @@ def project(args: argparse.Namespace, settings: Settings) -> int:
                 for runner in runners:
                     if shown[runner.name] != runner.active:
                         shown[runner.name] = runner.active
-                        state = "active" if runner.active else "standby"
-                        print(f"{runner.name}: {state} at position {runner.position}", flush=True)
+                        state = (
+                            f"active, resuming from position {runner.resumed_from}"
+                            if runner.active
+                            else f"standby at position {runner.position}"
+                        )
+                        print(f"{runner.name}: {state}", flush=True)
         except KeyboardInterrupt:
             pass
         finally:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from rich.progress import Progress
 
 from adapters.encryption import UnreadableEvents, check_events_readable
+from adapters.hash_chain import HashChainFollower
 from adapters.projection_runner import PollingProjectionRunner
 from entrypoints.container import Container, build_container
 from entrypoints.settings import Settings
@@ -35,8 +36,12 @@ def opened(settings: Settings) -> Iterator[Container]:
         container.payment_store().close()
 
 
-def selected(container: Container, name: str | None) -> list[PollingProjectionRunner]:
+def selected(
+    container: Container, name: str | None, *, read_models_only: bool = False
+) -> list[PollingProjectionRunner]:
     runners: dict[str, PollingProjectionRunner] = container.runners()
+    if read_models_only:  # the hash chain is evidence: extended, never recomputed from the log
+        runners = {k: v for k, v in runners.items() if k != HashChainFollower.name}
     if name is None:
         return list(runners.values())
     if name not in runners:
@@ -81,7 +86,7 @@ def _rebuild_with_bar(runner: PollingProjectionRunner) -> int:
 
 def replay(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as container:
-        for runner in selected(container, args.projection):
+        for runner in selected(container, args.projection, read_models_only=True):
             started = time.monotonic()
             count = _rebuild_with_bar(runner) if sys.stdout.isatty() else runner.rebuild()
             print(
@@ -98,5 +103,5 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     p.set_defaults(run=project)
 
     p = commands.add_parser("replay", help="drop read models and rebuild them from the event log")
-    p.add_argument("--projection", help="only this one (default: all)")
+    p.add_argument("--projection", help="only this read model (default: all)")
     p.set_defaults(run=replay)

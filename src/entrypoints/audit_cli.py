@@ -80,10 +80,12 @@ def verify(args: argparse.Namespace, settings: Settings) -> int:
                 raise Unusable(f"{HashChainFollower.name}: the active worker did not catch up")
             time.sleep(0.1)
         checked, tampering = verify_chain(app, container.hash_chain())
+        last = container.hash_chain().last_link()
     if tampering is not None:
         print(f"TAMPERED: {tampering}; {checked} events before it are intact")
         return 1
-    print(f"OK: {checked} events verified; the hash chain is intact")
+    head = f"; last link {last.digest}" if last else ""
+    print(f"OK: {checked} events verified; the hash chain is intact{head}")
     return 0
 
 

@@ -102,6 +102,23 @@ def test_raw_event_rows_hold_no_amount_user_or_metadata(
     assert story[0].cause == {"request_id": "req-secret-1", "user_id": user_id}
 
 
+def test_the_worker_commands_read_encrypted_events_with_the_same_key(
+    backend_env: dict[str, str],
+    make_container: Callable[[dict[str, str]], Container],
+    tmp_path: Path,
+) -> None:
+    env = {**backend_env, "PAYMENTS_ENCRYPTION_KEY": new_key()}
+    payment_id = charge(make_container(env), "someone")
+
+    replayed = run_cli(env, "replay", cwd=tmp_path)
+    verified = run_cli(env, "audit", "verify", cwd=tmp_path)
+    shown = run_cli(env, "audit", "show", payment_id, cwd=tmp_path)
+
+    assert replayed.returncode == 0 and replayed.stdout.startswith("history: rebuilt from 3 ")
+    assert verified.returncode == 0 and verified.stdout.startswith("OK: 3 events verified")
+    assert shown.returncode == 0 and NOTE in shown.stdout
+
+
 def test_without_a_key_the_same_rows_are_readable(
     backend_env: dict[str, str], make_container: Callable[[dict[str, str]], Container]
 ) -> None:

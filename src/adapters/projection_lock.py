@@ -47,9 +47,10 @@ class PostgresProjectionLock:
             self.held = False
         return self._conn
 
-    def _ask(self, sql: str, lock_class: int) -> bool:
+    def _ask(self, sql: str, lock_class: int | None = None) -> bool:
+        params = () if lock_class is None else (lock_class, self.key)
         try:
-            row = self._connection().execute(sql, (lock_class, self.key)).fetchone()
+            row = self._connection().execute(sql, params).fetchone()
         except psycopg.OperationalError:
             self.close()  # the connection died, and our locks with it
             raise
@@ -57,7 +58,7 @@ class PostgresProjectionLock:
 
     def try_acquire(self) -> bool:
         if self.held:
-            return self._ask("SELECT %s::int + %s::int > 0", RUNNER_CLASS)  # still connected
+            return self._ask("SELECT true")  # still connected, so still ours
         self.held = self._ask("SELECT pg_try_advisory_lock(%s, %s)", RUNNER_CLASS)
         return self.held
 

@@ -93,6 +93,7 @@ class PollingProjectionRunner:
         self.error: BaseException | None = None
         self.active = lock is None
         self.resumed_from: int | None = None
+        self._rebuilding = False
 
     @property
     def name(self) -> str:
@@ -118,7 +119,9 @@ class PollingProjectionRunner:
         return processed
 
     def _rebuild_pending(self) -> bool:
-        return self.lock is not None and self.active and self.lock.rebuild_pending()
+        if self.lock is None or not self.active or self._rebuilding:
+            return False
+        return self.lock.rebuild_pending()
 
     def cycle(self) -> int:
         """One turn of the loop: lead if no one else does, step aside for a rebuild."""
@@ -141,25 +144,35 @@ class PollingProjectionRunner:
                     self._stopping.wait(self.poll_interval)
             except Exception as error:  # keep following the log; the view is unchanged
                 self.error = error
-                self.active = self.lock is None
                 log.exception("projection %s failed; retrying", self.name)
+                self._step_down()
                 self._stopping.wait(1.0)
+
+    def _step_down(self) -> None:
+        """Let another runner try while this one recovers."""
+        if self.lock is None:
+            return
+        self.active = False
+        try:
+            self.lock.release()
+        except Exception:  # the lock's connection is gone: so is the lock
+            self.lock.close()
 
     def rebuild(self, progress: Progress | None = None, timeout: float = 60.0) -> int:
         """Drop the follower's state and replay the whole log, with the lock of the live one."""
         if self.lock is not None and not self.lock.acquire_for_rebuild(timeout):
-            raise TimeoutError(f"projection {self.name}: another rebuild holds the lock")
+            raise TimeoutError(
+                f"{self.name}: the projection's lock was not free within {timeout:.0f}s "
+                "(another rebuild is running, or the active runner is stuck)"
+            )
+        self._rebuilding = True
         try:
             self.follower.clear()
-            self.active, lock, self.lock = True, self.lock, None
-            try:
-                return self.run_once(progress)
-            finally:
-                self.lock = lock
+            return self.run_once(progress)
         finally:
+            self._rebuilding = False
             if self.lock is not None:
                 self.lock.release_rebuild()
-            self.active = self.lock is None
 
     def start(self) -> None:
         self._thread = threading.Thread(

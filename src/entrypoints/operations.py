@@ -88,7 +88,10 @@ def replay(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as container:
         for runner in selected(container, args.projection, read_models_only=True):
             started = time.monotonic()
-            count = _rebuild_with_bar(runner) if sys.stdout.isatty() else runner.rebuild()
+            try:
+                count = _rebuild_with_bar(runner) if sys.stdout.isatty() else runner.rebuild()
+            except TimeoutError as error:
+                raise Unusable(str(error)) from None
             print(
                 f"{runner.name}: rebuilt from {count} events in "
                 f"{time.monotonic() - started:.1f}s, now at position {runner.position}",

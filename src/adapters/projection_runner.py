@@ -93,6 +93,7 @@ class PollingProjectionRunner:
         self.error: BaseException | None = None
         self.active = lock is None
         self.resumed_from: int | None = None
+        self.decided = lock is None  # whether it has tried for the lock yet
         self._rebuilding = False
 
     @property
@@ -131,6 +132,7 @@ class PollingProjectionRunner:
                 self.active = False
                 return 0
             was_active, self.active = self.active, self.lock.try_acquire()
+            self.decided = True
             if not self.active:
                 return 0
             if not was_active:

@@ -49,6 +49,12 @@ def selected(
     return [runners[name]]
 
 
+def _state(runner: PollingProjectionRunner) -> str:
+    if runner.active:
+        return f"active, resuming from position {runner.resumed_from}"
+    return f"standby at position {runner.position}"
+
+
 def project(args: argparse.Namespace, settings: Settings) -> int:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -57,20 +63,20 @@ def project(args: argparse.Namespace, settings: Settings) -> int:
         for runner in runners:
             runner.start()
         shown: dict[str, bool | None] = {r.name: None for r in runners}
+
+        def report() -> None:
+            for runner in runners:
+                if runner.decided and shown[runner.name] != runner.active:
+                    shown[runner.name] = runner.active
+                    print(f"{runner.name}: {_state(runner)}", flush=True)
+
         try:
             while not stopping.wait(0.1):
-                for runner in runners:
-                    if shown[runner.name] != runner.active:
-                        shown[runner.name] = runner.active
-                        state = (
-                            f"active, resuming from position {runner.resumed_from}"
-                            if runner.active
-                            else f"standby at position {runner.position}"
-                        )
-                        print(f"{runner.name}: {state}", flush=True)
+                report()
         except KeyboardInterrupt:
             pass
         finally:
+            report()
             for runner in runners:
                 runner.stop()
     return 0

@@ -29,6 +29,7 @@ def request_cause_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         request_id = request_id_from(Headers.from_scope(scope))
+        scope.setdefault("state", {})["request_id"] = request_id  # request.state.request_id
         user_id: Any = getattr(scope.get("user"), "user_id", None)
 
         async def send_with_id(message: Message) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import jwt
 
+from application.causes import caused_by
+from application.causes import command as cli_command
 from entrypoints import audit_cli, operations
 from entrypoints.settings import ConfigError, Settings, load_dotenv
 
@@ -106,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     command: Callable[[argparse.Namespace, Settings], int] = args.run
     try:
-        return command(args, settings)
+        with caused_by(cli_command(f"payment-service {args.command}")):
+            return command(args, settings)
     except operations.Unusable as error:
         print(error, file=sys.stderr)
         return 2

@@ -1,17 +1,21 @@
 """Causes stored with events; one active runner per projection, stepping aside for a rebuild."""
 
+import argparse
 import threading
 from pathlib import Path
 
+import pytest
 from eventsourcing.domain import Aggregate
 
 from adapters.audit_trail import EventStoreAuditTrail
 from adapters.eventstore import EventSourcedPaymentStore
 from adapters.projection_lock import FileProjectionLock
 from adapters.projection_runner import PollingProjectionRunner
-from application.causes import api_request, caused_by, stripe_event
+from application.causes import Cause, api_request, caused_by, current_cause, stripe_event
 from application.history import PaymentHistoryProjection
 from domain.payment import Payment
+from entrypoints import cli, operations
+from entrypoints.settings import Settings
 from tests.conftest import eventually
 from tests.fakes import InMemoryHistoryView
 from tests.generated import one_payment
@@ -92,3 +96,19 @@ def test_a_rebuilt_view_equals_the_incremental_one(store: EventSourcedPaymentSto
     assert (view.rows, view.counts) == live
     assert {p.id for p in [one_payment(n, "t") for n in range(30)]} == set(view.rows)
     assert isinstance(next(iter(store.app.events.get(next(iter(view.rows))))), Payment.Initiated)
+
+
+def test_a_command_line_run_is_the_cause_of_what_it_writes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: list[Cause | None] = []
+
+    def replay(args: argparse.Namespace, settings: Settings) -> int:
+        seen.append(current_cause())
+        return 0
+
+    monkeypatch.setattr(operations, "replay", replay)
+    monkeypatch.setenv("PAYMENTS_DATA_DIR", str(tmp_path))
+    assert cli.main(["replay"]) == 0
+    assert seen == [Cause(command="payment-service replay")]
+    assert current_cause() is None

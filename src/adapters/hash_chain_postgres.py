@@ -18,6 +18,8 @@ def _link(record: Any) -> Link:
 
 
 class PostgresHashChain(PostgresTrackingRecorder, HashChainView):
+    """The chain's links and tracking in the service's PostgreSQL database."""
+
     def last_link(self) -> Link | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute(f"{SELECT} ORDER BY position DESC LIMIT 1")

@@ -14,6 +14,8 @@ def _link(record: Any) -> Link:
 
 
 class SQLiteHashChain(SQLiteTrackingRecorder, HashChainView):
+    """The chain's links and tracking in one SQLite file."""
+
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),

@@ -35,6 +35,8 @@ class ProjectionLock(Protocol):
 
 
 class PostgresProjectionLock:
+    """Session advisory locks on a connection of its own: they die with the process."""
+
     def __init__(self, database_url: str, projection: str) -> None:
         self.database_url = database_url
         self.key = zlib.crc32(projection.encode()) & 0x7FFFFFFF
@@ -98,6 +100,8 @@ class PostgresProjectionLock:
 
 
 class FileProjectionLock:
+    """flock() on files beside the embedded database: released when the process dies."""
+
     def __init__(self, directory: Path, projection: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.paths = (directory / f"{projection}.lock", directory / f"{projection}.rebuild.lock")

@@ -69,6 +69,8 @@ class ProjectionFollower:
 
 
 class PollingProjectionRunner:
+    """Keeps one follower up to date from the log, while it holds the projection's lock."""
+
     def __init__(
         self,
         app: Application[Any],
@@ -80,11 +82,13 @@ class PollingProjectionRunner:
         poll_interval: float = 0.05,
     ) -> None:
         self.app = app
-        self.follower: LogFollower = (
-            ProjectionFollower(app, projection, view)
-            if isinstance(projection, Projection) and view is not None
-            else projection  # type: ignore[assignment]
-        )
+        self.follower: LogFollower
+        if isinstance(projection, Projection):
+            if view is None:
+                raise TypeError("a Projection needs the view it writes to")
+            self.follower = ProjectionFollower(app, projection, view)
+        else:
+            self.follower = projection
         self.lock = lock
         self.batch_size = batch_size
         self.poll_interval = poll_interval

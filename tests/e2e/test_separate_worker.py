@@ -38,6 +38,7 @@ def test_history_comes_from_the_worker_when_the_api_runs_no_projections(
             assert eventually(lambda: total() == 1, timeout=20)
             assert client.post("/api/payments/process", json={**VISA, "amount": 4300}, headers=me)
             assert eventually(lambda: total() == 2, timeout=10)
+            assert eventually(lambda: container.chain_runner().lag() == 0, timeout=10)
         finally:
             worker.send_signal(signal.SIGTERM)
             assert worker.wait(10) == 0

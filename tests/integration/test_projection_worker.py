@@ -13,7 +13,7 @@ from entrypoints.container import Container
 from tests.cli_process import start_cli
 from tests.conftest import eventually
 from tests.generated import generate
-from tests.views import assert_exact, snapshot
+from tests.views import assert_exact, position, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -78,15 +78,15 @@ def test_a_worker_killed_during_catch_up_resumes_to_an_exact_view(
 
     workers.append(first := Worker(pg_env, tmp_path))
     first.wait_for("history: active")
-    assert eventually(lambda: snapshot(pg_env)[2] > 0, timeout=30)
+    assert eventually(lambda: position(pg_env) > 0, timeout=30)
     first.kill()
-    interrupted_at = snapshot(pg_env)[2]
+    interrupted_at = position(pg_env)
     assert 0 < interrupted_at < last  # killed in the middle of the catch-up
 
     workers.append(second := Worker(pg_env, tmp_path))
     resumed = second.wait_for("history: active")
     assert resumed == f"history: active, resuming from position {interrupted_at}"
-    assert eventually(lambda: snapshot(pg_env)[2] == last, timeout=60)
+    assert eventually(lambda: position(pg_env) == last, timeout=60)
     assert_exact(snapshot(pg_env), expected)
     assert second.stop() == 0
 
@@ -104,11 +104,11 @@ def test_a_standby_worker_takes_over_when_the_active_one_dies(
     two.wait_for("history: standby")
 
     expected = generate(store, 300, prefix="first")
-    assert eventually(lambda: snapshot(pg_env)[2] == store.app.recorder.max_notification_id())
+    assert eventually(lambda: position(pg_env) == store.app.recorder.max_notification_id())
     one.kill()
     assert two.wait_for("history: active").startswith("history: active")
     later = generate(store, 300, prefix="later")
-    assert eventually(lambda: snapshot(pg_env)[2] == store.app.recorder.max_notification_id())
+    assert eventually(lambda: position(pg_env) == store.app.recorder.max_notification_id())
 
     expected.status.update(later.status)
     expected.refunded.update(later.refunded)

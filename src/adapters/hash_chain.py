@@ -43,8 +43,10 @@ class Tampering:
 
 def link_digest(previous: str, stored: Notification) -> str:
     head = f"{stored.id}\x1f{stored.originator_id}\x1f{stored.originator_version}\x1f"
+    state: object = stored.state  # an edit in SQLite may leave text where bytes were
+    body = state if isinstance(state, bytes) else str(state).encode()
     return hashlib.sha256(
-        bytes.fromhex(previous) + f"{head}{stored.topic}\x1f".encode() + stored.state
+        bytes.fromhex(previous) + f"{head}{stored.topic}\x1f".encode() + body
     ).hexdigest()
 
 

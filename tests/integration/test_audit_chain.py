@@ -1,6 +1,8 @@
 """`payment-service audit verify|show|export`: the auditor's commands on real databases."""
 
+import base64
 import json
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,6 +83,30 @@ def test_verify_notices_a_removed_event(
 
     assert result.returncode == 1
     assert f"(aggregate {payment_id}, version 3) was removed" in result.stdout
+
+
+def test_verify_needs_no_key_and_names_a_garbled_encrypted_event(
+    base_env: dict[str, str],
+    postgres_url: str,
+    make_container: Callable[[dict[str, str]], Container],
+    tmp_path: Path,
+) -> None:
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    env = {**base_env, "PAYMENTS_DATABASE_URL": postgres_url, "PAYMENTS_ENCRYPTION_KEY": key}
+    payment_id = charge(make_container(env), "user-1", 1000)
+    assert run_cli(env, "audit", "verify", cwd=tmp_path).returncode == 0
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute(
+            "UPDATE payments_events "
+            "SET state = set_byte(state, 19, (get_byte(state, 19) + 1) % 256) "
+            "WHERE originator_version = 1"
+        )
+    del env["PAYMENTS_ENCRYPTION_KEY"]
+
+    result = run_cli(env, "audit", "verify", cwd=tmp_path)
+
+    assert result.returncode == 1, result.stderr
+    assert f"(aggregate {payment_id}, version 1) no longer matches" in result.stdout
 
 
 def test_show_and_export_write_each_event_with_its_cause(

@@ -5,31 +5,17 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from adapters.hash_chain import HashChainFollower, verify_chain
 from application.actors import Actor
 from application.audit import export_audit_trail, payment_audit_trail
 from application.errors import NotFound
-from application.ports import AuditEntry
+from entrypoints.audit_format import entry_json
 from entrypoints.operations import Unusable, opened
 from entrypoints.settings import Settings
 
 AUDITOR = Actor(user_id="cli", roles=frozenset({"admin"}))
-
-
-def as_json(entry: AuditEntry) -> dict[str, Any]:
-    return {
-        "position": entry.position,
-        "aggregateId": str(entry.aggregate_id),
-        "aggregateType": entry.aggregate_type,
-        "version": entry.version,
-        "type": entry.type,
-        "occurredAt": entry.occurred_at.isoformat(),
-        "cause": entry.cause,
-        "data": entry.data,
-    }
 
 
 def show(args: argparse.Namespace, settings: Settings) -> int:
@@ -44,7 +30,7 @@ def show(args: argparse.Namespace, settings: Settings) -> int:
             print(error, file=sys.stderr)
             return 1
         for entry in entries:
-            print(json.dumps({k: v for k, v in as_json(entry).items() if k != "position"}))
+            print(json.dumps({k: v for k, v in entry_json(entry).items() if k != "position"}))
     return 0
 
 
@@ -60,7 +46,7 @@ def export(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as container:
         count = 0
         for entry in export_audit_trail(container.audit_trail(), args.since):
-            sys.stdout.write(json.dumps(as_json(entry)) + "\n")
+            sys.stdout.write(json.dumps(entry_json(entry)) + "\n")
             count += 1
         print(f"exported {count} events", file=sys.stderr)
     return 0

@@ -134,7 +134,8 @@ def test_show_and_export_write_each_event_with_its_cause(
     rows = [json.loads(line) for line in exported.stdout.splitlines()]
     assert [r["position"] for r in rows] == sorted(r["position"] for r in rows)
     assert [r["aggregateId"] for r in rows] == [paid] * 3 + [other] * 3
-    assert rows[3]["cause"] == {"stripe_event_id": "evt_1Nq8"}
+    assert rows[3]["cause"] == {"stripeEventId": "evt_1Nq8"}
+    assert rows[0]["data"]["userId"] == "user-1" and rows[0]["data"]["amount"] == 1200
 
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     later = run_cli(backend_env, "audit", "export", "--since", tomorrow, cwd=tmp_path)

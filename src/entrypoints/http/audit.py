@@ -10,12 +10,8 @@ from msgspec import Struct
 
 from application.audit import payment_audit_trail
 from application.ports import AuditEntry, AuditTrail
+from entrypoints.audit_format import camel_keys
 from entrypoints.http.payments import AnyRequest, parse_payment_id
-
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 class CauseOut(Struct, rename="camel", omit_defaults=True):
@@ -44,7 +40,7 @@ def audit_event_out(entry: AuditEntry) -> AuditEventOut:
         type=entry.type,
         occurred_at=entry.occurred_at,
         cause=CauseOut(**entry.cause) if entry.cause else None,
-        data={camel(k): v for k, v in entry.data.items()},
+        data=camel_keys(entry.data),
     )
 
 

@@ -11,7 +11,7 @@ from adapters.eventstore import PaymentsApplication
 from application.ports import AuditEntry
 
 PAGE = 500
-_BOOKKEEPING = ("originator_id", "originator_version", "timestamp")
+_BOOKKEEPING = ("originator_id", "originator_version", "originator_topic", "timestamp")
 
 
 def _plain(value: Any) -> Any:

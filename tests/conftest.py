@@ -139,7 +139,8 @@ def make_container() -> Iterator[Callable[[dict[str, str]], Container]]:
 
     yield make
     for container in made:
-        container.history_runner().stop()
+        for runner in container.runners().values():
+            runner.stop()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TypeVar
 from uuid import UUID
@@ -11,7 +11,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.popo import POPOTrackingRecorder
 
 from adapters.simulated_gateway import SimulatedGateway
-from application.history import HistoryView
+from application.history import CountDeltas, HistoryView
 from application.ports import (
     ChargeOutcome,
     ChargeRequest,
@@ -31,19 +31,17 @@ class InMemoryHistoryView(POPOTrackingRecorder, HistoryView):
         self.rows: dict[UUID, HistoryRow] = {}
         self.counts: dict[tuple[str, str], int] = {}
 
-    def find_row(self, payment_id: UUID) -> HistoryRow | None:
+    def read_row(self, payment_id: UUID) -> HistoryRow | None:
         return self.rows.get(payment_id)
 
-    def write_row(self, row: HistoryRow, previous_status: str | None, tracking: Tracking) -> None:
+    def write_rows(
+        self, rows: Sequence[HistoryRow], count_deltas: CountDeltas, tracking: Tracking
+    ) -> None:
         with self._database_lock:
             self._assert_tracking_uniqueness(tracking)
-            self.rows[row.id] = replace(row)
-            if previous_status != row.status:
-                if previous_status is not None:
-                    key = (row.user_id, previous_status)
-                    self.counts[key] = self.counts.get(key, 0) - 1
-                key = (row.user_id, row.status)
-                self.counts[key] = self.counts.get(key, 0) + 1
+            self.rows.update({row.id: replace(row) for row in rows})
+            for key, delta in count_deltas.items():
+                self.counts[key] = self.counts.get(key, 0) + delta
             self._insert_tracking(tracking)
 
     def page(self, user_id: str, *, limit: int, offset: int, status: str | None) -> HistoryPage:

@@ -7,9 +7,10 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError, Mapper, PersistenceError
 from psycopg.conninfo import conninfo_to_dict
 
+from adapters.caused_mapper import CausedMapper
 from application.errors import ConcurrencyConflict, StorageError
 from domain.payment import Payment
 from domain.stripe_events import (
@@ -63,6 +64,15 @@ class PaymentsApplication(Application[UUID]):
     """The write side: every payment's events in one notification log."""
 
     name = "payments"
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        transcoder = self.construct_transcoder()
+        return self.factory.mapper(transcoder=transcoder, mapper_class=CausedMapper)
+
+    @property
+    def caused_mapper(self) -> CausedMapper:
+        assert isinstance(self.mapper, CausedMapper)
+        return self.mapper
 
 
 class EventSourcedPaymentStore:

@@ -1,14 +1,13 @@
 """Payment history read model in PostgreSQL; its tables come from migrations/."""
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
-from psycopg import Cursor
-from psycopg.rows import DictRow
 
-from application.history import HistoryView
+from application.history import CountDeltas, HistoryView
 from application.ports import HistoryPage, HistoryRow
 
 COLUMNS = (
@@ -33,40 +32,37 @@ def _row(record: Any) -> HistoryRow:
 
 
 class PostgresHistoryView(PostgresTrackingRecorder, HistoryView):
-    def find_row(self, payment_id: UUID) -> HistoryRow | None:
+    def read_row(self, payment_id: UUID) -> HistoryRow | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute(f"SELECT {COLUMNS} FROM payment_history WHERE id = %s", (payment_id,))
             record = c.fetchone()
         return _row(record) if record else None
 
-    def write_row(self, row: HistoryRow, previous_status: str | None, tracking: Tracking) -> None:
+    def write_rows(
+        self, rows: Sequence[HistoryRow], count_deltas: CountDeltas, tracking: Tracking
+    ) -> None:
         with self.datastore.transaction(commit=True) as c:
-            c.execute(
+            c.executemany(
                 f"INSERT INTO payment_history ({COLUMNS}) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
                 "charge_status = excluded.charge_status, "
                 "refunded_amount = excluded.refunded_amount, updated_at = excluded.updated_at",
-                (
-                    row.id, row.user_id, row.amount, row.currency, row.status,
-                    row.charge_status, row.refunded_amount, row.course_id,
-                    row.created_at, row.updated_at,
-                ),
+                [
+                    (
+                        row.id, row.user_id, row.amount, row.currency, row.status,
+                        row.charge_status, row.refunded_amount, row.course_id,
+                        row.created_at, row.updated_at,
+                    )
+                    for row in rows
+                ],
             )  # fmt: skip
-            if previous_status != row.status:
-                self._count(c, row.user_id, previous_status, -1)
-                self._count(c, row.user_id, row.status, +1)
+            c.executemany(
+                "INSERT INTO payment_counts (user_id, status, n) VALUES (%s, %s, %s) "
+                "ON CONFLICT (user_id, status) DO UPDATE SET n = payment_counts.n + excluded.n",
+                [(user, status, n) for (user, status), n in count_deltas.items()],
+            )
             self._insert_tracking(c, tracking)
-
-    @staticmethod
-    def _count(c: Cursor[DictRow], user_id: str, status: str | None, delta: int) -> None:
-        if status is None:
-            return
-        c.execute(
-            "INSERT INTO payment_counts (user_id, status, n) VALUES (%s, %s, %s) "
-            "ON CONFLICT (user_id, status) DO UPDATE SET n = payment_counts.n + excluded.n",
-            (user_id, status, delta),
-        )
 
     def page(self, user_id: str, *, limit: int, offset: int, status: str | None) -> HistoryPage:
         where, params = "user_id = %s", [user_id]

@@ -1,13 +1,14 @@
 """Payment history read model in SQLite, for the embedded default."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from application.history import HistoryView
+from application.history import CountDeltas, HistoryView
 from application.ports import HistoryPage, HistoryRow
 
 COLUMNS = (
@@ -52,37 +53,34 @@ class SQLiteHistoryView(SQLiteTrackingRecorder, HistoryView):
             "n INTEGER NOT NULL, PRIMARY KEY (user_id, status)) WITHOUT ROWID",
         ]
 
-    def find_row(self, payment_id: UUID) -> HistoryRow | None:
+    def read_row(self, payment_id: UUID) -> HistoryRow | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute(f"SELECT {COLUMNS} FROM payment_history WHERE id = ?", (str(payment_id),))
             record = c.fetchone()
         return _row(record) if record else None
 
-    def write_row(self, row: HistoryRow, previous_status: str | None, tracking: Tracking) -> None:
+    def write_rows(
+        self, rows: Sequence[HistoryRow], count_deltas: CountDeltas, tracking: Tracking
+    ) -> None:
         with self.datastore.transaction(commit=True) as c:
-            c.execute(
+            c.executemany(
                 f"INSERT OR REPLACE INTO payment_history ({COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    str(row.id), row.user_id, row.amount, row.currency, row.status,
-                    row.charge_status, row.refunded_amount, row.course_id,
-                    _stamp(row.created_at), _stamp(row.updated_at),
-                ),
+                [
+                    (
+                        str(row.id), row.user_id, row.amount, row.currency, row.status,
+                        row.charge_status, row.refunded_amount, row.course_id,
+                        _stamp(row.created_at), _stamp(row.updated_at),
+                    )
+                    for row in rows
+                ],
             )  # fmt: skip
-            if previous_status != row.status:
-                self._count(c, row.user_id, previous_status, -1)
-                self._count(c, row.user_id, row.status, +1)
+            c.executemany(
+                "INSERT INTO payment_counts (user_id, status, n) VALUES (?, ?, ?) "
+                "ON CONFLICT (user_id, status) DO UPDATE SET n = n + excluded.n",
+                [(user, status, n) for (user, status), n in count_deltas.items()],
+            )
             self._insert_tracking(c, tracking)
-
-    @staticmethod
-    def _count(c: SQLiteCursor, user_id: str, status: str | None, delta: int) -> None:
-        if status is None:
-            return
-        c.execute(
-            "INSERT INTO payment_counts (user_id, status, n) VALUES (?, ?, ?) "
-            "ON CONFLICT (user_id, status) DO UPDATE SET n = n + excluded.n",
-            (user_id, status, delta),
-        )
 
     def page(self, user_id: str, *, limit: int, offset: int, status: str | None) -> HistoryPage:
         where, params = "user_id = ?", [user_id]

@@ -1,21 +1,46 @@
-"""Builds the history view for the configured database."""
+"""Builds the read-model views, the audit hash chain and their locks for the configured database."""
 
 from collections.abc import Mapping
+from pathlib import Path
 
-from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.utils import Environment
 
+from adapters.hash_chain import HashChainView
+from adapters.hash_chain_postgres import PostgresHashChain
+from adapters.hash_chain_sqlite import SQLiteHashChain
 from adapters.history_postgres import PostgresHistoryView
 from adapters.history_sqlite import SQLiteHistoryView
+from adapters.projection_lock import FileProjectionLock, PostgresProjectionLock, ProjectionLock
 from application.history import HistoryView
+
+
+def _on_postgres(env: Mapping[str, str]) -> bool:
+    return env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres"
+
+
+def _view(name: str, env: Mapping[str, str], view_class: type[TrackingRecorder]) -> object:
+    factory = InfrastructureFactory.construct(Environment(name, {**env, "CIPHER_TOPIC": ""}))
+    return factory.tracking_recorder(view_class)
 
 
 def history_view(env: Mapping[str, str]) -> HistoryView:
     """A view on the same database kind as `env` (eventsourcing's persistence settings)."""
-    factory = InfrastructureFactory.construct(Environment("history", {**env, "CIPHER_TOPIC": ""}))
-    view_class: type[HistoryView] = SQLiteHistoryView
-    if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
-        view_class = PostgresHistoryView
-    view = factory.tracking_recorder(view_class)
+    view_class = PostgresHistoryView if _on_postgres(env) else SQLiteHistoryView
+    view = _view("history", env, view_class)
     assert isinstance(view, HistoryView)
     return view
+
+
+def hash_chain_view(env: Mapping[str, str]) -> HashChainView:
+    view_class = PostgresHashChain if _on_postgres(env) else SQLiteHashChain
+    view = _view("auditchain", env, view_class)
+    assert isinstance(view, HashChainView)
+    return view
+
+
+def projection_lock(database_url: str | None, data_dir: Path, name: str) -> ProjectionLock:
+    """An advisory lock on PostgreSQL; a file lock beside the embedded database otherwise."""
+    if database_url:
+        return PostgresProjectionLock(database_url, name)
+    return FileProjectionLock(data_dir / "locks", name)

@@ -1,7 +1,9 @@
 """The payment history read model: a projection of payment events into a list per user."""
 
 from abc import ABC, abstractmethod
-from dataclasses import replace
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -13,16 +15,62 @@ from eventsourcing.utils import get_topic
 from application.ports import HistoryPage, HistoryRow
 from domain.payment import Payment, PaymentStatus, derive_status
 
+CountDeltas = dict[tuple[str, str], int]
+
+
+@dataclass
+class _Staged:
+    rows: dict[UUID, HistoryRow] = field(default_factory=dict)
+    counts: CountDeltas = field(default_factory=dict)
+
 
 class HistoryView(TrackingRecorder, ABC):
     """Rows and per-user counts, written together with the tracking position."""
 
-    @abstractmethod
-    def find_row(self, payment_id: UUID) -> HistoryRow | None: ...
+    _staged: _Staged | None = None
 
-    @abstractmethod
+    def find_row(self, payment_id: UUID) -> HistoryRow | None:
+        if self._staged is not None and payment_id in self._staged.rows:
+            return self._staged.rows[payment_id]
+        return self.read_row(payment_id)
+
     def write_row(self, row: HistoryRow, previous_status: str | None, tracking: Tracking) -> None:
         """Upsert the row, move the per-status count, record the tracking, in one transaction."""
+        deltas: CountDeltas = {}
+        if previous_status != row.status:
+            if previous_status is not None:
+                deltas[(row.user_id, previous_status)] = -1
+            deltas[(row.user_id, row.status)] = 1
+        if self._staged is None:
+            self.write_rows([row], deltas, tracking)
+            return
+        self._staged.rows[row.id] = row
+        for key, delta in deltas.items():
+            self._staged.counts[key] = self._staged.counts.get(key, 0) + delta
+
+    def skip(self, tracking: Tracking) -> None:
+        """Record that an event changed nothing (a batch records its last tracking anyway)."""
+        if self._staged is None:
+            self.insert_tracking(tracking)
+
+    @contextmanager
+    def batch(self, tracking: Tracking) -> Iterator[None]:
+        """Stage the rows of many events; commit them with `tracking` (the last) at once."""
+        self._staged = staged = _Staged()
+        try:
+            yield
+        finally:
+            self._staged = None
+        self.write_rows(list(staged.rows.values()), staged.counts, tracking)
+
+    @abstractmethod
+    def read_row(self, payment_id: UUID) -> HistoryRow | None: ...
+
+    @abstractmethod
+    def write_rows(
+        self, rows: Sequence[HistoryRow], count_deltas: CountDeltas, tracking: Tracking
+    ) -> None:
+        """Upsert the rows, add the count deltas, record the tracking: one transaction."""
 
     @abstractmethod
     def page(self, user_id: str, *, limit: int, offset: int, status: str | None) -> HistoryPage: ...
@@ -57,7 +105,7 @@ class PaymentHistoryProjection(Projection[HistoryView]):
             return
         row = self.view.find_row(domain_event.originator_id)
         if row is None:
-            self.view.insert_tracking(tracking)
+            self.view.skip(tracking)
             return
         charge_status = PaymentStatus(row.charge_status)
         refunded = row.refunded_amount

@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from application.causes import caused_by, stripe_event
 from application.changes import MAX_ATTEMPTS, intent_link
 from application.errors import ConcurrencyConflict, PaymentNotRecordedYet
 from application.payment_method_events import PaymentMethodChange, record_change
@@ -95,7 +96,8 @@ def _keep(cmd: IngestStripeEvent, store: WebhookStore, outcome: Outcome, *change
         outcome=outcome.value,
         payment_id=payment_id,
     )
-    store.save(*changed, receipt)
+    with caused_by(stripe_event(cmd.event_id)):
+        store.save(*changed, receipt)
     return Ingested(outcome=outcome, payment_id=payment_id)
 
 

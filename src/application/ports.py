@@ -1,8 +1,9 @@
 """Ports: what the application needs from the outside world, as protocols."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -248,3 +249,24 @@ class IdempotencyStore(Protocol):
     def release(self, key: str, claim: Claimed) -> None: ...
 
     def ping(self) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditEntry:
+    aggregate_id: UUID
+    aggregate_type: str
+    version: int
+    type: str
+    occurred_at: datetime
+    cause: dict[str, str] | None
+    data: dict[str, Any]
+    position: int | None = None
+
+
+@runtime_checkable
+class AuditTrail(Protocol):
+    """Every stored event, decrypted, with the cause recorded beside it: for compliance."""
+
+    def events_of(self, aggregate_id: UUID) -> list[AuditEntry]: ...
+
+    def all_events(self, since: datetime | None = None) -> Iterator[AuditEntry]: ...

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -100,9 +101,17 @@ class Payment(Aggregate):
         pass
 
     class Failed(Aggregate.Event):
+        """Version 2 added Stripe's `advice_code`; version 1 events are upcast without one."""
+
+        class_version = 2
         code: str
         decline_code: str | None
         message: str
+        advice_code: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["advice_code"] = None
 
     class Canceled(Aggregate.Event):
         reason: str | None
@@ -248,14 +257,25 @@ class Payment(Aggregate):
         self.charge_status = PaymentStatus.SUCCEEDED
         self.failure = None
 
-    def mark_failed(self, code: str, decline_code: str | None, message: str) -> None:
+    def mark_failed(
+        self, code: str, decline_code: str | None, message: str, advice_code: str | None = None
+    ) -> None:
         if self._moves_up_to(PaymentStatus.FAILED):
-            self._failed(code=code, decline_code=decline_code, message=message)
+            self._failed(
+                code=code, decline_code=decline_code, message=message, advice_code=advice_code
+            )
 
     @event(Failed)
-    def _failed(self, code: str, decline_code: str | None, message: str) -> None:
+    def _failed(
+        self, code: str, decline_code: str | None, message: str, advice_code: str | None
+    ) -> None:
         self.charge_status = PaymentStatus.FAILED
-        self.failure = {"code": code, "decline_code": decline_code, "message": message}
+        self.failure = {
+            "code": code,
+            "decline_code": decline_code,
+            "message": message,
+            "advice_code": advice_code,
+        }
 
     def mark_canceled(self, reason: str | None) -> None:
         if self._moves_up_to(PaymentStatus.CANCELED):

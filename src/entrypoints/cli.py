@@ -14,6 +14,9 @@ from pathlib import Path
 
 import jwt
 
+from application.causes import caused_by
+from application.causes import command as cli_command
+from entrypoints import audit_cli, operations
 from entrypoints.settings import ConfigError, Settings, load_dotenv
 
 MIGRATIONS_DIR = Path(
@@ -48,6 +51,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     # this one, so that a SIGTERM after a clean drain ends with exit status 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
 
+    with operations.opened(settings):
+        pass  # a wrong encryption key fails here, in one line, not at the first request
     configure_logging()
     metrics_dir, made_here = _metrics_dir(settings)
     os.environ["PAYMENTS_RUN_PROJECTIONS"] = "0" if args.no_projections else "1"
@@ -82,21 +87,6 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     applied = apply_migrations(settings.database_url, MIGRATIONS_DIR / "postgres")
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'already up to date'}")
-    return 0
-
-
-def project(args: argparse.Namespace, settings: Settings) -> int:
-    from entrypoints.container import build_container
-
-    container = build_container(settings)
-    runner = container.history_runner()
-    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
-    print(f"following the event log from position {runner.position}", flush=True)
-    try:
-        runner.run_forever()
-    except KeyboardInterrupt:
-        runner.stop()
-    container.payment_store().close()
     return 0
 
 
@@ -140,9 +130,6 @@ def parser() -> argparse.ArgumentParser:
     p = commands.add_parser("migrate", help="apply migrations/ to PostgreSQL")
     p.set_defaults(run=migrate)
 
-    p = commands.add_parser("project", help="run the read-model projections in this process")
-    p.set_defaults(run=project)
-
     p = commands.add_parser("reconcile", help="settle pending payments and refunds from Stripe")
     p.add_argument(
         "--older-than",
@@ -160,6 +147,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("keygen", help="print a new PAYMENTS_ENCRYPTION_KEY")
     p.set_defaults(run=keygen)
+    operations.add_commands(commands)
+    audit_cli.add_commands(commands)
     return root
 
 
@@ -172,7 +161,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     command: Callable[[argparse.Namespace, Settings], int] = args.run
-    return command(args, settings)
+    try:
+        with caused_by(cli_command(f"payment-service {args.command}")):
+            return command(args, settings)
+    except operations.Unusable as error:
+        print(error, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 from dependency_injector import containers, providers
 
+from adapters.audit_trail import EventStoreAuditTrail
 from adapters.clock import SystemClock
 from adapters.eventstore import EventSourcedPaymentStore, persistence_env
-from adapters.history_views import history_view
+from adapters.hash_chain import HashChainFollower
+from adapters.history_views import hash_chain_view, history_view, projection_lock
 from adapters.idempotency_memory import InProcessIdempotencyStore
 from adapters.idempotency_redis import RedisIdempotencyStore
 from adapters.pending_scan import EventLogPendingPayments
@@ -80,10 +82,37 @@ class Container(containers.DeclarativeContainer):
         app=payment_store.provided.app,
         projection=history_projection,
         view=history,
+        lock=providers.Factory(
+            projection_lock, settings.provided.database_url, settings.provided.data_dir, "history"
+        ),
     )
     readiness = providers.Singleton(
         Readiness, store=payment_store, history_runner=history_runner, probes=probes
     )
+
+    audit_trail = providers.Singleton(EventStoreAuditTrail, app=payment_store.provided.app)
+    chain_env = providers.Callable(
+        persistence_env,
+        database_url=settings.provided.database_url,
+        sqlite_file=settings.provided.chain_file,
+        pool_size=2,
+    )
+    hash_chain = providers.Singleton(hash_chain_view, env=chain_env)
+    chain_runner = providers.Singleton(
+        PollingProjectionRunner,
+        app=payment_store.provided.app,
+        projection=providers.Factory(
+            HashChainFollower, app=payment_store.provided.app, view=hash_chain
+        ),
+        lock=providers.Factory(
+            projection_lock,
+            settings.provided.database_url,
+            settings.provided.data_dir,
+            HashChainFollower.name,
+        ),
+    )
+    # Every projection by name: `project` runs them, `replay --projection NAME` rebuilds one.
+    runners = providers.Dict({"history": history_runner, HashChainFollower.name: chain_runner})
 
 
 def build_container(settings: Settings) -> Container:

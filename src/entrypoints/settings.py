@@ -42,6 +42,10 @@ class Settings:
     def views_file(self) -> Path:
         return self.data_dir / "history.db"
 
+    @property
+    def chain_file(self) -> Path:
+        return self.data_dir / "audit-chain.db"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env

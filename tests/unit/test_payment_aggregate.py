@@ -82,6 +82,7 @@ def test_a_decline_keeps_stripe_codes() -> None:
         "code": "card_declined",
         "decline_code": "insufficient_funds",
         "message": "Your card has insufficient funds.",
+        "advice_code": None,
     }
 
 

@@ -15,6 +15,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from entrypoints import metrics
 from entrypoints.container import Container, build_container
 from entrypoints.http import request_context
+from entrypoints.http.audit import AuditController
 from entrypoints.http.auth import jwt_auth
 from entrypoints.http.errors import handle_exception
 from entrypoints.http.hardening import add_security_headers, cors_config
@@ -23,6 +24,7 @@ from entrypoints.http.openapi_docs import refine_document
 from entrypoints.http.payment_methods import PaymentMethodController
 from entrypoints.http.payments import PaymentController
 from entrypoints.http.rate_limits import STORE_NAME, rate_limit_store, rate_limits
+from entrypoints.http.request_id import request_cause_middleware
 from entrypoints.http.schemas import ProcessPaymentBody, RefundBody
 from entrypoints.http.strict_body import strict_json_body
 from entrypoints.http.webhooks import StripeWebhookController
@@ -52,18 +54,15 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        runner = container.history_runner()
-        if run_projections:
+        runners = container.runners().values() if run_projections else []
+        for runner in runners:
             runner.start()
         try:
             yield
         finally:
-            runner.stop()  # waits for the batch in hand: its view rows and position commit
-            if run_projections:
-                try:
-                    runner.catch_up()  # the requests drained before this point reach the view
-                except Exception:
-                    log.exception("projection catch-up failed; it resumes from its position")
+            for runner in runners:
+                # waits for the batch in hand, then takes in what the drained requests wrote
+                runner.stop(catch_up=True)
             container.payment_store().close()
             metrics.forget_this_process()
 
@@ -75,6 +74,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             PaymentController,
             PaymentMethodController,
             StripeWebhookController,
+            AuditController,
             HealthController,
             MetricsController,
         ],
@@ -88,11 +88,16 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             "webhook_secrets": Provide(lambda: settings.webhook_secrets, sync_to_thread=False),
             "readiness": provide(container.readiness),
             "idempotency": provide(container.idempotency),
+            "audit": provide(container.audit_trail),
         },
         guards=[strict_json_body],
         exception_handlers={Exception: handle_exception},
         on_app_init=[auth.on_app_init, request_context.install],
-        middleware=[prometheus.middleware, *(limit.middleware for limit in limits)],
+        middleware=[
+            prometheus.middleware,
+            request_cause_middleware,
+            *(limit.middleware for limit in limits),
+        ],
         stores={STORE_NAME: rate_limit_store(settings.redis_url)},
         before_send=[request_context.log_and_tag_response, add_security_headers],
         cors_config=cors_config(settings.cors_origins),

@@ -1,0 +1,117 @@
+"""Operations on read models: `project` (run them as a worker) and `replay` (rebuild them)."""
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.progress import Progress
+
+from adapters.encryption import UnreadableEvents, check_events_readable
+from adapters.hash_chain import HashChainFollower
+from adapters.projection_runner import PollingProjectionRunner
+from entrypoints.container import Container, build_container
+from entrypoints.settings import Settings
+
+
+class Unusable(Exception):
+    """The command cannot start; the message is the one line to show."""
+
+
+@contextmanager
+def opened(settings: Settings, *, decrypts: bool = True) -> Iterator[Container]:
+    """The container, once the configured key is known to read the stored events."""
+    container = build_container(settings)
+    try:
+        if decrypts:
+            check_events_readable(container.payment_store().app)
+    except UnreadableEvents as error:
+        container.payment_store().close()
+        raise Unusable(f"configuration error: {error}") from None
+    try:
+        yield container
+    finally:
+        container.payment_store().close()
+
+
+def selected(
+    container: Container, name: str | None, *, read_models_only: bool = False
+) -> list[PollingProjectionRunner]:
+    runners: dict[str, PollingProjectionRunner] = container.runners()
+    if read_models_only:  # the hash chain is evidence: extended, never recomputed from the log
+        runners = {k: v for k, v in runners.items() if k != HashChainFollower.name}
+    if name is None:
+        return list(runners.values())
+    if name not in runners:
+        raise Unusable(f"unknown projection {name!r}: choose one of {', '.join(runners)}")
+    return [runners[name]]
+
+
+def _state(runner: PollingProjectionRunner) -> str:
+    if runner.active:
+        return f"active, resuming from position {runner.resumed_from}"
+    return f"standby at position {runner.position}"
+
+
+def project(args: argparse.Namespace, settings: Settings) -> int:
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    with opened(settings) as container:
+        runners = selected(container, args.projection)
+        for runner in runners:
+            runner.start()
+        shown: dict[str, bool | None] = {r.name: None for r in runners}
+
+        def report() -> None:
+            for runner in runners:
+                if runner.decided and shown[runner.name] != runner.active:
+                    shown[runner.name] = runner.active
+                    print(f"{runner.name}: {_state(runner)}", flush=True)
+
+        try:
+            while not stopping.wait(0.1):
+                report()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            report()
+            for runner in runners:
+                runner.stop()
+    return 0
+
+
+def _rebuild_with_bar(runner: PollingProjectionRunner) -> int:
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"rebuilding {runner.name}", total=runner.lag() or None)
+        return runner.rebuild(
+            lambda done, left: bar.update(task, completed=done, total=done + left)
+        )
+
+
+def replay(args: argparse.Namespace, settings: Settings) -> int:
+    with opened(settings) as container:
+        for runner in selected(container, args.projection, read_models_only=True):
+            started = time.monotonic()
+            try:
+                count = _rebuild_with_bar(runner) if sys.stdout.isatty() else runner.rebuild()
+            except TimeoutError as error:
+                raise Unusable(str(error)) from None
+            print(
+                f"{runner.name}: rebuilt from {count} events in "
+                f"{time.monotonic() - started:.1f}s, now at position {runner.position}",
+                flush=True,
+            )
+    return 0
+
+
+def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = commands.add_parser("project", help="run the projections (read models, audit chain)")
+    p.add_argument("--projection", help="only this one (default: all)")
+    p.set_defaults(run=project)
+
+    p = commands.add_parser("replay", help="drop read models and rebuild them from the event log")
+    p.add_argument("--projection", help="only this read model (default: all)")
+    p.set_defaults(run=replay)

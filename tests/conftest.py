@@ -2,6 +2,7 @@
 
 import os
 import socket
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,9 +15,9 @@ import psycopg
 import pytest
 from litestar.testing import TestClient
 
-from adapters.migrations import apply_migrations
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
+from entrypoints.schema import migrate_schema
 from entrypoints.settings import Settings
 from tests.fake_stripe import FakeStripe
 from tests.localstripe_server import LocalStripe
@@ -60,7 +61,14 @@ def postgres_template(postgres_server_url: str) -> Iterator[str]:
     except psycopg.OperationalError:
         unavailable("PostgreSQL")
     admin.execute(f'CREATE DATABASE "{name}"')
-    apply_migrations(with_database(postgres_server_url, name), ROOT / "migrations" / "postgres")
+    with tempfile.TemporaryDirectory() as data_dir:
+        env = {
+            "PAYMENTS_DATABASE_URL": with_database(postgres_server_url, name),
+            "PAYMENTS_DATA_DIR": data_dir,
+            "PAYMENTS_JWT_SECRET": JWT_SECRET,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+        migrate_schema(Settings.from_env(env))
     yield name
     admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()

@@ -30,8 +30,13 @@ def persistence_env(
     *,
     encryption_key: str | None = None,
     pool_size: int = 10,
+    create_tables: bool = True,
 ) -> dict[str, str]:
-    """The eventsourcing environment for PostgreSQL when a URL is given, else SQLite."""
+    """The eventsourcing environment for PostgreSQL when a URL is given, else SQLite.
+
+    `create_tables=False` leaves the library's tables to `payment-service migrate`: processes
+    that start together must not race to create them.
+    """
     env: dict[str, str] = {}
     if database_url:
         parts = conninfo_to_dict(database_url)
@@ -47,6 +52,7 @@ def persistence_env(
             POSTGRES_CONNECT_TIMEOUT="5",
             POSTGRES_LOCK_TIMEOUT="5",
             POSTGRES_PRE_PING="y",
+            CREATE_TABLE="y" if create_tables else "n",
         )
     else:
         sqlite_file.parent.mkdir(parents=True, exist_ok=True)

@@ -44,3 +44,10 @@ def projection_lock(database_url: str | None, data_dir: Path, name: str) -> Proj
     if database_url:
         return PostgresProjectionLock(database_url, name)
     return FileProjectionLock(data_dir / "locks", name)
+
+
+def close_view(view: object) -> None:
+    """Give back a view's database connections (its recorder's pool)."""
+    datastore = getattr(view, "datastore", None)
+    if datastore is not None:
+        datastore.close()

@@ -63,6 +63,7 @@ def declined(error: stripe.StripeError) -> ChargeOutcome:
     details = error.error
     intent = details.payment_intent if details is not None else None
     decline_code = details.decline_code if details is not None else None
+    advice_code = details.advice_code if details is not None else None
     return ChargeOutcome(
         intent_id=intent.id if intent is not None else None,
         status="failed",
@@ -70,6 +71,7 @@ def declined(error: stripe.StripeError) -> ChargeOutcome:
             code=error.code or "card_declined",
             decline_code=decline_code,
             message=error.user_message or GENERIC_DECLINE,
+            advice_code=advice_code,
         ),
     )
 

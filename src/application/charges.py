@@ -19,6 +19,8 @@ def apply_charge_outcome(payment: Payment, outcome: ChargeOutcome) -> None:
         payment.mark_canceled(None)
     elif outcome.decline is not None:
         decline = outcome.decline
-        payment.mark_failed(decline.code, decline.decline_code, decline.message)
+        payment.mark_failed(
+            decline.code, decline.decline_code, decline.message, decline.advice_code
+        )
     else:
         payment.mark_failed("payment_failed", None, "The payment could not be completed.")

@@ -38,6 +38,7 @@ class Decline:
     code: str
     decline_code: str | None
     message: str
+    advice_code: str | None = None  # Stripe's hint: try_again_later, do_not_try_again, ...
 
     @property
     def insufficient_funds(self) -> bool:

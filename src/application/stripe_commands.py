@@ -53,6 +53,7 @@ def _failed(payment: Payment, intent: StripeObject) -> None:
         optional_text(error, "code") or "payment_failed",
         optional_text(error, "decline_code"),
         optional_text(error, "message") or "The payment could not be completed.",
+        optional_text(error, "advice_code"),
     )
 
 

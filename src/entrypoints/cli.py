@@ -83,9 +83,9 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.database_url:
         print("SQLite (embedded default): its tables are made at start; nothing to migrate.")
         return 0
-    from adapters.migrations import apply_migrations
+    from entrypoints.schema import migrate_schema
 
-    applied = apply_migrations(settings.database_url, MIGRATIONS_DIR / "postgres")
+    applied = migrate_schema(settings, MIGRATIONS_DIR / "postgres")
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'already up to date'}")
     return 0
 

@@ -30,17 +30,20 @@ def idempotency_store_for(redis_url: str | None) -> IdempotencyStore:
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
+    create_tables = providers.Dependency(instance_of=bool, default=True)
 
     event_store_env = providers.Callable(
         persistence_env,
         database_url=settings.provided.database_url,
         sqlite_file=settings.provided.events_file,
         encryption_key=settings.provided.encryption_key,
+        create_tables=create_tables,
     )
     view_env = providers.Callable(
         persistence_env,
         database_url=settings.provided.database_url,
         sqlite_file=settings.provided.views_file,
+        create_tables=create_tables,
     )
 
     clock = providers.Singleton(SystemClock)
@@ -96,6 +99,7 @@ class Container(containers.DeclarativeContainer):
         database_url=settings.provided.database_url,
         sqlite_file=settings.provided.chain_file,
         pool_size=2,
+        create_tables=create_tables,
     )
     hash_chain = providers.Singleton(hash_chain_view, env=chain_env)
     chain_runner = providers.Singleton(
@@ -115,5 +119,8 @@ class Container(containers.DeclarativeContainer):
     runners = providers.Dict({"history": history_runner, HashChainFollower.name: chain_runner})
 
 
-def build_container(settings: Settings) -> Container:
-    return Container(settings=settings)
+def build_container(settings: Settings, *, create_tables: bool | None = None) -> Container:
+    """On PostgreSQL the library's tables come from `migrate`; SQLite makes them at start."""
+    if create_tables is None:
+        create_tables = settings.database_url is None
+    return Container(settings=settings, create_tables=create_tables)

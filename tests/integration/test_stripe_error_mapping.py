@@ -20,7 +20,12 @@ def card_error(code: str, decline_code: str | None, message: str) -> Reply:
     error = {"type": "card_error", "code": code, "message": message}
     if decline_code:
         error["decline_code"] = decline_code
+    if decline_code == "do_not_honor":
+        error["advice_code"] = ADVICE[decline_code]
     return Reply(status=402, error=error)
+
+
+ADVICE = {"do_not_honor": "do_not_try_again"}
 
 
 DECLINES = [
@@ -50,7 +55,12 @@ def test_a_card_error_is_a_recorded_402(
     error, payment = charge_failing_with(fake_stripe, card_error(code, decline_code, message))
     assert (error.status, error.code, error.message) == (402, expected, message)
     assert payment.status is PaymentStatus.FAILED
-    assert payment.failure == {"code": code, "decline_code": decline_code, "message": message}
+    assert payment.failure == {
+        "code": code,
+        "decline_code": decline_code,
+        "message": message,
+        "advice_code": ADVICE.get(decline_code or ""),
+    }
     assert payment.intent_id == next(iter(fake_stripe.intents))
     assert error.payment_id == str(payment.id)
 

@@ -11,6 +11,7 @@ from msgspec import Struct
 from application.audit import payment_audit_trail
 from application.ports import AuditEntry, AuditTrail
 from entrypoints.audit_format import camel_keys
+from entrypoints.http.openapi_docs import API, error_responses
 from entrypoints.http.payments import AnyRequest, parse_payment_id
 
 
@@ -48,7 +49,12 @@ class AuditController(Controller):
     path = "/api/payments"
     tags = ["audit"]
 
-    @get("/{payment_id:str}/events", operation_id="paymentEvents", sync_to_thread=True)
+    @get(
+        "/{payment_id:str}/events",
+        operation_id="paymentEvents",
+        sync_to_thread=True,
+        responses=error_responses(*API, 403, 404),
+    )
     def events(
         self, request: AnyRequest, payment_id: FromPath[str], audit: NamedDependency[AuditTrail]
     ) -> AuditTrailResponse:

@@ -13,7 +13,8 @@ from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
 from application.ports import HistoryPage, HistoryRow
-from domain.payment import Payment, PaymentStatus, derive_status
+from domain.payment import Payment
+from domain.payment_status import PaymentStatus, derive_status
 
 CountDeltas = dict[tuple[str, str], int]
 

@@ -31,7 +31,8 @@ from application.wallet_charges import payment_method_to_charge
 from domain.errors import InvalidInput
 from domain.metadata import validated_metadata
 from domain.money import Money
-from domain.payment import Payment, PaymentStatus, payment_id_for
+from domain.payment import Payment
+from domain.payment_status import PaymentStatus, payment_id_for
 
 PAYMENT_METHOD_ERROR = "payment_method_error"
 

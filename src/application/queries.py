@@ -8,7 +8,8 @@ from application.actors import Actor
 from application.errors import NotFound
 from application.ports import HistoryPage, PaymentHistory, PaymentStore
 from domain.errors import InvalidInput
-from domain.payment import Payment, PaymentStatus
+from domain.payment import Payment
+from domain.payment_status import PaymentStatus
 
 MAX_PAGE = 100
 

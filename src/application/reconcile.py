@@ -14,7 +14,8 @@ from application.ports import (
     RefundOutcome,
     WalletStore,
 )
-from domain.payment import Payment, Refund, RefundState
+from domain.payment import Payment
+from domain.payment_status import Refund, RefundState
 
 NEVER_REACHED_STRIPE = "no PaymentIntent for this payment exists at Stripe"
 # The widest clock difference between us and Stripe that a lookup by creation time allows.

@@ -18,7 +18,8 @@ from application.ports import (
     RefundRequest,
 )
 from domain.errors import InvalidStatus
-from domain.payment import Payment, Refund, RefundState
+from domain.payment import Payment
+from domain.payment_status import Refund, RefundState
 
 NOT_REFUNDED = "the payment provider could not refund this payment"
 

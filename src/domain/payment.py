@@ -1,163 +1,40 @@
 """The Payment aggregate: one charge of a saved card and the refunds taken from it."""
 
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain import payment_events as facts
 from domain.errors import AlreadyRefunded, InvalidStatus, RefundExceedsAmount
-
-PAYMENT_NAMESPACE = UUID("6f6b3c2e-1d0a-4a57-9e43-7c1f6a0b9d11")
-
-
-class PaymentStatus(StrEnum):
-    PENDING = "pending"
-    REQUIRES_ACTION = "requires_action"
-    PROCESSING = "processing"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELED = "canceled"
-    PARTIALLY_REFUNDED = "partially_refunded"
-    REFUNDED = "refunded"
-
-
-# A charge only moves up this ladder: a late or repeated fact never moves it down.
-CHARGE_RANK = {
-    PaymentStatus.PENDING: 0,
-    PaymentStatus.REQUIRES_ACTION: 1,
-    PaymentStatus.PROCESSING: 2,
-    PaymentStatus.FAILED: 3,
-    PaymentStatus.CANCELED: 4,
-    PaymentStatus.SUCCEEDED: 5,
-}
-
-
-class RefundState(StrEnum):
-    REQUESTED = "requested"
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-REFUND_RANK = {
-    RefundState.REQUESTED: 0,
-    RefundState.PENDING: 1,
-    RefundState.SUCCEEDED: 2,
-    RefundState.FAILED: 3,
-}
-
-
-@dataclass
-class Refund:
-    number: int
-    amount: int
-    state: RefundState
-    refund_id: str | None = None
-    reason: str | None = None
-    requested_by: str | None = None
-    idempotency_key: str | None = None
-    request_hash: str | None = None
-
-
-def derive_status(charge_status: PaymentStatus, refunded: int, amount: int) -> PaymentStatus:
-    """What a customer sees: the charge's state, or how much of a success was refunded."""
-    if charge_status is PaymentStatus.SUCCEEDED and refunded > 0:
-        return PaymentStatus.REFUNDED if refunded >= amount else PaymentStatus.PARTIALLY_REFUNDED
-    return charge_status
-
-
-def payment_id_for(user_id: str, idempotency_key: str, attempt: int = 0) -> UUID:
-    """The one payment a (user, key) pair can ever create; `attempt` counts released keys."""
-    return uuid5(PAYMENT_NAMESPACE, f"{user_id}\x1f{idempotency_key}\x1f{attempt}")
+from domain.payment_status import (
+    CHARGE_RANK,
+    REFUND_RANK,
+    PaymentStatus,
+    Refund,
+    RefundState,
+    derive_status,
+    payment_id_for,
+    refund_by_request,
+)
 
 
 class Payment(Aggregate):
     """One charge of a saved card, and every refund and dispute that follows it."""
 
-    class Initiated(Aggregate.Created):
-        user_id: str
-        amount: int
-        currency: str
-        payment_method_id: str
-        course_id: str | None
-        metadata: dict[str, str]
-        idempotency_key: str
-        key_derived: bool
-        attempt: int
-        request_hash: str
-
-    class IntentCreated(Aggregate.Event):
-        intent_id: str
-
-    class RequiresAction(Aggregate.Event):
-        pass
-
-    class Processing(Aggregate.Event):
-        pass
-
-    class Succeeded(Aggregate.Event):
-        pass
-
-    class Failed(Aggregate.Event):
-        """Version 2 added Stripe's `advice_code`; version 1 events are upcast without one."""
-
-        class_version = 2
-        code: str
-        decline_code: str | None
-        message: str
-        advice_code: str | None
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["advice_code"] = None
-
-    class Canceled(Aggregate.Event):
-        reason: str | None
-
-    class RefundRequested(Aggregate.Event):
-        number: int
-        amount: int
-        reason: str | None
-        requested_by: str | None
-        idempotency_key: str | None
-        request_hash: str | None
-
-        class_version = 2
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, object]) -> None:
-            state.update(requested_by=None, idempotency_key=None, request_hash=None)
-
-    class RefundPending(Aggregate.Event):
-        number: int
-        refund_id: str
-
-    class Refunded(Aggregate.Event):
-        number: int
-        refund_id: str
-        amount: int
-
-    class RefundFailed(Aggregate.Event):
-        number: int
-        refund_id: str
-        reversed_amount: int
-
-    class DisputeOpened(Aggregate.Event):
-        dispute_id: str
-        amount: int
-        reason: str
-
-    class DisputeClosed(Aggregate.Event):
-        dispute_id: str
-        outcome: str
-
-    class StripeEventReceived(Aggregate.Event):
-        event_id: str
-        event_type: str
-        created: int
-        outcome: str
+    Initiated = facts.Initiated
+    IntentCreated = facts.IntentCreated
+    RequiresAction = facts.RequiresAction
+    Processing = facts.Processing
+    Succeeded = facts.Succeeded
+    Failed = facts.Failed
+    Canceled = facts.Canceled
+    RefundRequested = facts.RefundRequested
+    RefundPending = facts.RefundPending
+    Refunded = facts.Refunded
+    RefundFailed = facts.RefundFailed
+    DisputeOpened = facts.DisputeOpened
+    DisputeClosed = facts.DisputeClosed
+    StripeEventReceived = facts.StripeEventReceived
 
     @staticmethod
     def create_id(user_id: str, idempotency_key: str, attempt: int) -> UUID:
@@ -290,14 +167,7 @@ class Payment(Aggregate):
 
     def refund_requested_with(self, requested_by: str, idempotency_key: str) -> Refund | None:
         """The refund an earlier request with this (requester, key) reserved, if any."""
-        return next(
-            (
-                r
-                for r in self.refunds.values()
-                if (r.requested_by, r.idempotency_key) == (requested_by, idempotency_key)
-            ),
-            None,
-        )
+        return refund_by_request(self.refunds.values(), requested_by, idempotency_key)
 
     def request_refund(
         self,

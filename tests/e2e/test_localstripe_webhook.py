@@ -20,7 +20,7 @@ from application.ports import (
     RefundOutcome,
     RefundRequest,
 )
-from domain.payment import payment_id_for
+from domain.payment_status import payment_id_for
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
 from tests.conftest import WEBHOOK_SECRET, bearer

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from domain.payment import Payment, PaymentStatus, payment_id_for
+from domain.payment import Payment
+from domain.payment_status import PaymentStatus, payment_id_for
 from tests.conftest import make_token
 from tests.integration.conftest import Service
 

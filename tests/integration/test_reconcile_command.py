@@ -14,7 +14,8 @@ from adapters.wallet_store import EventSourcedWalletStore
 from application.errors import GatewayError
 from application.process_payment import ProcessPayment, process_payment
 from application.reconcile import ReconcileReport, reconcile
-from domain.payment import Payment, PaymentStatus, payment_id_for
+from domain.payment import Payment
+from domain.payment_status import PaymentStatus, payment_id_for
 from entrypoints import cli
 from entrypoints.container import Container
 from tests.fake_stripe import FakeStripe, Reply

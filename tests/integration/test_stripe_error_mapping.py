@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from application.errors import ApplicationError
-from domain.payment import PaymentStatus, payment_id_for
+from domain.payment_status import PaymentStatus, payment_id_for
 from entrypoints.http.errors import api_error
 from tests.fake_stripe import FakeStripe, Reply
 from tests.integration.stripe_helpers import TEST_KEY, memory_store, pay, purchase, stripe_at

@@ -12,7 +12,7 @@ from application.errors import GatewayError
 from application.ports import GatewayUnavailable
 from application.reconcile import reconcile
 from application.refund_payment import RefundPayment, refund_payment
-from domain.payment import PaymentStatus, RefundState, payment_id_for
+from domain.payment_status import PaymentStatus, RefundState, payment_id_for
 from tests.fake_stripe import FakeStripe, Reply
 from tests.integration.stripe_helpers import memory_store, pay, purchase, stripe_at
 

@@ -6,7 +6,8 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters.audit_trail import EventStoreAuditTrail
 from adapters.eventstore import EventSourcedPaymentStore
-from domain.payment import Payment, PaymentStatus
+from domain.payment import Payment
+from domain.payment_status import PaymentStatus
 
 # Exactly what the version 1 class wrote (captured from the release before the change).
 FAILED_V1 = (

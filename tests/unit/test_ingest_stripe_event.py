@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from application.changes import change_payment
 from application.errors import PaymentNotRecordedYet
 from application.ingest_stripe_event import Outcome, ingest_stripe_event
-from domain.payment import Payment, payment_id_for
+from domain.payment import Payment
+from domain.payment_status import payment_id_for
 from tests.stripe_fixtures import event, new_id, payment_intent, refund
 from tests.unit.webhook_streams import (
     AMOUNT,

@@ -3,7 +3,8 @@
 import pytest
 
 from domain.errors import AlreadyRefunded, InvalidStatus, RefundExceedsAmount
-from domain.payment import Payment, PaymentStatus, payment_id_for
+from domain.payment import Payment
+from domain.payment_status import PaymentStatus, payment_id_for
 
 
 def new_payment(amount: int = 1000) -> Payment:

@@ -15,7 +15,7 @@ from application.errors import (
 from application.ports import ChargeOutcome, ChargeRequest, GatewayUnavailable
 from application.process_payment import ProcessPayment
 from domain.errors import InvalidInput
-from domain.payment import PaymentStatus
+from domain.payment_status import PaymentStatus
 from tests.wiring import pay
 
 

@@ -22,7 +22,8 @@ from application.ports import (
 from application.process_payment import ProcessPayment, process_payment
 from application.reconcile import NEVER_REACHED_STRIPE, ReconcileReport, reconcile
 from application.refund_payment import RefundPayment, refund_payment
-from domain.payment import Payment, PaymentStatus, RefundState, payment_id_for
+from domain.payment import Payment
+from domain.payment_status import PaymentStatus, RefundState, payment_id_for
 
 ADMIN = Actor("ops", frozenset({"admin"}))
 LATER = datetime.now(UTC) + timedelta(hours=1)

@@ -1,6 +1,7 @@
 """The domain's side of Stripe's events: receipts, intent owners, and the payment's trail."""
 
-from domain.payment import Payment, PaymentStatus
+from domain.payment import Payment
+from domain.payment_status import PaymentStatus
 from domain.stripe_events import PaymentIntentLink, StripeEventReceipt, receipt_id_for
 
 

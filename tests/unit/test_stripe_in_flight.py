@@ -17,7 +17,7 @@ from application.ports import (
 )
 from application.process_payment import ProcessPayment, process_payment
 from application.refund_payment import RefundPayment, refund_payment
-from domain.payment import PaymentStatus, payment_id_for
+from domain.payment_status import PaymentStatus, payment_id_for
 from tests.unit.test_refund_and_history import ADMIN, paid
 
 

@@ -19,14 +19,25 @@ HISTORY_SQL = (
 COUNT_SQL = "SELECT COALESCE(SUM(n), 0) FROM payment_counts WHERE user_id = %s"
 
 
-def pgbench_commit_rate(database_url: str, clients: int, seconds: int) -> float:
+SINGLE_ROW = "INSERT INTO bench_commits (payload) VALUES ('payment');\n"
+# What an event store that keeps its notification log gap-free must do: eventsourcing's
+# PostgreSQL recorder takes this lock for every insert, so commits cannot overlap.
+SERIALIZED = (
+    "BEGIN;\nLOCK TABLE bench_commits IN EXCLUSIVE MODE;\n"
+    "INSERT INTO bench_commits (payload) VALUES ('payment');\nCOMMIT;\n"
+)
+
+
+def pgbench_commit_rate(
+    database_url: str, clients: int, seconds: int, script_text: str = SINGLE_ROW
+) -> float:
     """Single-row INSERT + COMMIT transactions per second at `clients` concurrency."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_commits")
         conn.execute("CREATE TABLE bench_commits (id bigserial PRIMARY KEY, payload text)")
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "insert.sql"
-        script.write_text("INSERT INTO bench_commits (payload) VALUES ('payment');\n")
+        script.write_text(script_text)
         output = subprocess.run(
             [
                 "pgbench",

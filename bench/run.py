@@ -113,9 +113,14 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="payments-bench-"))
     database = fresh_database(args.database_url)
     try:
-        results["baselines"]["pg_commits_per_second"] = round(
-            baselines.pgbench_commit_rate(database, args.concurrency, scale["pgbench_seconds"]), 1
-        )
+        for key, script in (
+            ("pg_commits_per_second", baselines.SINGLE_ROW),
+            ("pg_serialized_commits_per_second", baselines.SERIALIZED),
+        ):
+            rate = baselines.pgbench_commit_rate(
+                database, args.concurrency, scale["pgbench_seconds"], script
+            )
+            results["baselines"][key] = round(rate, 1)
         with running(minimal_command(args.workers), {}, "/ping", ROOT) as minimal:
             load = run_load(
                 "127.0.0.1",

@@ -60,25 +60,37 @@ def running(
     command: list[str], env: dict[str, str], ready_path: str | None, cwd: Path
 ) -> Iterator[Server]:
     """A process on a free loopback port; `ready_path` is polled until it answers 200."""
-    port = free_port()
-    command = [part.replace("{port}", str(port)) for part in command]
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, **env},
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = _start(command, env, ready_path, cwd)
     try:
-        if ready_path is not None:
-            _wait_ready(f"http://127.0.0.1:{port}{ready_path}", process)
-        yield Server(process, port)
+        yield server
     finally:
-        process.terminate()
+        server.process.terminate()
         try:
-            process.wait(timeout=30)
+            server.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
+            server.process.kill()
+
+
+def _start(command: list[str], env: dict[str, str], ready_path: str | None, cwd: Path) -> Server:
+    """Start on a fresh port, again if another process took the port first (up to 3 tries)."""
+    for attempt in range(3):
+        port = free_port()
+        process = subprocess.Popen(
+            [part.replace("{port}", str(port)) for part in command],
+            env={**os.environ, **env},
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            if ready_path is not None:
+                _wait_ready(f"http://127.0.0.1:{port}{ready_path}", process)
+            return Server(process, port)
+        except RuntimeError:
             process.kill()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def service_command(workers: int) -> list[str]:

@@ -1,0 +1,90 @@
+"""A low-overhead HTTP/1.1 load generator: pre-built requests over keep-alive sockets."""
+
+import asyncio
+import itertools
+import resource
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LoadResult:
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    elapsed: float = 0.0
+    client_cpu: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return 0.0
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+    def summary(self) -> dict[str, float | dict[str, int]]:
+        return {
+            "requests": len(self.latencies),
+            "per_second": round(self.rate, 1),
+            "p50_ms": round(self.percentile(50) * 1000, 2),
+            "p90_ms": round(self.percentile(90) * 1000, 2),
+            "p99_ms": round(self.percentile(99) * 1000, 2),
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "client_cpu_us_per_request": round(
+                self.client_cpu / max(len(self.latencies), 1) * 1e6, 1
+            ),
+        }
+
+
+def build_request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    if body or method in ("POST", "PUT"):
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _drive(host: str, port: int, requests: Sequence[bytes], concurrency: int) -> LoadResult:
+    result = LoadResult()
+    counter = itertools.count()
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while (i := next(counter)) < len(requests):
+                started = time.perf_counter()
+                writer.write(requests[i])
+                status = await _read_response(reader)
+                result.latencies.append(time.perf_counter() - started)
+                result.statuses[status] += 1
+        finally:
+            writer.close()
+
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    result.elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    result.client_cpu = (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
+    return result
+
+
+def run_load(host: str, port: int, requests: Sequence[bytes], concurrency: int) -> LoadResult:
+    """Send every request once, `concurrency` connections at a time; time each answer."""
+    return asyncio.run(_drive(host, port, requests, concurrency))

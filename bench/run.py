@@ -1,0 +1,191 @@
+"""One command for every benchmark: `make bench` (or `python -m bench.run --scale small`).
+
+Starts the service on PostgreSQL and Redis with one worker per core (and the projection
+worker beside it), drives it over loopback, measures baselines in the same run, prints the
+figures with their ratios and writes JSON and a PNG chart under bench/results/.
+"""
+
+import argparse
+import os
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import psycopg
+
+from adapters.eventstore import EventSourcedPaymentStore, persistence_env
+from adapters.history_views import history_view
+from adapters.migrations import apply_migrations
+from adapters.projection_runner import PollingProjectionRunner
+from application.history import PaymentHistoryProjection
+from bench import baselines, seed, workloads
+from bench.loadgen import run_load
+from bench.report import print_report, write_outputs
+from bench.servers import BIN, minimal_command, running, service_command
+
+ROOT = Path(__file__).resolve().parents[1]
+SCALES = {
+    "full": {
+        "requests": 4000,
+        "history_rows": 1_000_000,
+        "heavy_rows": 10_000,
+        "history_requests": 400,
+        "replay_events": 1_000_000,
+        "pgbench_seconds": 15,
+    },
+    "small": {
+        "requests": 300,
+        "history_rows": 20_000,
+        "heavy_rows": 10_000,
+        "history_requests": 100,
+        "replay_events": 20_000,
+        "pgbench_seconds": 3,
+    },
+}
+
+
+def fresh_database(server_url: str) -> str:
+    name = f"payments_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlparse(server_url)._replace(path=f"/{name}").geturl()
+    apply_migrations(url, ROOT / "migrations" / "postgres")
+    return url
+
+
+def drop_database(server_url: str, url: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{urlparse(url).path[1:]}" WITH (FORCE)')
+
+
+def measure_replay(database_url: str, events: int, folder: Path) -> dict[str, Any]:
+    env = persistence_env(database_url, folder / "unused.db")
+    store = EventSourcedPaymentStore.from_env(env)
+    started = time.perf_counter()
+    written = seed.seed_events(store, events)
+    seeded = time.perf_counter() - started
+    view = history_view(env)
+    view.clear()
+    runner = PollingProjectionRunner(store.app, PaymentHistoryProjection(view=view), view)
+    started = time.perf_counter()
+    while runner.run_once():
+        pass
+    elapsed = time.perf_counter() - started
+    store.close()
+    return {
+        "events": written,
+        "seconds": round(elapsed, 2),
+        "events_per_second": round(written / elapsed),
+        "seed_events_per_second": round(written / seeded),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", choices=SCALES, default="full")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+    )
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--only", nargs="*", default=["charges", "webhooks", "history", "replay"])
+    args = parser.parse_args()
+    scale = SCALES[args.scale]
+    results: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "scale": args.scale,
+        "concurrency": args.concurrency,
+        "workers": args.workers,
+        "cpus": os.cpu_count(),
+        "baselines": {},
+    }
+    folder = Path(tempfile.mkdtemp(prefix="payments-bench-"))
+    database = fresh_database(args.database_url)
+    try:
+        for key, script in (
+            ("pg_commits_per_second", baselines.SINGLE_ROW),
+            ("pg_serialized_commits_per_second", baselines.SERIALIZED),
+        ):
+            rate = baselines.pgbench_commit_rate(
+                database, args.concurrency, scale["pgbench_seconds"], script
+            )
+            results["baselines"][key] = round(rate, 1)
+        with running(minimal_command(args.workers), {}, "/ping", ROOT) as minimal:
+            load = run_load(
+                "127.0.0.1",
+                minimal.port,
+                [b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"] * scale["requests"] * 2,
+                args.concurrency,
+            )
+            results["baselines"]["minimal_litestar"] = load.summary()
+        env = {
+            "PAYMENTS_DATABASE_URL": database,
+            "PAYMENTS_REDIS_URL": args.redis_url,
+            "PAYMENTS_DATA_DIR": str(folder),
+            "PAYMENTS_JWT_SECRET": workloads.JWT_SECRET,
+            "STRIPE_WEBHOOK_SECRET": workloads.WEBHOOK_SECRET,
+            "PAYMENTS_RATE_LIMIT_PER_MINUTE": "0",
+        }
+        with ExitStack() as stack:
+            service = stack.enter_context(
+                running(service_command(args.workers), env, "/health/live", folder)
+            )
+            stack.enter_context(
+                running([str(BIN / "payment-service"), "project"], env, None, folder)
+            )
+            base = f"http://127.0.0.1:{service.port}"
+            if "charges" in args.only:
+                charges = workloads.charge_requests(scale["requests"])
+                results["charges"] = run_load(
+                    "127.0.0.1", service.port, charges, args.concurrency
+                ).summary()
+            if "webhooks" in args.only:
+                pending = workloads.pending_payments(base, scale["requests"])
+                hooks = workloads.webhook_requests(pending)
+                results["webhooks"] = run_load(
+                    "127.0.0.1", service.port, hooks, args.concurrency
+                ).summary()
+            if "history" in args.only:
+                seed.seed_history(database, scale["history_rows"], scale["heavy_rows"])
+                for offset in (0, 9000):
+                    pages = workloads.history_requests(
+                        seed.HEAVY_USER, offset, scale["history_requests"]
+                    )
+                    results[f"history_offset_{offset}"] = {
+                        "single_connection": run_load(
+                            "127.0.0.1", service.port, pages, 1
+                        ).summary(),
+                        "concurrent": run_load(
+                            "127.0.0.1", service.port, pages, args.concurrency
+                        ).summary(),
+                    }
+                    results["baselines"][f"direct_query_offset_{offset}"] = (
+                        baselines.direct_history_query(database, offset, scale["history_requests"])
+                    )
+            results["peak_rss_mb"] = {str(k): v for k, v in service.peak_rss_mb().items()}
+        if "replay" in args.only:
+            replay_db = fresh_database(args.database_url)
+            try:
+                results["replay"] = measure_replay(replay_db, scale["replay_events"], folder)
+            finally:
+                drop_database(args.database_url, replay_db)
+    finally:
+        drop_database(args.database_url, database)
+    print_report(results)
+    json_path, chart = write_outputs(results, ROOT / "bench" / "results")
+    print(f"\nwrote {json_path}" + (f" and {chart}" if chart else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Start the service or the baseline app as real processes on loopback, and watch their memory."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+
+    def worker_pids(self) -> list[int]:
+        """uvicorn's worker processes (the master's children), or the master itself."""
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        children = [int(p) for p in path.read_text().split()] if path.exists() else []
+        return children or [self.process.pid]
+
+    def peak_rss_mb(self) -> dict[int, float]:
+        peaks = {}
+        for pid in self.worker_pids():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks[pid] = round(int(line.split()[1]) / 1024, 1)
+        return peaks
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server at {url} did not become ready")
+
+
+@contextmanager
+def running(
+    command: list[str], env: dict[str, str], ready_path: str | None, cwd: Path
+) -> Iterator[Server]:
+    """A process on a free loopback port; `ready_path` is polled until it answers 200."""
+    server = _start(command, env, ready_path, cwd)
+    try:
+        yield server
+    finally:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+
+
+def _start(command: list[str], env: dict[str, str], ready_path: str | None, cwd: Path) -> Server:
+    """Start on a fresh port, again if another process took the port first (up to 3 tries)."""
+    for attempt in range(3):
+        port = free_port()
+        process = subprocess.Popen(
+            [part.replace("{port}", str(port)) for part in command],
+            env={**os.environ, **env},
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            if ready_path is not None:
+                _wait_ready(f"http://127.0.0.1:{port}{ready_path}", process)
+            return Server(process, port)
+        except RuntimeError:
+            process.kill()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def service_command(workers: int) -> list[str]:
+    return [
+        str(BIN / "payment-service"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--workers",
+        str(workers),
+        "--no-projections",
+    ]
+
+
+def minimal_command(workers: int) -> list[str]:
+    return [
+        str(BIN / "uvicorn"),
+        "bench.minimal_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]

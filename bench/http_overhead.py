@@ -44,7 +44,7 @@ def main(count: int) -> None:
     token = jwt.encode({"sub": "bench", "iat": now, "exp": now + 3600}, SECRET, "HS256")
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(app) as client:
-        calls = {
+        calls: dict[str, Callable[[], Any]] = {
             "GET /health/live": lambda: client.get("/health/live"),
             "GET /api/payments/history": lambda: client.get(
                 "/api/payments/history", headers=headers

@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 
 import jwt
 import redis
@@ -22,6 +23,7 @@ from litestar.testing import TestClient
 
 from adapters.idempotency_memory import InProcessIdempotencyStore
 from adapters.idempotency_redis import RedisIdempotencyStore
+from application.ports import IdempotencyStore
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
@@ -47,6 +49,7 @@ def main(n: int) -> None:
     container = build_container(settings)
     logging.disable(logging.WARNING)  # with Redis down, every request logs that it fell back
     prefix = f"bench:{uuid.uuid4().hex}:"
+    store: IdempotencyStore
     if settings.redis_url:
         store = RedisIdempotencyStore.from_url(settings.redis_url, prefix=prefix)
     else:
@@ -60,11 +63,11 @@ def main(n: int) -> None:
             return client.post("/api/payments/process", json=BODY, headers=headers).status_code
 
         keys = [f"bench-{uuid.uuid4().hex}" for _ in range(n)]
-        fresh = [timed(lambda k=k: post(k), 201) for k in keys]
-        replay = [timed(lambda k=k: post(k), 201) for k in keys]
+        fresh = [timed(partial(post, k), 201) for k in keys]
+        replay = [timed(partial(post, k), 201) for k in keys]
         container.idempotency_store.override(providers.Object(InProcessIdempotencyStore()))
         container.idempotency.reset()
-        durable = [timed(lambda k=k: post(k), 201) for k in keys]
+        durable = [timed(partial(post, k), 201) for k in keys]
     if isinstance(store, RedisIdempotencyStore):
         with contextlib.suppress(redis.RedisError):
             store._client.delete(*store._client.scan_iter(match=f"{prefix}*", count=1000))

@@ -52,4 +52,7 @@ def main(count: int, database_url: str | None) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000, (sys.argv[2:] or [None])[0])
+    main(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 20_000,
+        sys.argv[2] if len(sys.argv) > 2 else None,
+    )

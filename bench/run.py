@@ -20,13 +20,14 @@ import psycopg
 
 from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from adapters.history_views import history_view
-from adapters.migrations import apply_migrations
 from adapters.projection_runner import PollingProjectionRunner
 from application.history import PaymentHistoryProjection
 from bench import baselines, seed, workloads
 from bench.loadgen import run_load
 from bench.report import print_report, write_outputs
 from bench.servers import BIN, minimal_command, running, service_command
+from entrypoints.schema import migrate_schema
+from entrypoints.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALES = {
@@ -49,12 +50,19 @@ SCALES = {
 }
 
 
-def fresh_database(server_url: str) -> str:
+def fresh_database(server_url: str, data_dir: Path) -> str:
+    """A new database with the schema `payment-service migrate` makes."""
     name = f"payments_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = urlparse(server_url)._replace(path=f"/{name}").geturl()
-    apply_migrations(url, ROOT / "migrations" / "postgres")
+    env = {
+        "PAYMENTS_DATABASE_URL": url,
+        "PAYMENTS_DATA_DIR": str(data_dir),
+        "PAYMENTS_JWT_SECRET": workloads.JWT_SECRET,
+        "STRIPE_WEBHOOK_SECRET": workloads.WEBHOOK_SECRET,
+    }
+    migrate_schema(Settings.from_env(env))
     return url
 
 
@@ -111,7 +119,7 @@ def main() -> None:
         "baselines": {},
     }
     folder = Path(tempfile.mkdtemp(prefix="payments-bench-"))
-    database = fresh_database(args.database_url)
+    database = fresh_database(args.database_url, folder)
     try:
         for key, script in (
             ("pg_commits_per_second", baselines.SINGLE_ROW),
@@ -136,6 +144,7 @@ def main() -> None:
             "PAYMENTS_JWT_SECRET": workloads.JWT_SECRET,
             "STRIPE_WEBHOOK_SECRET": workloads.WEBHOOK_SECRET,
             "PAYMENTS_RATE_LIMIT_PER_MINUTE": "0",
+            "PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE": "0",
         }
         with ExitStack() as stack:
             service = stack.enter_context(
@@ -175,7 +184,7 @@ def main() -> None:
                     )
             results["peak_rss_mb"] = {str(k): v for k, v in service.peak_rss_mb().items()}
         if "replay" in args.only:
-            replay_db = fresh_database(args.database_url)
+            replay_db = fresh_database(args.database_url, folder)
             try:
                 results["replay"] = measure_replay(replay_db, scale["replay_events"], folder)
             finally:

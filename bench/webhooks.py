@@ -14,6 +14,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from litestar.testing import TestClient
 
@@ -25,7 +26,7 @@ from entrypoints.settings import Settings
 SECRET = "whsec_bench_0123456789"
 
 
-def signed(evt: dict[str, object]) -> dict[str, object]:
+def signed(evt: dict[str, Any]) -> dict[str, Any]:
     body = json.dumps(evt).encode()
     t = int(time.time())
     mac = hmac.new(SECRET.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
@@ -54,6 +55,7 @@ def main(count: int) -> None:
                 ),
                 store=store,
                 gateway=gateway,
+                wallets=container.wallets(),
             )  # fmt: skip
             intent = {"id": made.intent_id, "object": "payment_intent", "status": "succeeded"}
             events.append(

@@ -53,6 +53,7 @@ def pending_payments(base_url: str, count: int) -> list[tuple[str, str]]:
                 "paymentMethodId": "pm_card_authenticationRequired",
             }
             answer = client.post("/api/payments/process", json=body, headers=headers).json()
+            assert "paymentId" in answer, answer
             made.append((answer["paymentId"], answer["stripePaymentIntentId"]))
     return made
 

@@ -14,7 +14,7 @@ from application.ports import (
     IdempotencyStoreUnavailable,
     StoredResponse,
 )
-from domain.card_data import looks_like_card_number
+from domain.card_data import is_card_number
 from domain.errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class Answer:
 def validate_idempotency_key(key: str) -> str:
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
         raise InvalidInput("Idempotency-Key", "must be 1-255 printable characters")
-    if looks_like_card_number(key):
+    if is_card_number(key):
         raise InvalidInput("Idempotency-Key", "card data is not accepted")
     return key
 

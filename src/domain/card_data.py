@@ -20,6 +20,16 @@ def passes_luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
+def is_card_number(text: str) -> bool:
+    """True when `text` is nothing but a card number: 13-19 digits (spaces or dashes) passing Luhn.
+
+    For opaque tokens such as idempotency keys, where a random key may contain a digit run
+    that happens to pass Luhn.
+    """
+    digits = re.sub(r"[ -]", "", text.strip())
+    return digits.isdigit() and 13 <= len(digits) <= 19 and passes_luhn(digits)
+
+
 def looks_like_card_number(text: str) -> bool:
     """True when `text` holds a 13-19 digit run (spaces or dashes allowed) passing Luhn."""
     for match in _DIGIT_RUN.finditer(_UUID.sub(" ", text)):

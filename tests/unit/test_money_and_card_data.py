@@ -1,6 +1,6 @@
 import pytest
 
-from domain.card_data import find_card_data, looks_like_card_number
+from domain.card_data import find_card_data, is_card_number, looks_like_card_number
 from domain.errors import InvalidInput
 from domain.metadata import validated_metadata
 from domain.money import Money
@@ -82,3 +82,15 @@ def test_metadata_limits() -> None:
         validated_metadata({"k": "v" * 501})
     with pytest.raises(InvalidInput):
         validated_metadata({"note": "4242424242424242"})
+
+
+@pytest.mark.parametrize("key", ["4242424242424242", "4242 4242 4242 4242", "4000-0000-0000-0002"])
+def test_a_key_that_is_a_card_number_is_card_data(key: str) -> None:
+    assert is_card_number(key)
+
+
+def test_a_random_key_with_a_luhn_run_inside_is_not_a_card_number() -> None:
+    key = "bench-3ds-9a0f4242424242424242c1"  # a hex key whose digits happen to pass Luhn
+    assert looks_like_card_number(key)
+    assert not is_card_number(key)
+    assert not is_card_number("order-1001")

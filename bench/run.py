@@ -145,6 +145,8 @@ def main() -> None:
             "STRIPE_WEBHOOK_SECRET": workloads.WEBHOOK_SECRET,
             "PAYMENTS_RATE_LIMIT_PER_MINUTE": "0",
             "PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE": "0",
+            # each figure measures one thing: no simulated webhooks behind every charge
+            "PAYMENTS_SIMULATED_WEBHOOK_URL": "off",
         }
         with ExitStack() as stack:
             service = stack.enter_context(

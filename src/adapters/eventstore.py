@@ -51,7 +51,6 @@ def persistence_env(
             POSTGRES_MAX_OVERFLOW=str(pool_size),
             POSTGRES_CONNECT_TIMEOUT="5",
             POSTGRES_LOCK_TIMEOUT="5",
-            POSTGRES_PRE_PING="y",
             CREATE_TABLE="y" if create_tables else "n",
         )
     else:

@@ -29,18 +29,30 @@ def intent_link(payment: Payment, intent_before: str | None) -> list[Aggregate]:
     return []
 
 
-def change_payment(store: PaymentStore, payment_id: UUID, change: Callable[[Payment], T]) -> T:
-    """Apply `change` to the latest version; the aggregate's invariants decide each retry."""
+def change_payment(
+    store: PaymentStore,
+    payment_id: UUID,
+    change: Callable[[Payment], T],
+    *,
+    current: Payment | None = None,
+) -> T:
+    """Apply `change` to the latest version; the aggregate's invariants decide each retry.
+
+    `current` is a copy the caller has just loaded or saved: the first attempt uses it, and a
+    version conflict (someone else wrote in between) reloads it.
+    """
     for _ in range(MAX_ATTEMPTS - 1):
         try:
-            return _change_once(store, payment_id, change)
+            return _change_once(store, payment_id, change, current)
         except ConcurrencyConflict:
-            continue
-    return _change_once(store, payment_id, change)
+            current = None
+    return _change_once(store, payment_id, change, None)
 
 
-def _change_once(store: PaymentStore, payment_id: UUID, change: Callable[[Payment], T]) -> T:
-    payment = load_payment(store, payment_id)
+def _change_once(
+    store: PaymentStore, payment_id: UUID, change: Callable[[Payment], T], current: Payment | None
+) -> T:
+    payment = current if current is not None else load_payment(store, payment_id)
     intent_before = payment.intent_id
     result = change(payment)
     store.save(payment, *intent_link(payment, intent_before))

@@ -203,7 +203,7 @@ def _charge(
             store, payment.id, lambda p: p.mark_failed(PAYMENT_METHOD_ERROR, None, decline)
         )
         raise PaymentMethodRejected(decline, payment_id=str(payment.id)) from None
-    updated = change_payment(store, payment.id, lambda p: _applied(p, outcome))
+    updated = change_payment(store, payment.id, lambda p: _applied(p, outcome), current=payment)
     return _answer_for(updated, gateway=gateway, client_secret=outcome.client_secret)
 
 

@@ -9,6 +9,8 @@ between batches, so the rebuild gets the runner lock without stopping the servic
 import fcntl
 import time
 import zlib
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -16,6 +18,15 @@ import psycopg
 
 RUNNER_CLASS = 7_303_010
 REBUILD_CLASS = 7_303_011
+
+
+def _polled(acquired: Callable[[], bool], deadline: float) -> bool:
+    """Try until `acquired()` says yes or the deadline passes."""
+    while not acquired():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 class ProjectionLock(Protocol):
@@ -77,15 +88,12 @@ class PostgresProjectionLock:
 
     def acquire_for_rebuild(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        while not self._ask("SELECT pg_try_advisory_lock(%s, %s)", REBUILD_CLASS):
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.05)
-        while not self.try_acquire():
-            if time.monotonic() > deadline:
-                self.release_rebuild()
-                return False
-            time.sleep(0.05)
+        rebuild = partial(self._ask, "SELECT pg_try_advisory_lock(%s, %s)", REBUILD_CLASS)
+        if not _polled(rebuild, deadline):
+            return False
+        if not _polled(self.try_acquire, deadline):
+            self.release_rebuild()
+            return False
         return True
 
     def release_rebuild(self) -> None:
@@ -137,16 +145,16 @@ class FileProjectionLock:
 
     def acquire_for_rebuild(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        while (rebuild := self._take(self.paths[1], fcntl.LOCK_EX)) is None:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.05)
-        self._rebuild = rebuild
-        while not self.try_acquire():
-            if time.monotonic() > deadline:
-                self.release_rebuild()
-                return False
-            time.sleep(0.05)
+
+        def rebuild() -> bool:
+            self._rebuild = self._take(self.paths[1], fcntl.LOCK_EX)
+            return self._rebuild is not None
+
+        if not _polled(rebuild, deadline):
+            return False
+        if not _polled(self.try_acquire, deadline):
+            self.release_rebuild()
+            return False
         return True
 
     def release_rebuild(self) -> None:

@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from application.ports import CardCheckDeclined, PaymentMethodNotFound, PaymentMethodUnusable
@@ -97,10 +97,3 @@ class SimulatedCards:
         if method is None or method.detached or method.customer_id != customer_id:
             raise PaymentMethodUnusable(f"No such payment method: '{payment_method_id}'.")
         return method.test_id
-
-    def change_expiry(self, payment_method_id: str, exp_month: int, exp_year: int) -> SavedCard:
-        """What a cardholder's bank does when it reissues a card; for tests and demos."""
-        with self._lock:
-            method = self._methods[payment_method_id]
-            method.card = replace(method.card, exp_month=exp_month, exp_year=exp_year)
-            return method.card

@@ -134,4 +134,3 @@ ACKNOWLEDGED_TYPES = frozenset(
         "payment_method.automatically_updated",
     }
 )
-HANDLED_TYPES = frozenset(PAYMENT_COMMANDS) | ACKNOWLEDGED_TYPES

@@ -8,10 +8,16 @@ from domain.wallet import Wallet, wallet_id_for
 MAX_ATTEMPTS = 4
 
 
-def customer_for(user_id: str, *, wallets: WalletStore, gateway: PaymentGateway) -> str:
-    """The Customer id recorded for the user, creating and recording one the first time."""
+def customer_for(
+    user_id: str, *, wallets: WalletStore, gateway: PaymentGateway, known: Wallet | None = None
+) -> str:
+    """The Customer id recorded for the user, creating and recording one the first time.
+
+    `known` is the user's wallet as the caller just loaded it; a conflict reloads it.
+    """
     for _ in range(MAX_ATTEMPTS):
-        wallet = wallets.find(user_id) or Wallet(user_id=user_id)
+        wallet = known or wallets.find(user_id) or Wallet(user_id=user_id)
+        known = None
         if wallet.customer_id is not None:
             return wallet.customer_id
         # Keyed by the wallet, so concurrent first charges of one user get one Customer.

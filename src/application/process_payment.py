@@ -33,6 +33,7 @@ from domain.metadata import validated_metadata
 from domain.money import Money
 from domain.payment import Payment
 from domain.payment_status import PaymentStatus, payment_id_for
+from domain.wallet import Wallet
 
 PAYMENT_METHOD_ERROR = "payment_method_error"
 
@@ -70,11 +71,15 @@ def request_identity(cmd: ProcessPayment, wallets: WalletStore) -> tuple[str, st
     default card when none is named), and so is the fingerprint: naming the default card or
     leaving it out is the same request.
     """
+    needs_wallet = not cmd.idempotency_key and cmd.payment_method_id is None
+    return _identity(cmd, wallets.find(cmd.user_id) if needs_wallet else None)
+
+
+def _identity(cmd: ProcessPayment, wallet: Wallet | None) -> tuple[str, str]:
     if cmd.idempotency_key:
         return cmd.idempotency_key, request_hash(cmd)
     method = cmd.payment_method_id
     if method is None:
-        wallet = wallets.find(cmd.user_id)
         default = wallet.default if wallet is not None else None
         method = default.payment_method_id if default is not None else None
     resolved = replace(cmd, payment_method_id=method)
@@ -102,8 +107,8 @@ def process_payment(
         raise InvalidInput("paymentMethodId", "must not be empty")
     if cmd.idempotency_key:
         validate_idempotency_key(cmd.idempotency_key)
-    key, fingerprint = request_identity(cmd, wallets)
     wallet = wallets.find(cmd.user_id)
+    key, fingerprint = _identity(cmd, wallet)
 
     def method() -> str:
         return payment_method_to_charge(wallet, cmd.payment_method_id)
@@ -119,7 +124,7 @@ def process_payment(
         method=method,
     )
     if payment.charge_status is PaymentStatus.PENDING:
-        return _charge(payment, gateway=gateway, store=store, wallets=wallets)
+        return _charge(payment, gateway=gateway, store=store, wallets=wallets, wallet=wallet)
     return _answer_for(payment, gateway=gateway)
 
 
@@ -170,10 +175,15 @@ def _initiate(
 
 
 def _charge(
-    payment: Payment, *, gateway: PaymentGateway, store: PaymentStore, wallets: WalletStore
+    payment: Payment,
+    *,
+    gateway: PaymentGateway,
+    store: PaymentStore,
+    wallets: WalletStore,
+    wallet: Wallet | None,
 ) -> PaymentReceipt:
     try:
-        customer_id = customer_for(payment.user_id, wallets=wallets, gateway=gateway)
+        customer_id = customer_for(payment.user_id, wallets=wallets, gateway=gateway, known=wallet)
     except GatewayUnavailable:
         raise GatewayError(
             "the payment provider did not answer; retry with the same Idempotency-Key"

@@ -57,3 +57,17 @@ def test_when_two_first_charges_race_the_customer_recorded_first_wins(
     EventSourcedWalletStore(store.app).save(theirs)
 
     assert customer_for("u1", wallets=StaleFirstRead(store.app), gateway=gateway) == "cus_theirs"
+
+
+def test_a_stale_wallet_from_the_caller_loses_to_the_customer_recorded_first(
+    store: EventSourcedPaymentStore, gateway: SimulatedGateway
+) -> None:
+    wallets = EventSourcedWalletStore(store.app)
+    loaded_before = Wallet(user_id="u1")  # what the charge loaded, before the race
+    theirs = Wallet(user_id="u1")
+    theirs.record_customer("cus_theirs")
+    wallets.save(theirs)
+
+    assert customer_for("u1", wallets=wallets, gateway=gateway, known=loaded_before) == "cus_theirs"
+    recorded = wallets.find("u1")
+    assert recorded is not None and recorded.customer_id == "cus_theirs"

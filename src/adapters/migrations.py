@@ -1,14 +1,52 @@
-"""Applies versioned SQL files to PostgreSQL, each once, in name order."""
+"""Versioned SQL files, shipped in the `migrations` package, applied to PostgreSQL once each."""
 
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
 
 import psycopg
 
 LOCK_KEY = 7_303_000_001  # pg_advisory_xact_lock key: one migrator at a time
+PACKAGE = "migrations"
+FOLDER = "postgres"
+REINSTALL = "this installation lacks its SQL: reinstall payment-service"
 
 
-def apply_migrations(database_url: str, directory: Path) -> list[str]:
-    """Apply the files not yet recorded in schema_migrations; returns their names."""
+@dataclass(frozen=True)
+class Migration:
+    name: str  # the file name, e.g. 0002_audit_chain.sql; recorded in schema_migrations
+    sql: str
+
+    @property
+    def version(self) -> str:
+        return version_of(self.name)
+
+
+class MigrationsMissing(Exception):
+    """This installation has no migration files: the package was built without its SQL."""
+
+
+def version_of(name: str) -> str:
+    return name.split("_", 1)[0].removesuffix(".sql")
+
+
+def shipped_migrations(package: str = PACKAGE) -> list[Migration]:
+    """The SQL files this version ships, in name order; never empty."""
+    try:
+        folder = resources.files(package) / FOLDER
+    except ModuleNotFoundError:
+        raise MigrationsMissing(
+            f"no migration files: the package {package!r} is not installed; {REINSTALL}"
+        ) from None
+    entries = folder.iterdir() if folder.is_dir() else iter(())
+    files = sorted((e for e in entries if e.name.endswith(".sql")), key=lambda e: e.name)
+    if not files:
+        raise MigrationsMissing(f"no migration files (*.sql) in {folder}; {REINSTALL}")
+    return [Migration(entry.name, entry.read_text(encoding="utf-8")) for entry in files]
+
+
+def apply_migrations(database_url: str, migrations: Sequence[Migration]) -> list[str]:
+    """Apply the migrations not yet recorded in schema_migrations; returns their names."""
     applied: list[str] = []
     with psycopg.connect(database_url, autocommit=False) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
@@ -17,11 +55,11 @@ def apply_migrations(database_url: str, directory: Path) -> list[str]:
             "version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
         done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-        for path in sorted(directory.glob("*.sql")):
-            if path.name in done:
+        for migration in migrations:
+            if migration.name in done:
                 continue
-            conn.execute(path.read_text())  # type: ignore[call-overload]
-            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (path.name,))
-            applied.append(path.name)
+            conn.execute(migration.sql)  # type: ignore[call-overload]
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (migration.name,))
+            applied.append(migration.name)
         conn.commit()
     return applied

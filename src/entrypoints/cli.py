@@ -19,10 +19,6 @@ from application.causes import command as cli_command
 from entrypoints import audit_cli, operations
 from entrypoints.settings import ConfigError, Settings, load_dotenv
 
-MIGRATIONS_DIR = Path(
-    os.environ.get("PAYMENTS_MIGRATIONS_DIR", Path(__file__).resolve().parents[2] / "migrations")
-)
-
 
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
@@ -83,10 +79,19 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.database_url:
         print("SQLite (embedded default): its tables are made at start; nothing to migrate.")
         return 0
+    from adapters.migrations import MigrationsMissing, shipped_migrations
     from entrypoints.schema import migrate_schema
 
-    applied = migrate_schema(settings, MIGRATIONS_DIR / "postgres")
-    print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'already up to date'}")
+    try:
+        shipped = shipped_migrations()
+    except MigrationsMissing as error:
+        raise operations.Unusable(f"migrate: {error}") from None
+    applied = migrate_schema(settings, shipped)
+    newest = shipped[-1].version
+    if applied:
+        print(f"applied {len(applied)} migration(s): {', '.join(applied)}; schema at {newest}")
+    else:
+        print(f"nothing to apply: all {len(shipped)} migration(s) up to {newest} were applied")
     return 0
 
 
@@ -127,7 +132,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-projections", action="store_true", help="leave read models to `project`")
     p.set_defaults(run=serve)
 
-    p = commands.add_parser("migrate", help="apply migrations/ to PostgreSQL")
+    p = commands.add_parser("migrate", help="apply the SQL migrations to PostgreSQL")
     p.set_defaults(run=migrate)
 
     p = commands.add_parser("reconcile", help="settle pending payments and refunds from Stripe")

@@ -12,6 +12,7 @@ from adapters.idempotency_redis import RedisIdempotencyStore
 from adapters.pending_scan import EventLogPendingPayments
 from adapters.projection_runner import PollingProjectionRunner
 from adapters.redis_probe import redis_probes
+from adapters.schema_version import schema_probe
 from adapters.simulated_gateway import SimulatedGateway
 from adapters.simulated_webhooks import webhook_sender
 from adapters.stripe_gateway import StripeGateway
@@ -90,7 +91,11 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     readiness = providers.Singleton(
-        Readiness, store=payment_store, history_runner=history_runner, probes=probes
+        Readiness,
+        store=payment_store,
+        history_runner=history_runner,
+        probes=probes,
+        schema=providers.Singleton(schema_probe, settings.provided.database_url),
     )
 
     audit_trail = providers.Singleton(EventStoreAuditTrail, app=payment_store.provided.app)

@@ -12,8 +12,11 @@ from rich.progress import Progress
 
 from adapters.encryption import UnreadableEvents, check_events_readable
 from adapters.hash_chain import HashChainFollower
+from adapters.migrations import MigrationsMissing
 from adapters.projection_runner import PollingProjectionRunner
+from adapters.schema_version import SchemaNotReady, SchemaUnknown
 from entrypoints.container import Container, build_container
+from entrypoints.schema import require_current_schema
 from entrypoints.settings import Settings
 
 
@@ -23,7 +26,13 @@ class Unusable(Exception):
 
 @contextmanager
 def opened(settings: Settings, *, decrypts: bool = True) -> Iterator[Container]:
-    """The container, once the configured key is known to read the stored events."""
+    """The container, once the schema is current and the key is known to read the events."""
+    try:
+        require_current_schema(settings)
+    except (MigrationsMissing, SchemaNotReady) as error:
+        raise Unusable(f"configuration error: {error}") from None
+    except SchemaUnknown as error:
+        raise Unusable(str(error)) from None
     container = build_container(settings)
     try:
         if decrypts:

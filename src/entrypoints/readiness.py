@@ -5,13 +5,16 @@ from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
+from adapters.migrations import MigrationsMissing
 from adapters.projection_runner import PollingProjectionRunner
+from adapters.schema_version import SchemaNotReady
 from application.ports import PaymentStore
 from application.probes import DependencyProbe
 from entrypoints.deadline import DeadlineCheck
 
 PROBE_ID = UUID(int=0)
 DEADLINE_SECONDS = 2.0
+TOLD_AS_IS = (SchemaNotReady, MigrationsMissing)  # their message says what to do
 Status = Literal["ok", "degraded", "down"]
 
 
@@ -23,7 +26,7 @@ class Component:
 
 
 class Readiness:
-    """The event store and read model are required; Redis (a fast path) only degrades."""
+    """The event store, read model and schema are required; Redis (a fast path) only degrades."""
 
     def __init__(
         self,
@@ -31,6 +34,7 @@ class Readiness:
         history_runner: PollingProjectionRunner,
         probes: Sequence[DependencyProbe],
         deadline: float = DEADLINE_SECONDS,
+        schema: DependencyProbe | None = None,
     ) -> None:
         def bounded(check: Callable[[], object]) -> DeadlineCheck[object]:
             return DeadlineCheck(check, deadline)
@@ -39,6 +43,8 @@ class Readiness:
             "eventStore": bounded(lambda: store.find(PROBE_ID)),
             "history": bounded(history_runner.lag),
         }
+        if schema is not None:
+            self._required[schema.name] = bounded(schema.check)
         self._runner = history_runner
         self._optional = {probe.name: bounded(probe.check) for probe in probes}
 
@@ -61,5 +67,6 @@ def _run(check: DeadlineCheck[object], failed: Status) -> Component:
     try:
         result = check()
     except Exception as error:  # readiness reports, it does not raise
-        return Component(status=failed, error=type(error).__name__)
+        told = str(error) if isinstance(error, TOLD_AS_IS) else type(error).__name__
+        return Component(status=failed, error=told)
     return Component(status="ok", lag=result if isinstance(result, int) else None)

@@ -1,22 +1,30 @@
 """The database schema, made once by `payment-service migrate` before any process serves."""
 
-from pathlib import Path
+from collections.abc import Sequence
 
 from adapters.history_views import close_view
-from adapters.migrations import apply_migrations
+from adapters.migrations import Migration, apply_migrations, shipped_migrations
+from adapters.schema_version import check_schema
 from entrypoints.container import build_container
 from entrypoints.settings import Settings
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations" / "postgres"
 
-
-def migrate_schema(settings: Settings, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply migrations/ and make the event store's and projections' own tables."""
+def migrate_schema(settings: Settings, migrations: Sequence[Migration] | None = None) -> list[str]:
+    """Apply the shipped migrations and make the event store's and projections' own tables."""
     if settings.database_url is None:
         return []
-    applied = apply_migrations(settings.database_url, directory)
+    applied = apply_migrations(settings.database_url, migrations or shipped_migrations())
     container = build_container(settings, create_tables=True)
     container.payment_store().close()
     close_view(container.history())
     close_view(container.hash_chain())
     return applied
+
+
+def require_current_schema(settings: Settings) -> None:
+    """On PostgreSQL, stop unless `migrate` has applied every migration this version ships.
+
+    Raises MigrationsMissing or SchemaNotReady, whose messages are one line for the operator.
+    """
+    if settings.database_url is not None:
+        check_schema(settings.database_url, shipped_migrations())

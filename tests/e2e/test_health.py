@@ -41,6 +41,7 @@ def test_ready_reports_each_component(
         "components": {
             "eventStore": {"status": "ok"},
             "history": {"status": "ok", "lag": 0},
+            "schema": {"status": "ok"},
             "redis": {"status": "ok"},
         },
     }

@@ -1,8 +1,11 @@
 """The one place where errors become HTTP responses with the contract's codes."""
 
 import logging
+import sqlite3
 from dataclasses import dataclass
 
+import psycopg
+from eventsourcing.persistence import ConnectionPoolClosedError, PersistenceError
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -57,6 +60,11 @@ _BY_TYPE: list[tuple[type[Exception], int, str]] = [
     (ConcurrencyConflict, 500, "DB_ERROR"),
 ]
 
+# A database failure the adapters did not translate (a missing table, a lost connection, a
+# failed statement): its text names tables and SQL, so the client gets a fixed message.
+_STORAGE_FAILURES = (PersistenceError, ConnectionPoolClosedError, psycopg.Error, sqlite3.Error)
+DB_UNAVAILABLE = "the payment database is unavailable; retry later"
+
 _HTTP_CODES = {
     401: ("UNAUTHORIZED", "a valid bearer token is required"),
     403: ("FORBIDDEN", "you may not do this"),
@@ -83,6 +91,8 @@ def api_error(error: Exception) -> ApiError:
     for kind, status, code in _BY_TYPE:
         if isinstance(error, kind):
             return ApiError(status, code, str(error))
+    if isinstance(error, _STORAGE_FAILURES):
+        return ApiError(HTTP_500_INTERNAL_SERVER_ERROR, "DB_ERROR", DB_UNAVAILABLE)
     if isinstance(error, ValidationException) and error.status_code == 415:
         return ApiError(415, "VALIDATION_ERROR", "send the body as application/json")
     if isinstance(error, ValidationException):
@@ -129,7 +139,7 @@ def handle_exception(request: Request, exc: Exception) -> Response[ErrorResponse
         log.error(
             "request failed: %s %s -> %s (%s)",
             request.method, request.url.path, error.code, type(exc).__name__,
-            exc_info=error.code == "INTERNAL_ERROR",
+            exc_info=error.code in ("INTERNAL_ERROR", "DB_ERROR"),  # the cause, for operators
         )  # fmt: skip
     metrics.payment_errors_total.labels(code=error.code).inc()
     headers: dict[str, str] = {}

@@ -1,0 +1,1 @@
+"""Versioned SQL, shipped inside the installed package: `payment-service migrate` reads it."""

@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import TestClient
 
 from adapters.migrations import shipped_migrations
-from adapters.schema_version import check_schema
+from adapters.schema_version import SchemaNotReady, check_schema
 from entrypoints import cli
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
@@ -107,6 +107,18 @@ def test_a_schema_migrated_by_a_newer_version_is_accepted(postgres_url: str) -> 
         conn.execute("INSERT INTO schema_migrations (version) VALUES ('9999_from_a_newer.sql')")
 
     check_schema(postgres_url, shipped_migrations())  # raises when the schema is not ready
+
+
+def test_a_schema_missing_an_older_migration_names_it(postgres_url: str) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM schema_migrations WHERE version = %s", (SHIPPED[0],))
+
+    with pytest.raises(SchemaNotReady) as raised:
+        check_schema(postgres_url, shipped_migrations())
+
+    assert str(raised.value) == (
+        f"database schema is at {NEWEST} but lacks {SHIPPED[0]}: run payment-service migrate"
+    )
 
 
 def test_readiness_is_down_naming_the_schema_when_it_falls_behind(

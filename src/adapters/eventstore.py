@@ -21,6 +21,9 @@ from domain.stripe_events import (
 )
 
 AES_CIPHER = "eventsourcing.cipher:AESCipher"
+POOL_SIZE = 10
+# The pool and its overflow: how many event-store steps can run at once in one process.
+DATABASE_THREADS = 2 * POOL_SIZE
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -29,7 +32,7 @@ def persistence_env(
     sqlite_file: Path,
     *,
     encryption_key: str | None = None,
-    pool_size: int = 10,
+    pool_size: int = POOL_SIZE,
     create_tables: bool = True,
 ) -> dict[str, str]:
     """The eventsourcing environment for PostgreSQL when a URL is given, else SQLite.

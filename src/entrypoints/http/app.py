@@ -1,8 +1,10 @@
 """The Litestar application factory."""
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,9 +14,11 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from adapters.eventstore import DATABASE_THREADS
 from entrypoints import metrics
 from entrypoints.container import Container, build_container
 from entrypoints.http import request_context
+from entrypoints.http.admission import Admission
 from entrypoints.http.audit import AuditController
 from entrypoints.http.auth import jwt_auth
 from entrypoints.http.errors import handle_exception
@@ -50,10 +54,15 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
     settings: Settings = container.settings()
     auth = jwt_auth(settings.jwt_secret)
     prometheus = PrometheusConfig(app_name="payments", group_path=True)
+    admission = Admission(settings.admitted_in_flight, settings.request_timeout)
     limits = rate_limits(settings.rate_limit_per_minute, settings.webhook_rate_limit_per_minute)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        # Event-store steps and sync handlers run here: as many threads as database connections.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(DATABASE_THREADS, thread_name_prefix="blocking")
+        )
         runners = container.runners().values() if run_projections else []
         for runner in runners:
             runner.start()
@@ -89,6 +98,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             "readiness": provide(container.readiness),
             "idempotency": provide(container.idempotency),
             "audit": provide(container.audit_trail),
+            "admission": Provide(lambda: admission, sync_to_thread=False),
         },
         guards=[strict_json_body],
         exception_handlers={Exception: handle_exception},

@@ -23,6 +23,7 @@ from application.errors import (
     NotFound,
     PaymentDeclined,
     PaymentMethodRejected,
+    ServiceUnavailable,
     StorageError,
 )
 from domain.errors import AlreadyRefunded, InvalidInput, InvalidStatus, PaymentMethodNotSaved
@@ -52,6 +53,7 @@ _BY_TYPE: list[tuple[type[Exception], int, str]] = [
     (IdempotencyMismatch, 422, "IDEMPOTENCY_MISMATCH"),
     (IdempotencyConflict, 409, "IDEMPOTENCY_CONFLICT"),
     (IdempotencyStoreError, 500, "IDEMPOTENCY_ERROR"),
+    (ServiceUnavailable, 503, "SERVICE_UNAVAILABLE"),
     (GatewayError, 500, "STRIPE_ERROR"),
     (StorageError, 500, "DB_ERROR"),
     (ConcurrencyConflict, 500, "DB_ERROR"),
@@ -140,4 +142,6 @@ def handle_exception(request: Request, exc: Exception) -> Response[ErrorResponse
         headers["Retry-After"] = str(max(int(reset), 1))
     if isinstance(exc, IdempotencyConflict):
         headers["Retry-After"] = "1"
+    if isinstance(exc, ServiceUnavailable):
+        headers["Retry-After"] = str(exc.retry_after)
     return error_response(error, headers)

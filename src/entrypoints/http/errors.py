@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass
 
+from eventsourcing.persistence import PersistenceError
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -57,6 +58,7 @@ _BY_TYPE: list[tuple[type[Exception], int, str]] = [
     (GatewayError, 500, "STRIPE_ERROR"),
     (StorageError, 500, "DB_ERROR"),
     (ConcurrencyConflict, 500, "DB_ERROR"),
+    (PersistenceError, 500, "DB_ERROR"),  # e.g. the event store could not even be opened
 ]
 
 _HTTP_CODES = {

@@ -27,7 +27,12 @@ from entrypoints.http.health import HealthController
 from entrypoints.http.openapi_docs import refine_document
 from entrypoints.http.payment_methods import PaymentMethodController
 from entrypoints.http.payments import PaymentController
-from entrypoints.http.rate_limits import STORE_NAME, rate_limit_store, rate_limits
+from entrypoints.http.rate_limits import (
+    STORE_NAME,
+    rate_limit_store,
+    rate_limits,
+    read_webhook_body,
+)
 from entrypoints.http.request_id import request_cause_middleware
 from entrypoints.http.schemas import ProcessPaymentBody, RefundBody
 from entrypoints.http.strict_body import strict_json_body
@@ -55,7 +60,11 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
     auth = jwt_auth(settings.jwt_secret)
     prometheus = PrometheusConfig(app_name="payments", group_path=True)
     admission = Admission(settings.admitted_in_flight, settings.request_timeout)
-    limits = rate_limits(settings.rate_limit_per_minute, settings.webhook_rate_limit_per_minute)
+    limits = rate_limits(
+        settings.rate_limit_per_minute,
+        settings.webhook_rate_limit_per_minute,
+        settings.webhook_secrets,
+    )
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -106,6 +115,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
         middleware=[
             prometheus.middleware,
             request_cause_middleware,
+            read_webhook_body,
             *(limit.middleware for limit in limits),
         ],
         stores={STORE_NAME: rate_limit_store(settings.redis_url)},

@@ -1,4 +1,4 @@
-"""The payment gateway on Stripe, through stripe-python's StripeClient (v1 API), async."""
+"""The payment gateway on Stripe: stripe-python's StripeClient (v1 API), async over aiohttp."""
 
 import asyncio
 import ssl
@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import httpx
+import aiohttp
 import stripe
 
 from adapters.stripe_errors import declined, raise_for
@@ -17,6 +17,7 @@ from application.ports import ChargeOutcome, ChargeRequest, RefundOutcome, Refun
 from domain.saved_card import SavedCard
 
 # Stripe's own refund reasons; anything else the caller says goes into metadata only.
+Client = tuple[stripe.StripeClient, stripe.AIOHTTPClient]
 STRIPE_REFUND_REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
 MAX_METADATA_VALUE = 500
 
@@ -34,19 +35,24 @@ class StripeGateway:
         max_network_retries: int = 2,
         connections: int = 100,
     ) -> None:
-        def client() -> stripe.StripeClient:
-            return stripe.StripeClient(
+        def client() -> Client:
+            # Made inside the running event loop, which aiohttp's connection pool belongs to.
+            connector = aiohttp.TCPConnector(
+                limit=connections, ssl=ssl.create_default_context(cafile=stripe.ca_bundle_path)
+            )
+            timeout = aiohttp.ClientTimeout(connect=connect_timeout, sock_read=read_timeout)
+            http = stripe.AIOHTTPClient(timeout=timeout, connector=connector)
+            api = stripe.StripeClient(
                 secret_key,
                 base_addresses={"api": api_base} if api_base else None,
                 max_network_retries=max_network_retries,
-                http_client=PooledHTTPXClient(
-                    httpx.Timeout(read_timeout, connect=connect_timeout), connections
-                ),
+                http_client=http,
             )
+            return api, http
 
         self._new_client = client
         # One client per event loop (a worker has one): its connections belong to that loop.
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, stripe.StripeClient]
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Client]
         self._clients = weakref.WeakKeyDictionary()
 
     @property
@@ -55,7 +61,13 @@ class StripeGateway:
         client = self._clients.get(loop)
         if client is None:
             client = self._clients[loop] = self._new_client()
-        return client.v1
+        return client[0].v1
+
+    async def aclose(self) -> None:
+        """Close this event loop's connections (a worker's, at shutdown)."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client[1].close_async()  # type: ignore[no-untyped-call]
 
     async def create_customer(self, user_id: str, idempotency_key: str) -> str:
         try:
@@ -160,14 +172,3 @@ class StripeGateway:
 
     async def detach_payment_method(self, payment_method_id: str) -> None:
         await detach(self._v1, payment_method_id)
-
-
-class PooledHTTPXClient(stripe.HTTPXClient):
-    """stripe-python's httpx client with a connection pool as large as the requests admitted."""
-
-    def __init__(self, timeout: httpx.Timeout, connections: int) -> None:
-        super().__init__(timeout=timeout)
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        self._client_async = httpx.AsyncClient(
-            verify=ssl.create_default_context(cafile=stripe.ca_bundle_path), limits=limits
-        )

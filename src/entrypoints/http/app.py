@@ -82,6 +82,9 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
                 # waits for the batch in hand, then takes in what the drained requests wrote
                 runner.stop(catch_up=True)
             container.payment_store().close()
+            close_gateway = getattr(container.gateway(), "aclose", None)
+            if close_gateway is not None:
+                await close_gateway()
             metrics.forget_this_process()
 
     def provide(provider: Any) -> Provide:

@@ -129,7 +129,7 @@ def error_response(
 
 def handle_exception(request: Request, exc: Exception) -> Response[ErrorResponse]:  # type: ignore[type-arg]
     error = api_error(exc)
-    if error.status >= 500:
+    if error.status >= 500 and not isinstance(exc, ServiceUnavailable):  # 503s are counted
         log.error(
             "request failed: %s %s -> %s (%s)",
             request.method, request.url.path, error.code, type(exc).__name__,

@@ -83,6 +83,7 @@ async def _drive(
     concurrency: int,
     timeout: float | None = None,
     probe: bytes | None = None,
+    shed_pause: float = 0.0,
 ) -> LoadResult:
     result = LoadResult()
     counter = itertools.count()
@@ -105,6 +106,8 @@ async def _drive(
                 result.latencies.append(took)
                 result.statuses[status] += 1
                 result.by_status.setdefault(status, []).append(took)
+                if status == 503 and shed_pause:
+                    await asyncio.sleep(shed_pause)  # as Retry-After asks
         finally:
             writer.close()
 
@@ -141,10 +144,12 @@ def run_load(
     *,
     timeout: float | None = None,
     probe: bytes | None = None,
+    shed_pause: float = 0.0,
 ) -> LoadResult:
     """Send every request once, `concurrency` connections at a time; time each answer.
 
     `timeout`: a client waiting longer gives up and reconnects (counted in `timeouts`);
-    `probe`: a request sent every 50 ms meanwhile on its own connection, timed apart.
+    `probe`: a request sent every 50 ms meanwhile on its own connection, timed apart;
+    `shed_pause`: seconds a client waits after a 503 before its next request (Retry-After).
     """
-    return asyncio.run(_drive(host, port, requests, concurrency, timeout, probe))
+    return asyncio.run(_drive(host, port, requests, concurrency, timeout, probe, shed_pause))

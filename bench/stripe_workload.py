@@ -4,6 +4,7 @@ The service runs on PostgreSQL and Redis with STRIPE_API_BASE pointing at the st
 client count gets fresh idempotency keys. Reported beside the simulated-gateway charge rate of
 the same run and the ideal (clients / latency): charges per second, p50/p99, timeouts, shed
 requests (503) and how fast they were refused, and /health/live latency during the load.
+A client answered 503 waits for its Retry-After (1 s) before its next request.
 """
 
 import sys
@@ -16,6 +17,7 @@ from bench.workloads import charge_requests
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_GIVES_UP_AFTER = 30.0
+RETRY_AFTER = 1.0  # what a shed request's Retry-After asks; clients wait that long
 LIVE = build_request("GET", "/health/live", {})
 Row = tuple[str, str, str, str, str, str]
 
@@ -46,7 +48,7 @@ def measure(
                 requests = charge_requests(n * per_client, users=n, user_prefix=f"stripe-{n}")
                 load = run_load(
                     "127.0.0.1", service.port, requests, n,
-                    timeout=CLIENT_GIVES_UP_AFTER, probe=LIVE,
+                    timeout=CLIENT_GIVES_UP_AFTER, probe=LIVE, shed_pause=RETRY_AFTER,
                 )  # fmt: skip
                 by_status = load.status_summary()
                 charged = by_status.get("201", {})

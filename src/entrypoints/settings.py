@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_STRIPE_TIMEOUT = 120
-# A worker completes at least 20 charges a second (one shared core, `make bench`): a full
-# queue of 10 x deadline empties in half the deadline, so what is admitted finishes in time.
-ADMITTED_PER_SECOND_OF_DEADLINE = 10
+# A worker completes at least 50 charges a second (one core, `make bench`): a full queue of
+# 25 x deadline empties in half the deadline, so what is admitted finishes in time.
+ADMITTED_PER_SECOND_OF_DEADLINE = 25
 
 
 class ConfigError(Exception):
@@ -42,7 +42,7 @@ class Settings:
 
     @property
     def admitted_in_flight(self) -> int:
-        """PAYMENTS_MAX_IN_FLIGHT, or 10 per second of the deadline (100 for 10 s)."""
+        """PAYMENTS_MAX_IN_FLIGHT, or 25 per second of the deadline (250 for 10 s)."""
         if self.max_in_flight is not None:
             return self.max_in_flight
         return math.ceil(ADMITTED_PER_SECOND_OF_DEADLINE * self.request_timeout)

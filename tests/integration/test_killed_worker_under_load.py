@@ -6,6 +6,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -82,6 +83,7 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_charge_and_charges_non
     tmp_path: Path,
 ) -> None:
     url, master, stripe = serving_two_workers
+    run = uuid.uuid4().hex[:8]  # Redis outlives the database: keys of this run only
     assert eventually(lambda: len(_workers(master)) == 2, timeout=30)
     acknowledged: dict[UUID, str] = {}
     unanswered: list[tuple[str, str]] = []
@@ -89,7 +91,7 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_charge_and_charges_non
     kill_after = threading.Event()
 
     def client(n: int) -> None:
-        user = f"load-user-{n}"
+        user = f"load-user-{run}-{n}"
         with httpx.Client(base_url=url, timeout=30) as http:
             for i in range(CHARGES_PER_CLIENT):
                 key = f"order-{n}-{i}"
@@ -141,7 +143,7 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_charge_and_charges_non
         answer = httpx.get(f"{url}/api/payments/history?limit=100", headers=bearer(user))
         return {row["id"] for row in answer.json()["payments"]}
 
-    everyone = {f"load-user-{n}" for n in range(CLIENTS)}
+    everyone = {f"load-user-{run}-{n}" for n in range(CLIENTS)}
     charged = {str(p) for p in acknowledged} | {str(payment_id_for(u, k)) for u, k in unanswered}
     assert eventually(lambda: set().union(*map(listed, everyone)) == charged, timeout=10)
 

@@ -15,16 +15,32 @@ class LoadResult:
     statuses: Counter[int] = field(default_factory=Counter)
     elapsed: float = 0.0
     client_cpu: float = 0.0
+    by_status: dict[int, list[float]] = field(default_factory=dict)
+    timeouts: int = 0
+    probe_latencies: list[float] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
         return len(self.latencies) / self.elapsed if self.elapsed else 0.0
 
-    def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies)
+    def percentile(self, q: float, latencies: list[float] | None = None) -> float:
+        ordered = sorted(self.latencies if latencies is None else latencies)
         if not ordered:
             return 0.0
         return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+    def status_summary(self) -> dict[str, dict[str, float]]:
+        """Per status: how many, answers per second, p50/p99/max in ms."""
+        return {
+            str(status): {
+                "count": len(times),
+                "per_second": round(len(times) / self.elapsed, 1) if self.elapsed else 0.0,
+                "p50_ms": round(self.percentile(50, times) * 1000, 1),
+                "p99_ms": round(self.percentile(99, times) * 1000, 1),
+                "max_ms": round(max(times) * 1000, 1),
+            }
+            for status, times in sorted(self.by_status.items())
+        }
 
     def summary(self) -> dict[str, float | dict[str, int]]:
         return {
@@ -60,9 +76,18 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _drive(host: str, port: int, requests: Sequence[bytes], concurrency: int) -> LoadResult:
+async def _drive(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    concurrency: int,
+    timeout: float | None = None,
+    probe: bytes | None = None,
+    shed_pause: float = 0.0,
+) -> LoadResult:
     result = LoadResult()
     counter = itertools.count()
+    done = asyncio.Event()
 
     async def connection() -> None:
         reader, writer = await asyncio.open_connection(host, port)
@@ -70,21 +95,61 @@ async def _drive(host: str, port: int, requests: Sequence[bytes], concurrency: i
             while (i := next(counter)) < len(requests):
                 started = time.perf_counter()
                 writer.write(requests[i])
-                status = await _read_response(reader)
-                result.latencies.append(time.perf_counter() - started)
+                try:
+                    status = await asyncio.wait_for(_read_response(reader), timeout)
+                except TimeoutError:  # the client gives up and reconnects, as clients do
+                    result.timeouts += 1
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, port)
+                    continue
+                took = time.perf_counter() - started
+                result.latencies.append(took)
                 result.statuses[status] += 1
+                result.by_status.setdefault(status, []).append(took)
+                if status == 503 and shed_pause:
+                    await asyncio.sleep(shed_pause)  # as Retry-After asks
         finally:
             writer.close()
 
+    async def prober() -> None:
+        """One more client asking `probe` every 50 ms while the load runs."""
+        assert probe is not None
+        reader, writer = await asyncio.open_connection(host, port)
+        while not done.is_set():
+            started = time.perf_counter()
+            writer.write(probe)
+            await _read_response(reader)
+            result.probe_latencies.append(time.perf_counter() - started)
+            await asyncio.sleep(0.05)
+        writer.close()
+
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
+    probing = asyncio.create_task(prober()) if probe else None
     await asyncio.gather(*(connection() for _ in range(concurrency)))
+    done.set()
+    if probing is not None:
+        await probing
     result.elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     result.client_cpu = (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
     return result
 
 
-def run_load(host: str, port: int, requests: Sequence[bytes], concurrency: int) -> LoadResult:
-    """Send every request once, `concurrency` connections at a time; time each answer."""
-    return asyncio.run(_drive(host, port, requests, concurrency))
+def run_load(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    concurrency: int,
+    *,
+    timeout: float | None = None,
+    probe: bytes | None = None,
+    shed_pause: float = 0.0,
+) -> LoadResult:
+    """Send every request once, `concurrency` connections at a time; time each answer.
+
+    `timeout`: a client waiting longer gives up and reconnects (counted in `timeouts`);
+    `probe`: a request sent every 50 ms meanwhile on its own connection, timed apart;
+    `shed_pause`: seconds a client waits after a 503 before its next request (Retry-After).
+    """
+    return asyncio.run(_drive(host, port, requests, concurrency, timeout, probe, shed_pause))

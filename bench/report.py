@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.stripe_workload import report_rows
+
 
 def ratio(value: float, baseline: float) -> str:
     return f"{value / baseline:.2f}x" if baseline else "-"
@@ -67,6 +69,9 @@ def print_report(results: dict[str, Any]) -> None:
         rows.append(
             ("replay events per second", f"{rate:.0f}", "", "", ">= 20000", str(rate >= 20000))
         )
+    if "stripe" in results:
+        simulated = results["charges"]["per_second"] if "charges" in results else None
+        rows += report_rows(results["stripe"], simulated)
     if "peak_rss_mb" in results:
         peak = max(results["peak_rss_mb"].values())
         rows.append(("peak RSS per worker MB", f"{peak}", "", "", "< 200", str(peak < 200)))

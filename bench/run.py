@@ -22,7 +22,7 @@ from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from adapters.history_views import history_view
 from adapters.projection_runner import PollingProjectionRunner
 from application.history import PaymentHistoryProjection
-from bench import baselines, seed, workloads
+from bench import baselines, seed, stripe_workload, workloads
 from bench.loadgen import run_load
 from bench.report import print_report, write_outputs
 from bench.servers import BIN, minimal_command, running, service_command
@@ -38,6 +38,7 @@ SCALES = {
         "history_requests": 400,
         "replay_events": 1_000_000,
         "pgbench_seconds": 15,
+        "stripe_requests_per_client": 12,
     },
     "small": {
         "requests": 300,
@@ -46,6 +47,7 @@ SCALES = {
         "history_requests": 100,
         "replay_events": 20_000,
         "pgbench_seconds": 3,
+        "stripe_requests_per_client": 2,
     },
 }
 
@@ -107,7 +109,12 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--only", nargs="*", default=["charges", "webhooks", "history", "replay"])
+    parser.add_argument(
+        "--only", nargs="*", default=["charges", "stripe", "webhooks", "history", "replay"]
+    )
+    parser.add_argument("--stripe-latency", type=float, default=0.3, help="seconds per call")
+    parser.add_argument("--stripe-clients", type=int, nargs="*", default=[128, 1024])
+    parser.add_argument("--deadline", type=float, default=10.0, help="PAYMENTS_REQUEST_TIMEOUT")
     args = parser.parse_args()
     scale = SCALES[args.scale]
     results: dict[str, Any] = {
@@ -185,6 +192,16 @@ def main() -> None:
                         baselines.direct_history_query(database, offset, scale["history_requests"])
                     )
             results["peak_rss_mb"] = {str(k): v for k, v in service.peak_rss_mb().items()}
+        if "stripe" in args.only:
+            results["stripe"] = stripe_workload.measure(
+                env,
+                folder,
+                workers=args.workers,
+                latency=args.stripe_latency,
+                clients=args.stripe_clients,
+                per_client=scale["stripe_requests_per_client"],
+                timeout=args.deadline,
+            )
         if "replay" in args.only:
             replay_db = fresh_database(args.database_url, folder)
             try:

@@ -4,6 +4,7 @@ Posts N signed payment_intent.succeeded events (each twice) to the app in-proces
 deliveries per second and latency percentiles for first deliveries and redeliveries.
 """
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -48,14 +49,16 @@ def main(count: int) -> None:
         store, gateway = container.payment_store(), container.gateway()
         events = []
         for n in range(count):
-            made = process_payment(
-                ProcessPayment(
-                    user_id="bench", amount=1000, currency="usd",
-                    payment_method_id="pm_card_authenticationRequired", idempotency_key=f"b{n}",
-                ),
-                store=store,
-                gateway=gateway,
-                wallets=container.wallets(),
+            made = asyncio.run(
+                process_payment(
+                    ProcessPayment(
+                        user_id="bench", amount=1000, currency="usd",
+                        payment_method_id="pm_card_authenticationRequired", idempotency_key=f"b{n}",
+                    ),
+                    store=store,
+                    gateway=gateway,
+                    wallets=container.wallets(),
+                )
             )  # fmt: skip
             intent = {"id": made.intent_id, "object": "payment_intent", "status": "succeeded"}
             events.append(

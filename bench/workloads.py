@@ -21,8 +21,10 @@ def token(user_id: str) -> str:
     return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
 
 
-def charge_requests(count: int, users: int = 200, method: str = "pm_card_visa") -> list[bytes]:
-    tokens = [token(f"bench-user-{i}") for i in range(users)]
+def charge_requests(
+    count: int, users: int = 200, method: str = "pm_card_visa", user_prefix: str = "bench-user"
+) -> list[bytes]:
+    tokens = [token(f"{user_prefix}-{i}") for i in range(users)]
     run = uuid.uuid4().hex[:8]
     requests = []
     for i in range(count):

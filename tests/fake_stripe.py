@@ -40,6 +40,7 @@ class FakeStripe:
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
     url: str = ""
+    latency: float = 0.0  # seconds every answer without a scripted delay waits
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -96,7 +97,7 @@ class FakeStripe:
                 status, body = self._answer(http.command, parts.path, form, reply)
                 if key and http.command == "POST" and status < 429:
                     self._by_key[key] = (status, body)
-        time.sleep(reply.delay)
+        time.sleep(reply.delay or self.latency)
         try:
             payload = json.dumps(body).encode()
             http.send_response(status)

@@ -1,8 +1,8 @@
 """Fakes that implement the application's ports in memory, checked by their state."""
 
+import asyncio
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TypeVar
 from uuid import UUID
@@ -23,6 +23,15 @@ from application.ports import (
 )
 
 T = TypeVar("T")
+
+
+def awaitable(handle: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    """A synchronous handler as the coroutine function the idempotency layer awaits."""
+
+    async def run() -> T:
+        return handle()
+
+    return run
 
 
 class InMemoryHistoryView(POPOTrackingRecorder, HistoryView):
@@ -76,26 +85,26 @@ class CountingGateway(SimulatedGateway):
         self._in_flight: set[str] = set()
         self.refused: list[str] = []
 
-    def _once_at_a_time(self, key: str, call: Callable[[], T]) -> T:
+    async def _once_at_a_time(self, key: str, call: Callable[[], Awaitable[T]]) -> T:
         with self._guard:
             if key in self._in_flight:
                 self.refused.append(key)
                 raise GatewayRequestInFlight(f"a request with key {key} is in progress")
             self._in_flight.add(key)
         try:
-            time.sleep(self.delay)
-            return call()
+            await asyncio.sleep(self.delay)
+            return await call()
         finally:
             with self._guard:
                 self._in_flight.discard(key)
 
-    def charge(self, request: ChargeRequest) -> ChargeOutcome:
-        return self._once_at_a_time(
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        return await self._once_at_a_time(
             request.idempotency_key, lambda: super(CountingGateway, self).charge(request)
         )
 
-    def refund(self, request: RefundRequest) -> RefundOutcome:
-        return self._once_at_a_time(
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
+        return await self._once_at_a_time(
             request.idempotency_key, lambda: super(CountingGateway, self).refund(request)
         )
 

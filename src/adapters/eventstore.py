@@ -11,6 +11,7 @@ from eventsourcing.persistence import IntegrityError, Mapper, PersistenceError
 from psycopg.conninfo import conninfo_to_dict
 
 from adapters.caused_mapper import CausedMapper
+from adapters.database_fail_fast import fail_fast
 from application.errors import ConcurrencyConflict, StorageError
 from domain.payment import Payment
 from domain.stripe_events import (
@@ -21,6 +22,9 @@ from domain.stripe_events import (
 )
 
 AES_CIPHER = "eventsourcing.cipher:AESCipher"
+POOL_SIZE = 10
+# The pool and its overflow: how many event-store steps can run at once in one process.
+DATABASE_THREADS = 2 * POOL_SIZE
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -29,7 +33,7 @@ def persistence_env(
     sqlite_file: Path,
     *,
     encryption_key: str | None = None,
-    pool_size: int = 10,
+    pool_size: int = POOL_SIZE,
     create_tables: bool = True,
 ) -> dict[str, str]:
     """The eventsourcing environment for PostgreSQL when a URL is given, else SQLite.
@@ -49,7 +53,8 @@ def persistence_env(
             POSTGRES_PASSWORD=str(parts.get("password", "")),
             POSTGRES_POOL_SIZE=str(pool_size),
             POSTGRES_MAX_OVERFLOW=str(pool_size),
-            POSTGRES_CONNECT_TIMEOUT="5",
+            # How long a call waits for a connection; see adapters/database_fail_fast.py.
+            POSTGRES_CONNECT_TIMEOUT="2",
             POSTGRES_LOCK_TIMEOUT="5",
             CREATE_TABLE="y" if create_tables else "n",
         )
@@ -88,7 +93,9 @@ class EventSourcedPaymentStore:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "EventSourcedPaymentStore":
-        return cls(PaymentsApplication(env=dict(env)))
+        app = PaymentsApplication(env=dict(env))
+        fail_fast(app.recorder)
+        return cls(app)
 
     def find(self, payment_id: UUID) -> Payment | None:
         return self._get(payment_id, Payment)

@@ -6,6 +6,7 @@ from pathlib import Path
 from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.utils import Environment
 
+from adapters.database_fail_fast import fail_fast
 from adapters.hash_chain import HashChainView
 from adapters.hash_chain_postgres import PostgresHashChain
 from adapters.hash_chain_sqlite import SQLiteHashChain
@@ -21,7 +22,9 @@ def _on_postgres(env: Mapping[str, str]) -> bool:
 
 def _view(name: str, env: Mapping[str, str], view_class: type[TrackingRecorder]) -> object:
     factory = InfrastructureFactory.construct(Environment(name, {**env, "CIPHER_TOPIC": ""}))
-    return factory.tracking_recorder(view_class)
+    view = factory.tracking_recorder(view_class)
+    fail_fast(view)
+    return view
 
 
 def history_view(env: Mapping[str, str]) -> HistoryView:

@@ -55,7 +55,10 @@ TEST_PAYMENT_METHODS = {
 
 
 class SimulatedGateway:
-    """In-memory PaymentIntents and Refunds; repeats an answer for a repeated idempotency key."""
+    """In-memory PaymentIntents and Refunds; repeats an answer for a repeated idempotency key.
+
+    It answers at once; its lock only guards its dictionaries, never an await.
+    """
 
     def __init__(self, seed: bytes = b"simulated", webhooks: WebhookSender | None = None) -> None:
         self._seed = seed
@@ -75,7 +78,7 @@ class SimulatedGateway:
         digest = hmac.new(self._seed, "\x1f".join(parts).encode(), hashlib.sha256)
         return digest.hexdigest()[:24]
 
-    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
         with self._lock:
             self.charge_calls.append(request)
             if request.idempotency_key in self._by_key:
@@ -88,7 +91,7 @@ class SimulatedGateway:
             outcome = ChargeOutcome(
                 intent_id=intent_id,
                 status=card.status,
-                client_secret=self.client_secret(intent_id),
+                client_secret=self._secret(intent_id),
                 decline=card.decline,
             )
             self._by_key[request.idempotency_key] = outcome
@@ -97,17 +100,20 @@ class SimulatedGateway:
         self._emit(f"payment_intent.{_EVENT_OF[outcome.status]}", self._intent(request, outcome))
         return outcome
 
-    def retrieve_charge(self, intent_id: str) -> ChargeOutcome:
+    async def retrieve_charge(self, intent_id: str) -> ChargeOutcome:
         with self._lock:
             outcome = self._charges.get(intent_id)
         if outcome is None:
             raise GatewayUnavailable(f"unknown PaymentIntent {intent_id}")
         return outcome
 
-    def client_secret(self, intent_id: str) -> str:
+    async def client_secret(self, intent_id: str) -> str:
+        return self._secret(intent_id)
+
+    def _secret(self, intent_id: str) -> str:
         return f"{intent_id}_secret_{self._token('secret', intent_id)}"
 
-    def refund(self, request: RefundRequest) -> RefundOutcome:
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
         with self._lock:
             self.refund_calls.append(request)
             replayed = self._refunds.get(request.idempotency_key)
@@ -121,26 +127,28 @@ class SimulatedGateway:
         self._emit("refund.created", self._refund(request, outcome))
         return outcome
 
-    def create_customer(self, user_id: str, idempotency_key: str) -> str:
+    async def create_customer(self, user_id: str, idempotency_key: str) -> str:
         with self._lock:
             return self._customers.setdefault(
                 idempotency_key, "cus_sim_" + self._token("cus", idempotency_key)
             )
 
-    def find_charge(
+    async def find_charge(
         self, payment_id: UUID, customer_id: str, created_after: datetime
     ) -> ChargeOutcome | None:
         with self._lock:
             return self._by_payment.get(payment_id)
 
-    def find_refund(self, intent_id: str, payment_id: UUID, number: int) -> RefundOutcome | None:
+    async def find_refund(
+        self, intent_id: str, payment_id: UUID, number: int
+    ) -> RefundOutcome | None:
         with self._lock:
             return self._refunds_by_number.get((payment_id, number))
 
-    def attach_payment_method(self, payment_method_id: str, customer_id: str) -> SavedCard:
+    async def attach_payment_method(self, payment_method_id: str, customer_id: str) -> SavedCard:
         return self.cards.attach(payment_method_id, customer_id)
 
-    def detach_payment_method(self, payment_method_id: str) -> None:
+    async def detach_payment_method(self, payment_method_id: str) -> None:
         self.cards.detach(payment_method_id)
 
     # -- the webhooks Stripe would send about these objects --------------------------------

@@ -11,6 +11,7 @@ from application.ports import (
     ChargeOutcome,
     Decline,
     GatewayRequestInFlight,
+    GatewayThrottled,
     GatewayUnavailable,
     PaymentMethodUnusable,
 )
@@ -26,6 +27,7 @@ class Verdict(StrEnum):
     DECLINED = "declined"  # a definite no from the issuer: the payment fails
     METHOD_UNUSABLE = "method_unusable"  # nothing was charged; the customer picks another
     IN_FLIGHT = "in_flight"  # Stripe is still running a request with this idempotency key
+    THROTTLED = "throttled"  # refused unprocessed (rate limit, lock timeout): try again later
     UNKNOWN = "unknown"  # Stripe may or may not have acted: the payment stays pending
     MISCONFIGURED = "misconfigured"  # our key is wrong: an operator must act
 
@@ -47,7 +49,8 @@ TABLE: list[tuple[Callable[[stripe.StripeError], bool], Verdict]] = [
     (_about_payment_method, Verdict.METHOD_UNUSABLE),
     (lambda e: isinstance(e, stripe.AuthenticationError), Verdict.MISCONFIGURED),
     (lambda e: isinstance(e, stripe.PermissionError), Verdict.MISCONFIGURED),
-    (lambda e: isinstance(e, stripe.RateLimitError), Verdict.UNKNOWN),
+    (lambda e: isinstance(e, stripe.RateLimitError), Verdict.THROTTLED),
+    (lambda e: e.code == "lock_timeout", Verdict.THROTTLED),
     (lambda e: isinstance(e, stripe.APIConnectionError), Verdict.UNKNOWN),
     (lambda e: isinstance(e, stripe.APIError), Verdict.UNKNOWN),
     (lambda e: True, Verdict.UNKNOWN),
@@ -83,6 +86,9 @@ def raise_for(error: stripe.StripeError, doing: str, *, charging: bool = False) 
         raise PaymentMethodUnusable(error.user_message or UNUSABLE_METHOD) from None
     if kind is Verdict.IN_FLIGHT:
         raise GatewayRequestInFlight(f"Stripe is still {doing} with this idempotency key") from None
+    if kind is Verdict.THROTTLED:
+        log.warning("Stripe refused %s for now: %s (code %s)", doing, error.http_status, error.code)
+        raise GatewayThrottled(f"Stripe refused {doing} for now") from None
     if kind is Verdict.MISCONFIGURED:
         log.critical(
             "STRIPE_SECRET_KEY was rejected by Stripe (%s while %s): configure a valid secret "

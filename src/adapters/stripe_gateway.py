@@ -1,9 +1,13 @@
-"""The payment gateway on Stripe, through stripe-python's StripeClient (v1 API)."""
+"""The payment gateway on Stripe: stripe-python's StripeClient (v1 API), async over aiohttp."""
 
+import asyncio
+import ssl
+import weakref
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import aiohttp
 import stripe
 
 from adapters.stripe_errors import declined, raise_for
@@ -13,6 +17,7 @@ from application.ports import ChargeOutcome, ChargeRequest, RefundOutcome, Refun
 from domain.saved_card import SavedCard
 
 # Stripe's own refund reasons; anything else the caller says goes into metadata only.
+Client = tuple[stripe.StripeClient, stripe.AIOHTTPClient]
 STRIPE_REFUND_REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
 MAX_METADATA_VALUE = 500
 
@@ -28,28 +33,52 @@ class StripeGateway:
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         max_network_retries: int = 2,
+        connections: int = 100,
     ) -> None:
-        self._client = stripe.StripeClient(
-            secret_key,
-            base_addresses={"api": api_base} if api_base else None,
-            max_network_retries=max_network_retries,
-            http_client=stripe.RequestsClient(timeout=(connect_timeout, read_timeout)),
-        )
+        def client() -> Client:
+            # Made inside the running event loop, which aiohttp's connection pool belongs to.
+            connector = aiohttp.TCPConnector(
+                limit=connections, ssl=ssl.create_default_context(cafile=stripe.ca_bundle_path)
+            )
+            timeout = aiohttp.ClientTimeout(connect=connect_timeout, sock_read=read_timeout)
+            http = stripe.AIOHTTPClient(timeout=timeout, connector=connector)
+            api = stripe.StripeClient(
+                secret_key,
+                base_addresses={"api": api_base} if api_base else None,
+                max_network_retries=max_network_retries,
+                http_client=http,
+            )
+            return api, http
+
+        self._new_client = client
+        # One client per event loop (a worker has one): its connections belong to that loop.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Client]
+        self._clients = weakref.WeakKeyDictionary()
 
     @property
     def _v1(self) -> Any:
-        return self._client.v1
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = self._new_client()
+        return client[0].v1
 
-    def create_customer(self, user_id: str, idempotency_key: str) -> str:
+    async def aclose(self) -> None:
+        """Close this event loop's connections (a worker's, at shutdown)."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client[1].close_async()  # type: ignore[no-untyped-call]
+
+    async def create_customer(self, user_id: str, idempotency_key: str) -> str:
         try:
-            customer = self._v1.customers.create(
+            customer = await self._v1.customers.create_async(
                 {"metadata": {"user_id": user_id}}, {"idempotency_key": idempotency_key}
             )
         except stripe.StripeError as error:
             raise_for(error, "creating a customer")
         return str(customer.id)
 
-    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
         metadata = {"payment_id": str(request.payment_id), "user_id": request.user_id}
         if request.course_id:
             metadata["course_id"] = request.course_id
@@ -64,7 +93,7 @@ class StripeGateway:
         if request.customer_id:
             params["customer"] = request.customer_id
         try:
-            intent = self._v1.payment_intents.create(
+            intent = await self._v1.payment_intents.create_async(
                 params, {"idempotency_key": request.idempotency_key}
             )
         except stripe.CardError as error:
@@ -73,19 +102,19 @@ class StripeGateway:
             raise_for(error, "creating a PaymentIntent", charging=True)
         return intent_outcome(intent)
 
-    def retrieve_charge(self, intent_id: str) -> ChargeOutcome:
-        return intent_outcome(self._intent(intent_id))
+    async def retrieve_charge(self, intent_id: str) -> ChargeOutcome:
+        return intent_outcome(await self._intent(intent_id))
 
-    def client_secret(self, intent_id: str) -> str | None:
-        return intent_outcome(self._intent(intent_id)).client_secret
+    async def client_secret(self, intent_id: str) -> str | None:
+        return intent_outcome(await self._intent(intent_id)).client_secret
 
-    def _intent(self, intent_id: str) -> Any:
+    async def _intent(self, intent_id: str) -> Any:
         try:
-            return self._v1.payment_intents.retrieve(intent_id)
+            return await self._v1.payment_intents.retrieve_async(intent_id)
         except stripe.StripeError as error:
             raise_for(error, "retrieving a PaymentIntent")
 
-    def find_charge(
+    async def find_charge(
         self, payment_id: UUID, customer_id: str, created_after: datetime
     ) -> ChargeOutcome | None:
         params = {
@@ -94,14 +123,15 @@ class StripeGateway:
             "limit": 100,
         }
         try:
-            for intent in self._v1.payment_intents.list(params).auto_paging_iter():
+            listed = await self._v1.payment_intents.list_async(params)
+            async for intent in listed.auto_paging_iter():
                 if metadata_of(intent).get("payment_id") == str(payment_id):
                     return intent_outcome(intent)
         except stripe.StripeError as error:
             raise_for(error, "listing PaymentIntents")
         return None
 
-    def refund(self, request: RefundRequest) -> RefundOutcome:
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
         metadata = {"payment_id": str(request.payment_id)}
         if request.number is not None:
             metadata["refund_number"] = str(request.number)
@@ -115,15 +145,19 @@ class StripeGateway:
         if request.reason in STRIPE_REFUND_REASONS:
             params["reason"] = request.reason
         try:
-            refund = self._v1.refunds.create(params, {"idempotency_key": request.idempotency_key})
+            refund = await self._v1.refunds.create_async(
+                params, {"idempotency_key": request.idempotency_key}
+            )
         except stripe.StripeError as error:
             raise_for(error, "creating a refund")
         return refund_outcome(refund)
 
-    def find_refund(self, intent_id: str, payment_id: UUID, number: int) -> RefundOutcome | None:
+    async def find_refund(
+        self, intent_id: str, payment_id: UUID, number: int
+    ) -> RefundOutcome | None:
         try:
-            refunds = self._v1.refunds.list({"payment_intent": intent_id, "limit": 100})
-            for refund in refunds.auto_paging_iter():
+            refunds = await self._v1.refunds.list_async({"payment_intent": intent_id, "limit": 100})
+            async for refund in refunds.auto_paging_iter():
                 metadata = metadata_of(refund)
                 ours = (metadata.get("payment_id"), metadata.get("refund_number"))
                 if ours == (str(payment_id), str(number)):
@@ -133,8 +167,8 @@ class StripeGateway:
         return None
 
     # Payment methods: the calls live in adapters/stripe_payment_methods.py.
-    def attach_payment_method(self, payment_method_id: str, customer_id: str) -> SavedCard:
-        return attach(self._v1, payment_method_id, customer_id)
+    async def attach_payment_method(self, payment_method_id: str, customer_id: str) -> SavedCard:
+        return await attach(self._v1, payment_method_id, customer_id)
 
-    def detach_payment_method(self, payment_method_id: str) -> None:
-        detach(self._v1, payment_method_id)
+    async def detach_payment_method(self, payment_method_id: str) -> None:
+        await detach(self._v1, payment_method_id)

@@ -22,10 +22,10 @@ CHANGE_KINDS = {
 }
 
 
-def attach(v1: Any, payment_method_id: str, customer_id: str) -> SavedCard:
+async def attach(v1: Any, payment_method_id: str, customer_id: str) -> SavedCard:
     """Retrieve first: Stripe turns a test id into a new method, and the owner is checked."""
     try:
-        method = as_dict(v1.payment_methods.retrieve(payment_method_id))
+        method = as_dict(await v1.payment_methods.retrieve_async(payment_method_id))
     except stripe.InvalidRequestError as error:
         if error.http_status == 404 or error.code == "resource_missing":
             raise PaymentMethodNotFound(payment_method_id) from None
@@ -41,7 +41,7 @@ def attach(v1: Any, payment_method_id: str, customer_id: str) -> SavedCard:
         try:
             pm_id = str(method["id"])
             method = as_dict(
-                v1.payment_methods.attach(
+                await v1.payment_methods.attach_async(
                     pm_id, {"customer": customer_id}, {"idempotency_key": f"attach-{pm_id}"}
                 )
             )
@@ -52,9 +52,9 @@ def attach(v1: Any, payment_method_id: str, customer_id: str) -> SavedCard:
     return saved_card(method)
 
 
-def detach(v1: Any, payment_method_id: str) -> None:
+async def detach(v1: Any, payment_method_id: str) -> None:
     try:
-        v1.payment_methods.detach(payment_method_id)
+        await v1.payment_methods.detach_async(payment_method_id)
     except stripe.InvalidRequestError as error:
         # Not attached (any more) or unknown: the method is not on the Customer, as wanted.
         log.info("payment method %s was already detached (%s)", payment_method_id, error.code)

@@ -60,3 +60,11 @@ class CardNotAccepted(ApplicationError):
 
 class PaymentNotRecordedYet(NotFound):
     """A Stripe event names one of our payments before its creation is saved; redeliver later."""
+
+
+class ServiceUnavailable(ApplicationError):
+    """Nothing was started, or the provider refused unprocessed: retry after `retry_after`."""
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,8 +1,9 @@
 """Idempotency as Stripe does it: one run per key, replays of its answer, 409 while it runs."""
 
+import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from application.errors import IdempotencyConflict, IdempotencyMismatch
@@ -74,17 +75,18 @@ class IdempotentRequests:
         self.lock_ttl = lock_ttl
         self.response_ttl = response_ttl
 
-    def run(
+    async def run(
         self,
         *,
         scope: str,
         user_id: str,
         key: str,
         fingerprint: str,
-        handle: Callable[[], Outcome],
+        handle: Callable[[], Awaitable[Outcome]],
     ) -> Answer:
+        """The store is synchronous (Redis, memory): its calls run in worker threads."""
         hashed = key_hash(scope, user_id, key)
-        store, claim = self._claim(hashed, fingerprint)
+        store, claim = await asyncio.to_thread(self._claim, hashed, fingerprint)
         if claim is not None and not isinstance(claim, Claimed):
             if claim.fingerprint != fingerprint:
                 raise IdempotencyMismatch(MISMATCH)
@@ -92,11 +94,12 @@ class IdempotentRequests:
                 return Answer(response=claim.response, replayed=True, key_hash=hashed)
             raise IdempotencyConflict(CONFLICT)
         try:
-            outcome = handle()
+            outcome = await handle()
         except BaseException:
-            self._finish(store, hashed, claim, None)
+            await asyncio.to_thread(self._finish, store, hashed, claim, None)
             raise
-        self._finish(store, hashed, claim, outcome.response if outcome.keep else None)
+        kept = outcome.response if outcome.keep else None
+        await asyncio.to_thread(self._finish, store, hashed, claim, kept)
         return Answer(response=outcome.response, replayed=False, key_hash=hashed)
 
     def _claim(self, hashed: str, fingerprint: str) -> tuple[IdempotencyStore | None, Claim | None]:

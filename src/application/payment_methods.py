@@ -1,5 +1,6 @@
 """Save, remove and choose the user's cards: Stripe holds each card, the wallet its references."""
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -43,17 +44,17 @@ class ChooseDefaultPaymentMethod:
     payment_method_id: str
 
 
-def add_payment_method(
+async def add_payment_method(
     cmd: AddPaymentMethod, *, wallets: WalletStore, gateway: PaymentGateway, clock: Clock
 ) -> WalletEntry:
     """Attach the method to the user's Customer and save the card Stripe describes."""
-    wallet = wallets.find(cmd.user_id)
+    wallet = await asyncio.to_thread(wallets.find, cmd.user_id)
     if wallet is not None and cmd.payment_method_id in wallet.detached:
         raise PaymentMethodRejected(REMOVED)
     if wallet is not None and cmd.payment_method_id in wallet.cards:
         card = wallet.cards[cmd.payment_method_id]
     else:
-        card = _attach(cmd, wallets=wallets, gateway=gateway)
+        card = await _attach(cmd, wallets=wallets, gateway=gateway)
     now = clock.now()
 
     def save(wallet: Wallet) -> WalletEntry | None:
@@ -66,21 +67,23 @@ def add_payment_method(
         wallet.keep_default()
         return entry_for(wallet, entry, now.date())
 
-    saved = change_wallet(wallets, cmd.user_id, save)
+    saved = await asyncio.to_thread(change_wallet, wallets, cmd.user_id, save)
     if saved is None:
         raise PaymentMethodRejected(REMOVED)
     if saved.card.payment_method_id != card.payment_method_id:
-        _detach_duplicate(gateway, card.payment_method_id)
+        await _detach_duplicate(gateway, card.payment_method_id)
     log.info(
         "payment method %s saved in the wallet of %s", saved.card.payment_method_id, cmd.user_id
     )
     return saved
 
 
-def _attach(cmd: AddPaymentMethod, *, wallets: WalletStore, gateway: PaymentGateway) -> SavedCard:
+async def _attach(
+    cmd: AddPaymentMethod, *, wallets: WalletStore, gateway: PaymentGateway
+) -> SavedCard:
     try:
-        customer_id = customer_for(cmd.user_id, wallets=wallets, gateway=gateway)
-        return gateway.attach_payment_method(cmd.payment_method_id, customer_id)
+        customer_id = await customer_for(cmd.user_id, wallets=wallets, gateway=gateway)
+        return await gateway.attach_payment_method(cmd.payment_method_id, customer_id)
     except PaymentMethodNotFound:
         raise NotFound("payment method not found") from None
     except PaymentMethodUnusable as error:
@@ -91,25 +94,25 @@ def _attach(cmd: AddPaymentMethod, *, wallets: WalletStore, gateway: PaymentGate
         raise GatewayError(NO_ANSWER) from None
 
 
-def _detach_duplicate(gateway: PaymentGateway, payment_method_id: str) -> None:
+async def _detach_duplicate(gateway: PaymentGateway, payment_method_id: str) -> None:
     """The card was saved already: keep one payment method per card at Stripe too."""
     try:
-        gateway.detach_payment_method(payment_method_id)
+        await gateway.detach_payment_method(payment_method_id)
     except GatewayUnavailable:
         log.warning(
             "could not detach duplicate payment method %s; left at Stripe", payment_method_id
         )
 
 
-def remove_payment_method(
+async def remove_payment_method(
     cmd: RemovePaymentMethod, *, wallets: WalletStore, gateway: PaymentGateway
 ) -> None:
     """Detach at Stripe first, so that a removed card can never be charged again."""
-    wallet = wallets.find(cmd.user_id)
+    wallet = await asyncio.to_thread(wallets.find, cmd.user_id)
     if wallet is None or cmd.payment_method_id not in wallet.cards:
         raise NotFound("payment method not found")
     try:
-        gateway.detach_payment_method(cmd.payment_method_id)
+        await gateway.detach_payment_method(cmd.payment_method_id)
     except GatewayUnavailable:
         raise GatewayError(NO_ANSWER) from None
 
@@ -117,7 +120,7 @@ def remove_payment_method(
         wallet.record_detached(cmd.payment_method_id)
         wallet.keep_default()  # the newest remaining card becomes the default, for good
 
-    change_wallet(wallets, cmd.user_id, forget)
+    await asyncio.to_thread(change_wallet, wallets, cmd.user_id, forget)
     log.info("payment method %s removed from the wallet of %s", cmd.payment_method_id, cmd.user_id)
 
 

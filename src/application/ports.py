@@ -78,6 +78,10 @@ class GatewayRequestInFlight(GatewayUnavailable):
     """The provider is still running a request with this idempotency key (Stripe's 409)."""
 
 
+class GatewayThrottled(GatewayUnavailable):
+    """The provider refused the request unprocessed (Stripe's 429: rate limit, lock timeout)."""
+
+
 class PaymentMethodUnusable(Exception):
     """The provider rejected the payment method before any charge was attempted."""
 
@@ -92,37 +96,42 @@ class CardCheckDeclined(Exception):
 
 @runtime_checkable
 class PaymentGateway(Protocol):
-    """Moves money through the card network; Stripe in production."""
+    """Moves money through the card network; Stripe in production.
 
-    def charge(self, request: ChargeRequest) -> ChargeOutcome: ...
+    Asynchronous: waiting on the provider holds no thread.
+    """
 
-    def retrieve_charge(self, intent_id: str) -> ChargeOutcome: ...
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome: ...
 
-    def client_secret(self, intent_id: str) -> str | None:
+    async def retrieve_charge(self, intent_id: str) -> ChargeOutcome: ...
+
+    async def client_secret(self, intent_id: str) -> str | None:
         """What the front end needs to finish the PaymentIntent (3-D Secure)."""
         ...
 
-    def refund(self, request: RefundRequest) -> RefundOutcome: ...
+    async def refund(self, request: RefundRequest) -> RefundOutcome: ...
 
-    def create_customer(self, user_id: str, idempotency_key: str) -> str:
+    async def create_customer(self, user_id: str, idempotency_key: str) -> str:
         """A new Customer for the user; the same key always answers the same Customer."""
         ...
 
-    def find_charge(
+    async def find_charge(
         self, payment_id: UUID, customer_id: str, created_after: datetime
     ) -> ChargeOutcome | None:
         """The intent made for our payment, looked up by its metadata when its id was lost."""
         ...
 
-    def find_refund(self, intent_id: str, payment_id: UUID, number: int) -> RefundOutcome | None:
+    async def find_refund(
+        self, intent_id: str, payment_id: UUID, number: int
+    ) -> RefundOutcome | None:
         """Refund number `number` of our payment as the provider sees it, if it exists."""
         ...
 
-    def attach_payment_method(self, payment_method_id: str, customer_id: str) -> SavedCard:
+    async def attach_payment_method(self, payment_method_id: str, customer_id: str) -> SavedCard:
         """Attach the method to the Customer; what the provider knows of the card, by its id."""
         ...
 
-    def detach_payment_method(self, payment_method_id: str) -> None:
+    async def detach_payment_method(self, payment_method_id: str) -> None:
         """Detach the method for good; one already detached or gone is not an error."""
         ...
 

@@ -1,5 +1,6 @@
 """Charge a saved card exactly once per (user, idempotency key)."""
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from application.changes import change_payment
 from application.charges import apply_charge_outcome
 from application.customers import customer_for
+from application.deadlines import NO_DEADLINE, Deadline
 from application.errors import (
     ConcurrencyConflict,
     GatewayError,
@@ -27,6 +29,7 @@ from application.ports import (
     PaymentStore,
     WalletStore,
 )
+from application.provider_calls import call_provider, shielded
 from application.wallet_charges import payment_method_to_charge
 from domain.errors import InvalidInput
 from domain.metadata import validated_metadata
@@ -36,6 +39,7 @@ from domain.payment_status import PaymentStatus, payment_id_for
 from domain.wallet import Wallet
 
 PAYMENT_METHOD_ERROR = "payment_method_error"
+NO_ANSWER = "the payment provider did not answer; retry with the same Idempotency-Key"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,22 +102,29 @@ def request_hash(cmd: ProcessPayment) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def process_payment(
-    cmd: ProcessPayment, *, store: PaymentStore, gateway: PaymentGateway, wallets: WalletStore
+async def process_payment(
+    cmd: ProcessPayment,
+    *,
+    store: PaymentStore,
+    gateway: PaymentGateway,
+    wallets: WalletStore,
+    deadline: Deadline = NO_DEADLINE,
 ) -> PaymentReceipt:
+    """Event-store steps run in worker threads; waiting on the gateway holds none."""
     money = Money.charge(cmd.amount, cmd.currency)
     metadata = validated_metadata(cmd.metadata)
     if cmd.payment_method_id == "":
         raise InvalidInput("paymentMethodId", "must not be empty")
     if cmd.idempotency_key:
         validate_idempotency_key(cmd.idempotency_key)
-    wallet = wallets.find(cmd.user_id)
+    wallet = await asyncio.to_thread(wallets.find, cmd.user_id)
     key, fingerprint = _identity(cmd, wallet)
 
     def method() -> str:
         return payment_method_to_charge(wallet, cmd.payment_method_id)
 
-    payment = _initiate(
+    payment = await asyncio.to_thread(
+        _initiate,
         cmd,
         money,
         metadata,
@@ -124,8 +135,10 @@ def process_payment(
         method=method,
     )
     if payment.charge_status is PaymentStatus.PENDING:
-        return _charge(payment, gateway=gateway, store=store, wallets=wallets, wallet=wallet)
-    return _answer_for(payment, gateway=gateway)
+        return await _charge(
+            payment, gateway=gateway, store=store, wallets=wallets, wallet=wallet, deadline=deadline
+        )
+    return await _answer_for(payment, gateway=gateway)
 
 
 def _initiate(
@@ -174,20 +187,21 @@ def _initiate(
         return payment
 
 
-def _charge(
+async def _charge(
     payment: Payment,
     *,
     gateway: PaymentGateway,
     store: PaymentStore,
     wallets: WalletStore,
     wallet: Wallet | None,
+    deadline: Deadline,
 ) -> PaymentReceipt:
     try:
-        customer_id = customer_for(payment.user_id, wallets=wallets, gateway=gateway, known=wallet)
+        customer_id = await customer_for(
+            payment.user_id, wallets=wallets, gateway=gateway, known=wallet, deadline=deadline
+        )
     except GatewayUnavailable:
-        raise GatewayError(
-            "the payment provider did not answer; retry with the same Idempotency-Key"
-        ) from None
+        raise GatewayError(NO_ANSWER) from None
     request = ChargeRequest(
         payment_id=payment.id,
         user_id=payment.user_id,
@@ -199,22 +213,36 @@ def _charge(
         idempotency_key=f"payment-{payment.id}",
         customer_id=customer_id,
     )
+    # Once Stripe is asked, its answer is recorded even if the request is abandoned meanwhile.
+    return await shielded(_charge_and_record(payment, request, gateway, store, deadline))
+
+
+async def _charge_and_record(
+    payment: Payment,
+    request: ChargeRequest,
+    gateway: PaymentGateway,
+    store: PaymentStore,
+    deadline: Deadline,
+) -> PaymentReceipt:
     try:
-        outcome = gateway.charge(request)
+        outcome = await call_provider(lambda: gateway.charge(request), deadline)
     except GatewayRequestInFlight:
         raise IdempotencyConflict(CONFLICT) from None
     except GatewayUnavailable:
-        raise GatewayError(
-            "the payment provider did not answer; retry with the same Idempotency-Key"
-        ) from None
+        raise GatewayError(NO_ANSWER) from None
     except PaymentMethodUnusable as error:
         decline = str(error) or "The payment method cannot be used."
-        change_payment(
-            store, payment.id, lambda p: p.mark_failed(PAYMENT_METHOD_ERROR, None, decline)
+        await asyncio.to_thread(
+            change_payment,
+            store,
+            payment.id,
+            lambda p: p.mark_failed(PAYMENT_METHOD_ERROR, None, decline),
         )
         raise PaymentMethodRejected(decline, payment_id=str(payment.id)) from None
-    updated = change_payment(store, payment.id, lambda p: _applied(p, outcome), current=payment)
-    return _answer_for(updated, gateway=gateway, client_secret=outcome.client_secret)
+    updated = await asyncio.to_thread(
+        change_payment, store, payment.id, lambda p: _applied(p, outcome), current=payment
+    )
+    return await _answer_for(updated, gateway=gateway, client_secret=outcome.client_secret)
 
 
 def _applied(payment: Payment, outcome: ChargeOutcome) -> Payment:
@@ -222,7 +250,7 @@ def _applied(payment: Payment, outcome: ChargeOutcome) -> Payment:
     return payment
 
 
-def _answer_for(
+async def _answer_for(
     payment: Payment, *, gateway: PaymentGateway, client_secret: str | None = None
 ) -> PaymentReceipt:
     if payment.charge_status is PaymentStatus.FAILED:
@@ -238,7 +266,7 @@ def _answer_for(
         )
     if client_secret is None and payment.intent_id:
         try:
-            client_secret = gateway.client_secret(payment.intent_id)
+            client_secret = await gateway.client_secret(payment.intent_id)
         except GatewayUnavailable:
             raise GatewayError("the payment provider did not answer; retry shortly") from None
     return PaymentReceipt(

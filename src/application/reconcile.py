@@ -1,5 +1,6 @@
 """Settle payments whose outcome is unknown from what Stripe itself says happened."""
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,7 +37,7 @@ class ReconcileReport:
     unanswered: list[str]
 
 
-def reconcile(
+async def reconcile(
     *,
     older_than: timedelta,
     now: datetime,
@@ -49,12 +50,12 @@ def reconcile(
     settled: list[Settlement] = []
     still_open: list[str] = []
     unanswered: list[str] = []
-    for payment_id in pending.unsettled():
-        payment = store.find(payment_id)
+    for payment_id in await asyncio.to_thread(pending.unsettled):
+        payment = await asyncio.to_thread(store.find, payment_id)
         if payment is None or not _open(payment) or payment.modified_on > now - older_than:
             continue
         try:
-            after, changed = _settle(payment, store=store, wallets=wallets, gateway=gateway)
+            after, changed = await _settle(payment, store=store, wallets=wallets, gateway=gateway)
         except GatewayUnavailable:
             unanswered.append(str(payment_id))
             continue
@@ -71,17 +72,17 @@ def reconcile(
     return ReconcileReport(settled=settled, still_open=still_open, unanswered=unanswered)
 
 
-def _settle(
+async def _settle(
     payment: Payment, *, store: PaymentStore, wallets: WalletStore, gateway: PaymentGateway
 ) -> tuple[Payment, bool]:
     """The payment after recording Stripe's facts, and whether this run recorded any."""
     charge: ChargeOutcome | None = None
     if not payment.is_settled:
-        charge = _charge_at_stripe(payment, wallets=wallets, gateway=gateway)
+        charge = await _charge_at_stripe(payment, wallets=wallets, gateway=gateway)
     refunds: dict[int, RefundOutcome | None] = {}
     if payment.intent_id:
         for refund in _in_flight(payment):
-            refunds[refund.number] = gateway.find_refund(
+            refunds[refund.number] = await gateway.find_refund(
                 payment.intent_id, payment.id, refund.number
             )
 
@@ -96,18 +97,20 @@ def _settle(
             _record_refund(p, p.refunds[number], outcome)
         return p, p.version != version
 
-    return change_payment(store, payment.id, record)
+    return await asyncio.to_thread(change_payment, store, payment.id, record)
 
 
-def _charge_at_stripe(
+async def _charge_at_stripe(
     payment: Payment, *, wallets: WalletStore, gateway: PaymentGateway
 ) -> ChargeOutcome | None:
     if payment.intent_id:
-        return gateway.retrieve_charge(payment.intent_id)
-    wallet = wallets.find(payment.user_id)
+        return await gateway.retrieve_charge(payment.intent_id)
+    wallet = await asyncio.to_thread(wallets.find, payment.user_id)
     if wallet is None or wallet.customer_id is None:
         return None  # a charge is only ever sent once the user's Customer is recorded
-    return gateway.find_charge(payment.id, wallet.customer_id, payment.created_on - CLOCK_SLACK)
+    return await gateway.find_charge(
+        payment.id, wallet.customer_id, payment.created_on - CLOCK_SLACK
+    )
 
 
 def _record_refund(payment: Payment, refund: Refund, outcome: RefundOutcome | None) -> None:

@@ -1,5 +1,6 @@
 """Give money back: in full or in part, never more than was paid, once per idempotency key."""
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
@@ -7,6 +8,7 @@ from uuid import UUID
 
 from application.actors import Actor
 from application.changes import change_payment, load_payment
+from application.deadlines import NO_DEADLINE, Deadline
 from application.errors import Forbidden, GatewayError, IdempotencyConflict, IdempotencyMismatch
 from application.idempotency import CONFLICT, MISMATCH, validate_idempotency_key
 from application.ports import (
@@ -17,6 +19,7 @@ from application.ports import (
     RefundOutcome,
     RefundRequest,
 )
+from application.provider_calls import call_provider, shielded
 from domain.errors import InvalidStatus
 from domain.payment import Payment
 from domain.payment_status import Refund, RefundState
@@ -47,19 +50,26 @@ def refund_request_hash(cmd: RefundPayment) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def refund_payment(
-    cmd: RefundPayment, *, store: PaymentStore, gateway: PaymentGateway
+async def refund_payment(
+    cmd: RefundPayment,
+    *,
+    store: PaymentStore,
+    gateway: PaymentGateway,
+    deadline: Deadline = NO_DEADLINE,
 ) -> RefundReceipt:
     if not cmd.actor.is_admin:
         raise Forbidden("refunds need the admin role")
     if cmd.idempotency_key is not None:
         validate_idempotency_key(cmd.idempotency_key)
-    payment = load_payment(store, cmd.payment_id)
+    payment = await asyncio.to_thread(load_payment, store, cmd.payment_id)
     if payment.intent_id is None:
         raise InvalidStatus(f"a {payment.status.value} payment cannot be refunded")
-    refund = change_payment(store, cmd.payment_id, lambda p: _reserve(p, cmd))
+    refund = await asyncio.to_thread(
+        change_payment, store, cmd.payment_id, lambda p: _reserve(p, cmd)
+    )
     if refund.state is RefundState.SUCCEEDED:
-        return _receipt(load_payment(store, cmd.payment_id), refund, refund.refund_id)
+        current = await asyncio.to_thread(load_payment, store, cmd.payment_id)
+        return _receipt(current, refund, refund.refund_id)
     if refund.state is RefundState.FAILED:
         raise GatewayError(NOT_REFUNDED)
     request = RefundRequest(
@@ -70,15 +80,29 @@ def refund_payment(
         idempotency_key=f"refund-{payment.id}-{refund.number}",
         number=refund.number,
     )
+    # Once Stripe is asked, its answer is recorded even if the request is abandoned meanwhile.
+    return await shielded(_refund_and_record(cmd, refund, request, store, gateway, deadline))
+
+
+async def _refund_and_record(
+    cmd: RefundPayment,
+    refund: Refund,
+    request: RefundRequest,
+    store: PaymentStore,
+    gateway: PaymentGateway,
+    deadline: Deadline,
+) -> RefundReceipt:
     try:
-        outcome = gateway.refund(request)
+        outcome = await call_provider(lambda: gateway.refund(request), deadline)
     except GatewayRequestInFlight:
         raise IdempotencyConflict(CONFLICT) from None
     except GatewayUnavailable:
         raise GatewayError(
             "the payment provider did not answer; the refund will be settled by reconciliation"
         ) from None
-    settled = change_payment(store, cmd.payment_id, lambda p: _settle(p, refund, outcome))
+    settled = await asyncio.to_thread(
+        change_payment, store, cmd.payment_id, lambda p: _settle(p, refund, outcome)
+    )
     if outcome.status == "failed":
         raise GatewayError(NOT_REFUNDED)
     return _receipt(settled, refund, outcome.refund_id)

@@ -66,6 +66,7 @@ class Container(containers.DeclarativeContainer):
             connect_timeout=settings.provided.stripe_connect_timeout,
             read_timeout=settings.provided.stripe_read_timeout,
             max_network_retries=settings.provided.stripe_max_network_retries,
+            connections=settings.provided.admitted_in_flight,
         ),
         simulated=providers.Singleton(SimulatedGateway, webhooks=simulated_webhooks),
     )

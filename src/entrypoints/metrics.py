@@ -35,6 +35,11 @@ duplicate_payment_attempts_total = Counter(
     "Requests that reused an idempotency key: replayed from the cache or refused while in flight",
     ["route", "outcome"],
 )
+requests_shed_total = Counter(
+    "requests_shed_total",
+    "Requests refused with 503 because the worker had as many in flight as it admits",
+    ["route"],
+)
 
 
 def forget_this_process() -> None:

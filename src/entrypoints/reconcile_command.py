@@ -1,5 +1,6 @@
 """`payment-service reconcile`: settle what Stripe knows and we do not, and say what changed."""
 
+import asyncio
 import sys
 from datetime import timedelta
 
@@ -18,13 +19,15 @@ def run_reconcile(settings: Settings, *, older_than: timedelta) -> int:
         return 2
     container = build_container(settings)
     try:
-        report = reconcile(
-            older_than=older_than,
-            now=container.clock().now(),
-            pending=container.pending_payments(),
-            store=container.payment_store(),
-            wallets=container.wallets(),
-            gateway=container.gateway(),
+        report = asyncio.run(
+            reconcile(
+                older_than=older_than,
+                now=container.clock().now(),
+                pending=container.pending_payments(),
+                store=container.payment_store(),
+                wallets=container.wallets(),
+                gateway=container.gateway(),
+            )
         )
     finally:
         container.payment_store().close()

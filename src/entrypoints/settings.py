@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -9,6 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_STRIPE_TIMEOUT = 120
+# A worker completes at least 50 charges a second (one core, `make bench`): a full queue of
+# 25 x deadline empties in half the deadline, so what is admitted finishes in time.
+ADMITTED_PER_SECOND_OF_DEADLINE = 25
 
 
 class ConfigError(Exception):
@@ -33,6 +37,15 @@ class Settings:
     simulated_webhook_url: str | None = None
     webhook_rate_limit_per_minute: int = 600
     cors_origins: tuple[str, ...] = ()
+    request_timeout: float = 10.0
+    max_in_flight: int | None = None
+
+    @property
+    def admitted_in_flight(self) -> int:
+        """PAYMENTS_MAX_IN_FLIGHT, or 25 per second of the deadline (250 for 10 s)."""
+        if self.max_in_flight is not None:
+            return self.max_in_flight
+        return math.ceil(ADMITTED_PER_SECOND_OF_DEADLINE * self.request_timeout)
 
     @property
     def events_file(self) -> Path:
@@ -90,6 +103,10 @@ class Settings:
                 get("PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE") or "600",
             ),
             cors_origins=_origins(get("PAYMENTS_CORS_ORIGINS")),
+            request_timeout=_seconds(
+                "PAYMENTS_REQUEST_TIMEOUT", get("PAYMENTS_REQUEST_TIMEOUT") or "10"
+            ),
+            max_in_flight=_max_in_flight(get("PAYMENTS_MAX_IN_FLIGHT")),
         )
 
 
@@ -186,6 +203,15 @@ def _non_negative_int(name: str, value: str) -> int:
         raise ConfigError(f"{name}: must be a whole number") from None
     if number < 0:
         raise ConfigError(f"{name}: must not be negative")
+    return number
+
+
+def _max_in_flight(value: str | None) -> int | None:
+    if value is None:
+        return None
+    number = _non_negative_int("PAYMENTS_MAX_IN_FLIGHT", value)
+    if number == 0:
+        raise ConfigError("PAYMENTS_MAX_IN_FLIGHT: must be at least 1")
     return number
 
 

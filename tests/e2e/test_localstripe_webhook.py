@@ -37,16 +37,16 @@ def free_port() -> int:
 class SilentGateway(SimulatedGateway):
     """A provider that never answers: the payment stays pending until Stripe's webhook."""
 
-    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
         raise GatewayUnavailable("timed out")
 
-    def retrieve_charge(self, intent_id: str) -> ChargeOutcome:
+    async def retrieve_charge(self, intent_id: str) -> ChargeOutcome:
         raise GatewayUnavailable("timed out")
 
-    def client_secret(self, intent_id: str) -> str | None:
+    async def client_secret(self, intent_id: str) -> str | None:
         return None
 
-    def refund(self, request: RefundRequest) -> RefundOutcome:
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
         raise GatewayUnavailable("timed out")
 
 

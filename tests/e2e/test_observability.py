@@ -180,7 +180,7 @@ def test_the_dashboard_charts_the_original_monitoring_list_from_metrics_we_expor
 
 
 class UnreachableGateway(SimulatedGateway):
-    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
         raise GatewayUnavailable("connection reset by peer")
 
 

@@ -10,7 +10,12 @@ from litestar.testing import TestClient
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
 from entrypoints.http.errors import handle_exception
-from entrypoints.http.rate_limits import STORE_NAME, rate_limit_store, rate_limits
+from entrypoints.http.rate_limits import (
+    STORE_NAME,
+    rate_limit_store,
+    rate_limits,
+    read_webhook_body,
+)
 from tests.conftest import bearer
 from tests.e2e.test_health import closed_port_url
 
@@ -100,7 +105,7 @@ async def webhook_stand_in() -> dict[str, bool]:
 def test_the_webhook_route_is_limited_per_client_address() -> None:
     app = Litestar(
         route_handlers=[webhook_stand_in],
-        middleware=[limit.middleware for limit in rate_limits(0, 2)],
+        middleware=[read_webhook_body, *(limit.middleware for limit in rate_limits(0, 2))],
         stores={STORE_NAME: rate_limit_store(None)},
         exception_handlers={Exception: handle_exception},
     )

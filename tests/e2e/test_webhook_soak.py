@@ -1,5 +1,6 @@
 """10,000 deliveries: copies, shuffling and forgeries leave the read model of the genuine events."""
 
+import asyncio
 import random
 import tempfile
 import time
@@ -74,7 +75,7 @@ def open_payments(container: Container, count: int) -> list[str]:
     store, gateway = container.payment_store(), container.gateway()
     intents = []
     for n in range(count):
-        made = process_payment(
+        made = asyncio.run(process_payment(
             ProcessPayment(
                 user_id=f"soak-{n % 10}", amount=AMOUNT, currency="usd",
                 payment_method_id="pm_card_authenticationRequired", idempotency_key=f"soak-{n}",
@@ -82,7 +83,7 @@ def open_payments(container: Container, count: int) -> list[str]:
             store=store,
             gateway=gateway,
             wallets=container.wallets(),
-        )  # fmt: skip
+        ))  # fmt: skip
         assert made.intent_id is not None
         intents.append(made.intent_id)
     return intents

@@ -22,7 +22,7 @@ from entrypoints.settings import Settings
 
 
 class KilledBeforeCharging(SimulatedGateway):
-    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
         os.kill(os.getpid(), signal.SIGKILL)
         raise AssertionError("unreachable")
 

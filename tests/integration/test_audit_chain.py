@@ -1,5 +1,6 @@
 """`payment-service audit verify|show|export`: the auditor's commands on real databases."""
 
+import asyncio
 import base64
 import json
 import secrets
@@ -24,13 +25,15 @@ def logged(container: Container) -> int:
 
 
 def charge(container: Container, user_id: str, amount: int) -> str:
-    return process_payment(
-        ProcessPayment(
-            user_id=user_id, amount=amount, currency="usd", payment_method_id="pm_card_visa"
-        ),
-        store=container.payment_store(),
-        gateway=container.gateway(),
-        wallets=container.wallets(),
+    return asyncio.run(
+        process_payment(
+            ProcessPayment(
+                user_id=user_id, amount=amount, currency="usd", payment_method_id="pm_card_visa"
+            ),
+            store=container.payment_store(),
+            gateway=container.gateway(),
+            wallets=container.wallets(),
+        )
     ).payment_id
 
 

@@ -1,5 +1,6 @@
 """Events at rest are AES-encrypted on SQLite and PostgreSQL; a wrong key stops the start."""
 
+import asyncio
 import base64
 import secrets
 import sqlite3
@@ -26,17 +27,19 @@ def new_key() -> str:
 
 def charge(container: Container, user_id: str) -> str:
     with caused_by(api_request("req-secret-1", user_id)):
-        receipt = process_payment(
-            ProcessPayment(
-                user_id=user_id,
-                amount=AMOUNT,
-                currency="usd",
-                payment_method_id="pm_card_visa",
-                metadata={"note": NOTE},
-            ),
-            store=container.payment_store(),
-            gateway=container.gateway(),
-            wallets=container.wallets(),
+        receipt = asyncio.run(
+            process_payment(
+                ProcessPayment(
+                    user_id=user_id,
+                    amount=AMOUNT,
+                    currency="usd",
+                    payment_method_id="pm_card_visa",
+                    metadata={"note": NOTE},
+                ),
+                store=container.payment_store(),
+                gateway=container.gateway(),
+                wallets=container.wallets(),
+            )
         )
     return receipt.payment_id
 

@@ -1,5 +1,6 @@
 """The event store on real PostgreSQL: the unique version constraint is the durable guard."""
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from uuid import UUID
@@ -53,10 +54,12 @@ def test_concurrent_refunds_never_exceed_the_amount(store: EventSourcedPaymentSt
 
     def attempt(_: int) -> str:
         try:
-            refund_payment(
-                RefundPayment(actor=ADMIN, payment_id=payment_id, amount=300),
-                store=store,
-                gateway=gateway,
+            asyncio.run(
+                refund_payment(
+                    RefundPayment(actor=ADMIN, payment_id=payment_id, amount=300),
+                    store=store,
+                    gateway=gateway,
+                )
             )
         except (InvalidInput, AlreadyRefunded):
             return "refused"

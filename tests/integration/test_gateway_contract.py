@@ -1,5 +1,6 @@
 """One contract for the payment gateway port, run against every adapter of it."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -36,7 +37,7 @@ class GatewayContract:
         self, gateway: PaymentGateway, method: str | None = None, amount: int = 1000
     ) -> tuple[UUID, ChargeRequest]:
         payment_id = uuid4()
-        customer = gateway.create_customer("user-1", f"customer-{uuid4()}")
+        customer = asyncio.run(gateway.create_customer("user-1", f"customer-{uuid4()}"))
         request = ChargeRequest(
             payment_id=payment_id,
             user_id="user-1",
@@ -51,20 +52,22 @@ class GatewayContract:
         return payment_id, request
 
     def test_a_customer_is_created_for_a_user(self, gateway: PaymentGateway) -> None:
-        assert gateway.create_customer("user-1", f"customer-{uuid4()}").startswith("cus_")
+        assert asyncio.run(gateway.create_customer("user-1", f"customer-{uuid4()}")).startswith(
+            "cus_"
+        )
 
     def test_a_good_card_is_charged_at_once(self, gateway: PaymentGateway) -> None:
         _, request = self.charge(gateway)
-        outcome = gateway.charge(request)
+        outcome = asyncio.run(gateway.charge(request))
         assert outcome.status == "succeeded"
         assert outcome.intent_id and outcome.intent_id.startswith("pi_")
         assert outcome.decline is None
-        assert gateway.client_secret(outcome.intent_id) == outcome.client_secret
-        assert gateway.retrieve_charge(outcome.intent_id).status == "succeeded"
+        assert asyncio.run(gateway.client_secret(outcome.intent_id)) == outcome.client_secret
+        assert asyncio.run(gateway.retrieve_charge(outcome.intent_id)).status == "succeeded"
 
     def test_a_declined_card_fails_with_stripes_code(self, gateway: PaymentGateway) -> None:
         _, request = self.charge(gateway, self.declined_card)
-        outcome = gateway.charge(request)
+        outcome = asyncio.run(gateway.charge(request))
         assert outcome.status == "failed"
         assert outcome.decline is not None
         assert outcome.decline.code == "card_declined"
@@ -74,31 +77,33 @@ class GatewayContract:
         self, gateway: PaymentGateway, card_needing_3ds: str
     ) -> None:
         _, request = self.charge(gateway, card_needing_3ds)
-        outcome = gateway.charge(request)
+        outcome = asyncio.run(gateway.charge(request))
         assert outcome.status == "requires_action"
         assert outcome.intent_id and outcome.client_secret
         assert outcome.client_secret.startswith(outcome.intent_id)
-        assert gateway.retrieve_charge(outcome.intent_id).status == "requires_action"
+        assert asyncio.run(gateway.retrieve_charge(outcome.intent_id)).status == "requires_action"
 
     def test_an_unknown_payment_method_is_unusable(self, gateway: PaymentGateway) -> None:
         _, request = self.charge(gateway, "pm_does_not_exist")
         with pytest.raises(PaymentMethodUnusable):
-            gateway.charge(request)
+            asyncio.run(gateway.charge(request))
 
     def test_partial_refunds_then_the_rest(self, gateway: PaymentGateway) -> None:
         payment_id, request = self.charge(gateway, amount=1000)
-        intent_id = gateway.charge(request).intent_id
+        intent_id = asyncio.run(gateway.charge(request)).intent_id
         assert intent_id is not None
         amounts = {1: 300, 2: 200, 3: 500}
         outcomes = {
-            n: gateway.refund(
-                RefundRequest(
-                    payment_id=payment_id,
-                    intent_id=intent_id,
-                    amount=amount,
-                    reason="customer changed their mind",
-                    idempotency_key=f"refund-{payment_id}-{n}",
-                    number=n,
+            n: asyncio.run(
+                gateway.refund(
+                    RefundRequest(
+                        payment_id=payment_id,
+                        intent_id=intent_id,
+                        amount=amount,
+                        reason="customer changed their mind",
+                        idempotency_key=f"refund-{payment_id}-{n}",
+                        number=n,
+                    )
                 )
             )
             for n, amount in amounts.items()
@@ -107,8 +112,8 @@ class GatewayContract:
             n: ("succeeded", a) for n, a in amounts.items()
         }
         assert len({o.refund_id for o in outcomes.values()}) == 3
-        assert gateway.find_refund(intent_id, payment_id, 2) == outcomes[2]
-        assert gateway.find_refund(intent_id, payment_id, 4) is None
+        assert asyncio.run(gateway.find_refund(intent_id, payment_id, 2)) == outcomes[2]
+        assert asyncio.run(gateway.find_refund(intent_id, payment_id, 4)) is None
 
 
 class TestSimulatedGateway(GatewayContract):
@@ -122,10 +127,10 @@ class TestSimulatedGateway(GatewayContract):
 
     def test_a_charge_is_found_by_payment_id(self, gateway: PaymentGateway) -> None:
         payment_id, request = self.charge(gateway)
-        outcome = gateway.charge(request)
+        outcome = asyncio.run(gateway.charge(request))
         since = datetime.now(UTC) - timedelta(hours=1)
         assert request.customer_id is not None
-        assert gateway.find_charge(payment_id, request.customer_id, since) == outcome
+        assert asyncio.run(gateway.find_charge(payment_id, request.customer_id, since)) == outcome
 
 
 @pytest.mark.integration

@@ -1,5 +1,6 @@
 """One contract for saving cards through the gateway port, run against every adapter of it."""
 
+import asyncio
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -39,65 +40,71 @@ class PaymentMethodContract:
         raise NotImplementedError
 
     def customer(self, gateway: PaymentGateway) -> str:
-        return gateway.create_customer("user-1", f"customer-{uuid4()}")
+        return asyncio.run(gateway.create_customer("user-1", f"customer-{uuid4()}"))
 
     def test_attaching_answers_stripes_references_of_the_card(
         self, gateway: PaymentGateway
     ) -> None:
         customer = self.customer(gateway)
-        card = gateway.attach_payment_method(self.visa(gateway), customer)
+        card = asyncio.run(gateway.attach_payment_method(self.visa(gateway), customer))
         assert card.payment_method_id.startswith("pm_")
         assert card.payment_method_id != "pm_card_visa"
         assert (card.brand, card.last4) == ("visa", "4242")
         assert 1 <= card.exp_month <= 12 and card.exp_year >= 2026
         assert card.fingerprint
         assert abs((datetime.now(UTC) - card.created_at).total_seconds()) < 300
-        again = gateway.attach_payment_method(card.payment_method_id, customer)
+        again = asyncio.run(gateway.attach_payment_method(card.payment_method_id, customer))
         assert again == card
 
     def test_another_customers_or_an_unknown_method_is_not_found(
         self, gateway: PaymentGateway
     ) -> None:
-        theirs = gateway.attach_payment_method(self.visa(gateway), self.customer(gateway))
+        theirs = asyncio.run(
+            gateway.attach_payment_method(self.visa(gateway), self.customer(gateway))
+        )
         mine = self.customer(gateway)
         for pm_id in (theirs.payment_method_id, "pm_does_not_exist_123"):
             with pytest.raises(PaymentMethodNotFound):
-                gateway.attach_payment_method(pm_id, mine)
+                asyncio.run(gateway.attach_payment_method(pm_id, mine))
 
     def test_a_declined_card_is_not_attached(self, gateway: PaymentGateway) -> None:
         with pytest.raises(CardCheckDeclined):
-            gateway.attach_payment_method(self.declined_card(gateway), self.customer(gateway))
+            asyncio.run(
+                gateway.attach_payment_method(self.declined_card(gateway), self.customer(gateway))
+            )
 
     def test_detaching_twice_is_not_an_error(self, gateway: PaymentGateway) -> None:
-        card = gateway.attach_payment_method(self.visa(gateway), self.customer(gateway))
-        gateway.detach_payment_method(card.payment_method_id)
-        gateway.detach_payment_method(card.payment_method_id)
+        card = asyncio.run(
+            gateway.attach_payment_method(self.visa(gateway), self.customer(gateway))
+        )
+        asyncio.run(gateway.detach_payment_method(card.payment_method_id))
+        asyncio.run(gateway.detach_payment_method(card.payment_method_id))
 
     def test_a_user_saves_lists_and_removes_cards(self, gateway: PaymentGateway) -> None:
         store = EventSourcedPaymentStore(PaymentsApplication(env={"PERSISTENCE_MODULE": ""}))
         wallets, clock = EventSourcedWalletStore(store.app), SystemClock()
-        saved = add_payment_method(
+        saved = asyncio.run(add_payment_method(
             AddPaymentMethod(user_id="u1", payment_method_id=self.visa(gateway)),
             wallets=wallets, gateway=gateway, clock=clock,
-        )  # fmt: skip
+        ))  # fmt: skip
         with pytest.raises(CardNotAccepted):
-            add_payment_method(
+            asyncio.run(add_payment_method(
                 AddPaymentMethod(user_id="u1", payment_method_id=self.declined_card(gateway)),
                 wallets=wallets, gateway=gateway, clock=clock,
-            )  # fmt: skip
+            ))  # fmt: skip
         listed = list_payment_methods("u1", wallets=wallets, clock=clock)
         assert [(e.card, e.is_default) for e in listed] == [(saved.card, True)]
         pm_id = saved.card.payment_method_id
-        remove_payment_method(
+        asyncio.run(remove_payment_method(
             RemovePaymentMethod(user_id="u1", payment_method_id=pm_id),
             wallets=wallets, gateway=gateway,
-        )  # fmt: skip
+        ))  # fmt: skip
         assert list_payment_methods("u1", wallets=wallets, clock=clock) == []
         with pytest.raises(NotFound):
-            remove_payment_method(
+            asyncio.run(remove_payment_method(
                 RemovePaymentMethod(user_id="u1", payment_method_id=pm_id),
                 wallets=wallets, gateway=gateway,
-            )  # fmt: skip
+            ))  # fmt: skip
 
 
 class TestSimulatedGateway(PaymentMethodContract):
@@ -135,9 +142,9 @@ class TestStripeGatewayOnLocalstripe(PaymentMethodContract):
         self, gateway: PaymentGateway
     ) -> None:
         customer = self.customer(gateway)
-        card = gateway.attach_payment_method("pm_card_visa", customer)
+        card = asyncio.run(gateway.attach_payment_method("pm_card_visa", customer))
         seen = self.stripe_js.v1.payment_methods.retrieve(card.payment_method_id)
         assert seen.customer == customer
-        gateway.detach_payment_method(card.payment_method_id)
+        asyncio.run(gateway.detach_payment_method(card.payment_method_id))
         seen = self.stripe_js.v1.payment_methods.retrieve(card.payment_method_id)
         assert seen.customer is None

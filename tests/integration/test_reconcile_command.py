@@ -1,5 +1,6 @@
 """`payment-service reconcile` against a loopback Stripe, on SQLite and PostgreSQL."""
 
+import asyncio
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -42,11 +43,13 @@ def lose_a_charge(container: Container, fake: FakeStripe) -> Payment:
         idempotency_key="order-7",
     )  # fmt: skip
     with pytest.raises(GatewayError):
-        process_payment(
-            cmd,
-            store=container.payment_store(),
-            gateway=container.gateway(),
-            wallets=container.wallets(),
+        asyncio.run(
+            process_payment(
+                cmd,
+                store=container.payment_store(),
+                gateway=container.gateway(),
+                wallets=container.wallets(),
+            )
         )
     payment = container.payment_store().find(payment_id_for("u1", "order-7"))
     assert payment is not None and payment.status is PaymentStatus.PENDING
@@ -99,13 +102,15 @@ class Machine:
         )
 
     def reconcile(self) -> ReconcileReport:
-        return reconcile(
-            older_than=timedelta(0),
-            now=datetime.now(UTC),
-            pending=self.pending,
-            store=self.store,
-            wallets=self.wallets,
-            gateway=self.gateway,
+        return asyncio.run(
+            reconcile(
+                older_than=timedelta(0),
+                now=datetime.now(UTC),
+                pending=self.pending,
+                store=self.store,
+                wallets=self.wallets,
+                gateway=self.gateway,
+            )
         )
 
 
@@ -126,7 +131,9 @@ def test_runs_on_several_machines_at_once_record_each_fact_once(
         idempotency_key="order-7",
     )  # fmt: skip
     with pytest.raises(GatewayError):
-        process_payment(cmd, store=lost.store, gateway=lost.gateway, wallets=lost.wallets)
+        asyncio.run(
+            process_payment(cmd, store=lost.store, gateway=lost.gateway, wallets=lost.wallets)
+        )
     start = threading.Barrier(len(machines))
     reports: list[ReconcileReport] = []
 

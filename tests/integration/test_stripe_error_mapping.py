@@ -86,13 +86,11 @@ def test_an_unusable_payment_method_is_a_400(
 @pytest.mark.parametrize(
     "reply",
     [
-        Reply(429, {"type": "invalid_request_error", "code": "rate_limit",
-                    "message": "Too many requests hit the API too quickly."}),
         Reply(500, {"type": "api_error", "message": "Something went wrong on Stripe's end."}),
         Reply(503, {"type": "api_error", "message": "Service unavailable."}),
         Reply(delay=3.0),
     ],
-    ids=["rate_limit", "api_error_500", "api_error_503", "read_timeout"],
+    ids=["api_error_500", "api_error_503", "read_timeout"],
 )  # fmt: skip
 def test_no_definite_answer_is_a_stripe_error_and_the_payment_stays_pending(
     fake_stripe: FakeStripe, reply: Reply

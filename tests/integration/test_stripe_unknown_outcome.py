@@ -1,5 +1,6 @@
 """Stripe acts but its answer is lost: a retry or reconciliation settles it, charging once."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -59,13 +60,15 @@ def test_reconcile_finds_the_intent_whose_answer_was_lost(fake_stripe: FakeStrip
     with pytest.raises(GatewayError):
         pay(purchase(), store, gateway)
 
-    report = reconcile(
-        older_than=timedelta(minutes=15),
-        now=LATER,
-        pending=EventLogPendingPayments(store.app),
-        store=store,
-        wallets=EventSourcedWalletStore(store.app),
-        gateway=gateway,
+    report = asyncio.run(
+        reconcile(
+            older_than=timedelta(minutes=15),
+            now=LATER,
+            pending=EventLogPendingPayments(store.app),
+            store=store,
+            wallets=EventSourcedWalletStore(store.app),
+            gateway=gateway,
+        )
     )
 
     payment = store.find(payment_id_for("user-1", "order-1"))
@@ -91,13 +94,15 @@ def test_processing_stays_pending_settlement_until_stripe_settles_it(
     assert receipt.status == "processing"
     assert receipt.intent_id is not None
     fake_stripe.intents[receipt.intent_id]["status"] = "succeeded"
-    reconcile(
-        older_than=timedelta(minutes=15),
-        now=LATER,
-        pending=EventLogPendingPayments(store.app),
-        store=store,
-        wallets=EventSourcedWalletStore(store.app),
-        gateway=gateway,
+    asyncio.run(
+        reconcile(
+            older_than=timedelta(minutes=15),
+            now=LATER,
+            pending=EventLogPendingPayments(store.app),
+            store=store,
+            wallets=EventSourcedWalletStore(store.app),
+            gateway=gateway,
+        )
     )
     payment = store.find(UUID(receipt.payment_id))
     assert payment is not None and payment.status is PaymentStatus.SUCCEEDED
@@ -107,10 +112,12 @@ def test_a_pending_refund_stays_pending_until_reconciled(fake_stripe: FakeStripe
     store, gateway = memory_store(), stripe_at(fake_stripe.url)
     payment_id = UUID(pay(purchase(), store, gateway).payment_id)
     fake_stripe.refund_status = "pending"
-    receipt = refund_payment(
-        RefundPayment(actor=ADMIN, payment_id=payment_id, amount=1000, reason="duplicate"),
-        store=store,
-        gateway=gateway,
+    receipt = asyncio.run(
+        refund_payment(
+            RefundPayment(actor=ADMIN, payment_id=payment_id, amount=1000, reason="duplicate"),
+            store=store,
+            gateway=gateway,
+        )
     )
     assert receipt.status == "succeeded"
     payment = store.find(payment_id)
@@ -125,13 +132,15 @@ def test_a_pending_refund_stays_pending_until_reconciled(fake_stripe: FakeStripe
     }
 
     refund["status"] = "succeeded"
-    report = reconcile(
-        older_than=timedelta(minutes=15),
-        now=LATER,
-        pending=EventLogPendingPayments(store.app),
-        store=store,
-        wallets=EventSourcedWalletStore(store.app),
-        gateway=gateway,
+    report = asyncio.run(
+        reconcile(
+            older_than=timedelta(minutes=15),
+            now=LATER,
+            pending=EventLogPendingPayments(store.app),
+            store=store,
+            wallets=EventSourcedWalletStore(store.app),
+            gateway=gateway,
+        )
     )
     payment = store.find(payment_id)
     assert payment is not None and payment.status is PaymentStatus.PARTIALLY_REFUNDED
@@ -144,10 +153,12 @@ def test_a_pending_refund_stays_pending_until_reconciled(fake_stripe: FakeStripe
 def test_a_free_text_reason_goes_to_metadata_only(fake_stripe: FakeStripe) -> None:
     store, gateway = memory_store(), stripe_at(fake_stripe.url)
     payment_id = UUID(pay(purchase(), store, gateway).payment_id)
-    refund_payment(
-        RefundPayment(actor=ADMIN, payment_id=payment_id, reason="course was cancelled"),
-        store=store,
-        gateway=gateway,
+    asyncio.run(
+        refund_payment(
+            RefundPayment(actor=ADMIN, payment_id=payment_id, reason="course was cancelled"),
+            store=store,
+            gateway=gateway,
+        )
     )
     (call,) = fake_stripe.calls("POST", "/v1/refunds")
     assert "reason" not in call.form
@@ -183,4 +194,4 @@ def test_an_intent_stripe_does_not_know_is_no_answer_not_a_bad_card(
     fake_stripe: FakeStripe,
 ) -> None:
     with pytest.raises(GatewayUnavailable):
-        stripe_at(fake_stripe.url).retrieve_charge("pi_unknown")
+        asyncio.run(stripe_at(fake_stripe.url).retrieve_charge("pi_unknown"))

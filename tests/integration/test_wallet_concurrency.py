@@ -1,5 +1,6 @@
 """One user saving cards at the same moment, on PostgreSQL: none lost, one Customer."""
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,7 +23,9 @@ def test_cards_saved_at_once_are_all_kept(postgres_url: str, tmp_path: Any) -> N
 
     def save(pm_id: str) -> str:
         cmd = AddPaymentMethod(user_id="u1", payment_method_id=pm_id)
-        return add_payment_method(cmd, wallets=wallets, gateway=gateway, clock=clock).card.last4
+        return asyncio.run(
+            add_payment_method(cmd, wallets=wallets, gateway=gateway, clock=clock)
+        ).card.last4
 
     try:
         with ThreadPoolExecutor(max_workers=len(METHODS)) as pool:

@@ -4,6 +4,7 @@ Requests can be held in flight (their handler blocks in a thread) while others a
 the clock can jump past the lock's expiry or the 24 h during which an answer is kept.
 """
 
+import asyncio
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from adapters.idempotency_memory import InProcessIdempotencyStore
 from application.errors import IdempotencyConflict, IdempotencyMismatch
 from application.idempotency import IdempotentRequests, Outcome
 from application.ports import StoredResponse
+from tests.fakes import awaitable
 
 LOCK = 60.0
 DAY = 24 * 3600.0
@@ -83,8 +85,14 @@ class IdempotencyRules(RuleBasedStateMachine):
 
     def send(self, user: str, key: str, body: str, handle: Any) -> Any:
         try:
-            return self.requests.run(
-                scope="process", user_id=user, key=key, fingerprint=body, handle=handle
+            return asyncio.run(
+                self.requests.run(
+                    scope="process",
+                    user_id=user,
+                    key=key,
+                    fingerprint=body,
+                    handle=awaitable(handle),
+                )
             )
         except (IdempotencyConflict, IdempotencyMismatch) as error:
             return type(error)

@@ -1,5 +1,6 @@
 """IdempotentRequests: the replay / mismatch / conflict rules and what happens without Redis."""
 
+import asyncio
 from collections.abc import Callable
 
 import pytest
@@ -13,6 +14,7 @@ from application.ports import (
     IdempotencyStoreUnavailable,
     StoredResponse,
 )
+from tests.fakes import awaitable
 
 
 class DownStore:
@@ -52,7 +54,11 @@ def send(
     body: str = "a",
     user: str = "u1",
 ) -> tuple[StoredResponse, bool]:
-    answer = requests.run(scope="process", user_id=user, key=key, fingerprint=body, handle=handle)
+    answer = asyncio.run(
+        requests.run(
+            scope="process", user_id=user, key=key, fingerprint=body, handle=awaitable(handle)
+        )
+    )
     return answer.response, answer.replayed
 
 
@@ -83,14 +89,16 @@ def test_a_second_request_while_the_first_runs_is_a_conflict(
 ) -> None:
     seen: list[type[Exception]] = []
 
-    def first() -> Outcome:
+    async def first() -> Outcome:
         for body in ("a", "b"):
             with pytest.raises((IdempotencyConflict, IdempotencyMismatch)) as error:
-                send(requests, Handler(), body=body)
+                await requests.run(
+                    scope="process", user_id="u1", key="k", fingerprint=body, handle=first
+                )
             seen.append(error.type)
         return Handler()()
 
-    send(requests, first)
+    asyncio.run(requests.run(scope="process", user_id="u1", key="k", fingerprint="a", handle=first))
     assert seen == [IdempotencyConflict, IdempotencyMismatch]
 
 
@@ -98,7 +106,11 @@ def test_keys_are_scoped_to_the_user_and_the_route(requests: IdempotentRequests)
     handler = Handler()
     send(requests, handler, user="u1")
     send(requests, handler, user="u2")
-    answer = requests.run(scope="refund", user_id="u1", key="k", fingerprint="a", handle=handler)
+    answer = asyncio.run(
+        requests.run(
+            scope="refund", user_id="u1", key="k", fingerprint="a", handle=awaitable(handler)
+        )
+    )
     assert not answer.replayed
     assert handler.runs == 3
 

@@ -1,5 +1,6 @@
 """Stripe's payment_method.* webhooks keep the wallet true, in whatever order they arrive."""
 
+import asyncio
 import itertools
 import random
 from datetime import UTC, datetime
@@ -78,7 +79,7 @@ def wallet_after(order: list[int]) -> tuple[object, ...]:
     """The wallet once the history's events at positions `order` were delivered, in that order."""
     store = EventSourcedPaymentStore(PaymentsApplication(env={"PERSISTENCE_MODULE": ""}))
     wallets = EventSourcedWalletStore(store.app)
-    customer = customer_for("u1", wallets=wallets, gateway=SimulatedGateway())
+    customer = asyncio.run(customer_for("u1", wallets=wallets, gateway=SimulatedGateway()))
     events = history(customer)
     for event in [events[i] for i in order]:
         change = payment_method_change(event)

@@ -1,5 +1,6 @@
 """Saving, removing and choosing cards, and charging them: use cases on the simulated gateway."""
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -40,11 +41,13 @@ class Wallets:
 
     def add(self, user: str, pm_id: str, *, default: bool = False) -> WalletEntry:
         cmd = AddPaymentMethod(user_id=user, payment_method_id=pm_id, set_default=default)
-        return add_payment_method(cmd, wallets=self.wallets, gateway=self.gateway, clock=self.clock)
+        return asyncio.run(
+            add_payment_method(cmd, wallets=self.wallets, gateway=self.gateway, clock=self.clock)
+        )
 
     def remove(self, user: str, pm_id: str) -> None:
         cmd = RemovePaymentMethod(user_id=user, payment_method_id=pm_id)
-        remove_payment_method(cmd, wallets=self.wallets, gateway=self.gateway)
+        asyncio.run(remove_payment_method(cmd, wallets=self.wallets, gateway=self.gateway))
 
     def choose(self, user: str, pm_id: str) -> WalletEntry:
         cmd = ChooseDefaultPaymentMethod(user_id=user, payment_method_id=pm_id)
@@ -59,7 +62,9 @@ class Wallets:
             user_id=user, amount=1500, currency="usd", payment_method_id=pm_id,
             idempotency_key=key,
         )  # fmt: skip
-        process_payment(cmd, store=self.store, gateway=self.gateway, wallets=self.wallets)
+        asyncio.run(
+            process_payment(cmd, store=self.store, gateway=self.gateway, wallets=self.wallets)
+        )
         return self.gateway.charge_calls[-1].payment_method_id
 
 
@@ -185,10 +190,10 @@ def test_an_expired_card_is_flagged_in_the_listing(cards: Wallets) -> None:
 class StripeDown(SimulatedGateway):
     """Stripe gives no answer to attach or detach calls."""
 
-    def attach_payment_method(self, payment_method_id: str, customer_id: str) -> SavedCard:
+    async def attach_payment_method(self, payment_method_id: str, customer_id: str) -> SavedCard:
         raise GatewayUnavailable("read timed out")
 
-    def detach_payment_method(self, payment_method_id: str) -> None:
+    async def detach_payment_method(self, payment_method_id: str) -> None:
         raise GatewayUnavailable("read timed out")
 
 

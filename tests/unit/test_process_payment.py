@@ -142,8 +142,8 @@ class FlakyGateway(SimulatedGateway):
         super().__init__()
         self.failures = 1
 
-    def charge(self, request: ChargeRequest) -> ChargeOutcome:
-        outcome = super().charge(request)
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        outcome = await super().charge(request)
         if self.failures:
             self.failures -= 1
             raise GatewayUnavailable("read timed out")

@@ -1,5 +1,6 @@
 """reconcile on in-memory persistence and a simulated gateway that can lose its answers."""
 
+import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -37,18 +38,18 @@ class FlakyGateway(SimulatedGateway):
         self.lose_answer = False  # Stripe acts, we never hear back
         self.unreachable = False  # the request never reaches Stripe
 
-    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
         if self.unreachable:
             raise GatewayUnavailable("connection refused")
-        outcome = super().charge(request)
+        outcome = await super().charge(request)
         if self.lose_answer:
             raise GatewayUnavailable("read timed out")
         return outcome
 
-    def refund(self, request: RefundRequest) -> RefundOutcome:
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
         if self.unreachable:
             raise GatewayUnavailable("connection refused")
-        outcome = super().refund(request)
+        outcome = await super().refund(request)
         if self.lose_answer:
             raise GatewayUnavailable("read timed out")
         return outcome
@@ -66,7 +67,7 @@ def attempt(store: EventSourcedPaymentStore, gateway: FlakyGateway, key: str) ->
     )  # fmt: skip
     wallets = EventSourcedWalletStore(store.app)
     with contextlib.suppress(GatewayError):
-        process_payment(cmd, store=store, gateway=gateway, wallets=wallets)
+        asyncio.run(process_payment(cmd, store=store, gateway=gateway, wallets=wallets))
     payment = store.find(payment_id_for("u1", key))
     assert payment is not None
     return payment
@@ -75,13 +76,15 @@ def attempt(store: EventSourcedPaymentStore, gateway: FlakyGateway, key: str) ->
 def run(
     store: EventSourcedPaymentStore, gateway: FlakyGateway, now: datetime = LATER
 ) -> ReconcileReport:
-    return reconcile(
-        older_than=timedelta(minutes=15),
-        now=now,
-        pending=EventLogPendingPayments(store.app),
-        store=store,
-        wallets=EventSourcedWalletStore(store.app),
-        gateway=gateway,
+    return asyncio.run(
+        reconcile(
+            older_than=timedelta(minutes=15),
+            now=now,
+            pending=EventLogPendingPayments(store.app),
+            store=store,
+            wallets=EventSourcedWalletStore(store.app),
+            gateway=gateway,
+        )
     )
 
 
@@ -141,10 +144,12 @@ def test_a_refund_whose_answer_was_lost_is_settled_and_one_never_sent_released(
     for lose, amount in ((True, 300), (False, 200)):
         flaky.lose_answer, flaky.unreachable = lose, not lose
         with pytest.raises(GatewayError):
-            refund_payment(
-                RefundPayment(actor=ADMIN, payment_id=paid.id, amount=amount),
-                store=store,
-                gateway=flaky,
+            asyncio.run(
+                refund_payment(
+                    RefundPayment(actor=ADMIN, payment_id=paid.id, amount=amount),
+                    store=store,
+                    gateway=flaky,
+                )
             )
     flaky.lose_answer = flaky.unreachable = False
 
@@ -181,7 +186,7 @@ def test_stripe_not_answering_is_reported_and_changes_nothing(
     lost = attempt(store, flaky, "lost")
 
     class Down(FlakyGateway):
-        def find_charge(self, *args: object) -> ChargeOutcome | None:
+        async def find_charge(self, *args: object) -> ChargeOutcome | None:
             raise GatewayUnavailable("down")
 
     report = run(store, Down())
@@ -193,16 +198,16 @@ def test_a_refund_lost_after_an_earlier_one_failed_late_is_still_found(
     store: EventSourcedPaymentStore, flaky: FlakyGateway
 ) -> None:
     paid = attempt(store, flaky, "paid")
-    refund_payment(RefundPayment(actor=ADMIN, payment_id=paid.id, amount=100), store=store,
-                   gateway=flaky)  # fmt: skip
+    refund = RefundPayment(actor=ADMIN, payment_id=paid.id, amount=100)
+    asyncio.run(refund_payment(refund, store=store, gateway=flaky))
     payment = store.find(paid.id)
     assert payment is not None
     payment.record_refund_failure(1, payment.refunds[1].refund_id or "", 100)  # the bank bounced it
     store.save(payment)
     flaky.lose_answer = True
+    refund = RefundPayment(actor=ADMIN, payment_id=paid.id, amount=400)
     with pytest.raises(GatewayError):
-        refund_payment(RefundPayment(actor=ADMIN, payment_id=paid.id, amount=400), store=store,
-                       gateway=flaky)  # fmt: skip
+        asyncio.run(refund_payment(refund, store=store, gateway=flaky))
     flaky.lose_answer = False
 
     run(store, flaky)

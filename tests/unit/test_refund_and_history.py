@@ -1,5 +1,6 @@
 """refund_payment, get_payment and payment_history on in-memory persistence."""
 
+import asyncio
 from uuid import UUID
 
 import pytest
@@ -39,10 +40,12 @@ def refund(
     amount: int | None = None,
     actor: Actor = ADMIN,
 ) -> RefundReceipt:
-    return refund_payment(
-        RefundPayment(actor=actor, payment_id=payment_id, amount=amount),
-        store=store,
-        gateway=gateway,
+    return asyncio.run(
+        refund_payment(
+            RefundPayment(actor=actor, payment_id=payment_id, amount=amount),
+            store=store,
+            gateway=gateway,
+        )
     )
 
 

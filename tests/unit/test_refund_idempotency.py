@@ -1,5 +1,6 @@
 """A refund is idempotent by its key, durably: the key is recorded on RefundRequested."""
 
+import asyncio
 from uuid import UUID
 
 import pytest
@@ -27,8 +28,8 @@ def test_the_same_key_refunds_once_and_answers_the_same(
     store: EventSourcedPaymentStore, gateway: SimulatedGateway
 ) -> None:
     payment_id = paid(store, gateway)
-    first = refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway)
-    again = refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway)
+    first = asyncio.run(refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway))
+    again = asyncio.run(refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway))
     assert again == first
     assert first.amount == 400 and first.status == "partially_refunded"
     payment = store.find(payment_id)
@@ -40,8 +41,12 @@ def test_a_full_refund_retried_with_its_key_is_not_already_refunded(
     store: EventSourcedPaymentStore, gateway: SimulatedGateway
 ) -> None:
     payment_id = paid(store, gateway)
-    first = refund_payment(keyed(payment_id, "all", None), store=store, gateway=gateway)
-    again = refund_payment(keyed(payment_id, "all", None), store=store, gateway=gateway)
+    first = asyncio.run(
+        refund_payment(keyed(payment_id, "all", None), store=store, gateway=gateway)
+    )
+    again = asyncio.run(
+        refund_payment(keyed(payment_id, "all", None), store=store, gateway=gateway)
+    )
     assert again == first and first.status == "refunded"
 
 
@@ -49,10 +54,10 @@ def test_the_same_key_with_another_amount_is_a_mismatch_and_changes_nothing(
     store: EventSourcedPaymentStore, gateway: SimulatedGateway
 ) -> None:
     payment_id = paid(store, gateway)
-    refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway)
+    asyncio.run(refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway))
     version = store.find(payment_id).version  # type: ignore[union-attr]
     with pytest.raises(IdempotencyMismatch):
-        refund_payment(keyed(payment_id, "r-1", 300), store=store, gateway=gateway)
+        asyncio.run(refund_payment(keyed(payment_id, "r-1", 300), store=store, gateway=gateway))
     assert store.find(payment_id).version == version  # type: ignore[union-attr]
 
 
@@ -60,9 +65,9 @@ def test_keys_are_scoped_to_the_requester(
     store: EventSourcedPaymentStore, gateway: SimulatedGateway
 ) -> None:
     payment_id = paid(store, gateway)
-    refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway)
-    theirs = refund_payment(
-        keyed(payment_id, "r-1", actor=OTHER_ADMIN), store=store, gateway=gateway
+    asyncio.run(refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway))
+    theirs = asyncio.run(
+        refund_payment(keyed(payment_id, "r-1", actor=OTHER_ADMIN), store=store, gateway=gateway)
     )
     assert theirs.amount == 400
     assert store.find(payment_id).refunded_amount == 800  # type: ignore[union-attr]
@@ -71,7 +76,7 @@ def test_keys_are_scoped_to_the_requester(
 def test_a_bad_key_is_refused(store: EventSourcedPaymentStore, gateway: SimulatedGateway) -> None:
     payment_id = paid(store, gateway)
     with pytest.raises(InvalidInput) as error:
-        refund_payment(keyed(payment_id, "x" * 256), store=store, gateway=gateway)
+        asyncio.run(refund_payment(keyed(payment_id, "x" * 256), store=store, gateway=gateway))
     assert error.value.field == "Idempotency-Key"
     assert gateway.refund_calls == []
 
@@ -83,8 +88,8 @@ class FlakyRefunds(SimulatedGateway):
         super().__init__()
         self.failures = 1
 
-    def refund(self, request: RefundRequest) -> RefundOutcome:
-        outcome = super().refund(request)
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
+        outcome = await super().refund(request)
         if self.failures:
             self.failures -= 1
             raise GatewayUnavailable("read timed out")
@@ -97,8 +102,8 @@ def test_after_an_unknown_outcome_the_retry_resumes_the_same_stripe_refund(
     gateway = FlakyRefunds()
     payment_id = paid(store, gateway)
     with pytest.raises(GatewayError):
-        refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway)
-    receipt = refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway)
+        asyncio.run(refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway))
+    receipt = asyncio.run(refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway))
     assert receipt.amount == 400 and receipt.status == "partially_refunded"
     assert len({call.idempotency_key for call in gateway.refund_calls}) == 1
     assert store.find(payment_id).refunded_amount == 400  # type: ignore[union-attr]
@@ -108,7 +113,7 @@ def test_a_refund_requested_before_keys_were_recorded_still_loads(
     store: EventSourcedPaymentStore, gateway: SimulatedGateway
 ) -> None:
     payment_id = paid(store, gateway)
-    refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway)
+    asyncio.run(refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway))
     recorder = store.app.recorder
     for stored in recorder.select_events(payment_id):  # type: ignore[attr-defined]
         if stored.topic.endswith("RefundRequested"):

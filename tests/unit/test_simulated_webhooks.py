@@ -1,5 +1,6 @@
 """The simulated gateway tells the service, by Stripe's webhooks, what became of its objects."""
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -57,16 +58,22 @@ def test_charges_and_refunds_are_sent_signed_and_retried(receiver: Any) -> None:
     url, handler = receiver
     sender = WebhookSender(url, SECRET, backoff=0.01)
     store, gateway = memory_store(), SimulatedGateway(webhooks=sender)
-    paid = process_payment(
-        ProcessPayment(user_id="u", amount=1200, currency="eur", payment_method_id="pm_card_visa"),
-        store=store,
-        gateway=gateway,
-        wallets=EventSourcedWalletStore(store.app),
+    paid = asyncio.run(
+        process_payment(
+            ProcessPayment(
+                user_id="u", amount=1200, currency="eur", payment_method_id="pm_card_visa"
+            ),
+            store=store,
+            gateway=gateway,
+            wallets=EventSourcedWalletStore(store.app),
+        )
     )
-    refund_payment(
-        RefundPayment(actor=ADMIN, payment_id=UUID(paid.payment_id), amount=200),
-        store=store,
-        gateway=gateway,
+    asyncio.run(
+        refund_payment(
+            RefundPayment(actor=ADMIN, payment_id=UUID(paid.payment_id), amount=200),
+            store=store,
+            gateway=gateway,
+        )
     )
     assert sender.drain()
     events = handler.received
@@ -90,13 +97,18 @@ def test_a_declined_card_is_reported_as_payment_failed() -> None:
     gateway = SimulatedGateway(webhooks=Recorder("http://127.0.0.1:9/unused", SECRET))
     store = memory_store()
     with pytest.raises(Exception, match="declined"):
-        process_payment(
-            ProcessPayment(
-                user_id="u", amount=1200, currency="usd", payment_method_id="pm_card_chargeDeclined"
-            ),
-            store=store,
-            gateway=gateway,
-            wallets=EventSourcedWalletStore(store.app),
+        asyncio.run(
+            process_payment(
+                ProcessPayment(
+                    user_id="u",
+                    amount=1200,
+                    currency="usd",
+                    payment_method_id="pm_card_chargeDeclined",
+                ),
+                store=store,
+                gateway=gateway,
+                wallets=EventSourcedWalletStore(store.app),
+            )
         )
     assert [e["type"] for e in sent] == ["payment_intent.payment_failed"]
     error = sent[0]["data"]["object"]["last_payment_error"]

@@ -1,5 +1,6 @@
 """Stripe refuses a second request while one with the same idempotency key runs: that is a 409."""
 
+import asyncio
 from uuid import UUID
 
 import pytest
@@ -33,13 +34,13 @@ class BusyOnce(SimulatedGateway):
             self.busy[what] -= 1
             raise GatewayRequestInFlight("another request with this key is in progress")
 
-    def charge(self, request: ChargeRequest) -> ChargeOutcome:
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
         self._refuse("charge")
-        return super().charge(request)
+        return await super().charge(request)
 
-    def refund(self, request: RefundRequest) -> RefundOutcome:
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
         self._refuse("refund")
-        return super().refund(request)
+        return await super().refund(request)
 
 
 def test_a_charge_stripe_is_still_running_is_a_conflict_and_the_retry_completes_it(
@@ -54,14 +55,18 @@ def test_a_charge_stripe_is_still_running_is_a_conflict_and_the_retry_completes_
         idempotency_key="k",
     )
     with pytest.raises(IdempotencyConflict):
-        process_payment(
-            cmd, store=store, gateway=gateway, wallets=EventSourcedWalletStore(store.app)
+        asyncio.run(
+            process_payment(
+                cmd, store=store, gateway=gateway, wallets=EventSourcedWalletStore(store.app)
+            )
         )
     pending = store.find(payment_id_for("u", "k"))
     assert pending is not None and pending.status is PaymentStatus.PENDING
     assert (
-        process_payment(
-            cmd, store=store, gateway=gateway, wallets=EventSourcedWalletStore(store.app)
+        asyncio.run(
+            process_payment(
+                cmd, store=store, gateway=gateway, wallets=EventSourcedWalletStore(store.app)
+            )
         ).status
         == "succeeded"
     )
@@ -76,6 +81,6 @@ def test_a_refund_stripe_is_still_running_is_a_conflict_and_the_retry_completes_
     payment_id: UUID = paid(store, gateway)
     cmd = RefundPayment(actor=ADMIN, payment_id=payment_id, amount=300, idempotency_key="r")
     with pytest.raises(IdempotencyConflict):
-        refund_payment(cmd, store=store, gateway=gateway)
-    assert refund_payment(cmd, store=store, gateway=gateway).amount == 300
+        asyncio.run(refund_payment(cmd, store=store, gateway=gateway))
+    assert asyncio.run(refund_payment(cmd, store=store, gateway=gateway)).amount == 300
     assert store.find(payment_id).refunded_amount == 300  # type: ignore[union-attr]

@@ -1,5 +1,7 @@
 """The Wallet aggregate and the user's Stripe Customer, created once and remembered."""
 
+import asyncio
+
 from adapters.eventstore import EventSourcedPaymentStore
 from adapters.simulated_gateway import SimulatedGateway
 from adapters.wallet_store import EventSourcedWalletStore
@@ -23,13 +25,13 @@ def test_every_charge_of_a_user_carries_the_same_customer(
 ) -> None:
     wallets = EventSourcedWalletStore(store.app)
     for user, key in (("u1", "a"), ("u1", "b"), ("u2", "a")):
-        process_payment(
+        asyncio.run(process_payment(
             ProcessPayment(
                 user_id=user, amount=1000, currency="usd", payment_method_id="pm_card_visa",
                 idempotency_key=key,
             ),
             store=store, gateway=gateway, wallets=wallets,
-        )  # fmt: skip
+        ))  # fmt: skip
     customers = [c.customer_id for c in gateway.charge_calls]
     assert customers[0] == customers[1] != customers[2]
     assert all(c and c.startswith("cus_sim_") for c in customers)
@@ -56,7 +58,10 @@ def test_when_two_first_charges_race_the_customer_recorded_first_wins(
     theirs.record_customer("cus_theirs")
     EventSourcedWalletStore(store.app).save(theirs)
 
-    assert customer_for("u1", wallets=StaleFirstRead(store.app), gateway=gateway) == "cus_theirs"
+    assert (
+        asyncio.run(customer_for("u1", wallets=StaleFirstRead(store.app), gateway=gateway))
+        == "cus_theirs"
+    )
 
 
 def test_a_stale_wallet_from_the_caller_loses_to_the_customer_recorded_first(
@@ -68,6 +73,9 @@ def test_a_stale_wallet_from_the_caller_loses_to_the_customer_recorded_first(
     theirs.record_customer("cus_theirs")
     wallets.save(theirs)
 
-    assert customer_for("u1", wallets=wallets, gateway=gateway, known=loaded_before) == "cus_theirs"
+    assert (
+        asyncio.run(customer_for("u1", wallets=wallets, gateway=gateway, known=loaded_before))
+        == "cus_theirs"
+    )
     recorded = wallets.find("u1")
     assert recorded is not None and recorded.customer_id == "cus_theirs"

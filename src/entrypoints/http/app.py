@@ -1,8 +1,10 @@
 """The Litestar application factory."""
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,9 +14,11 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from adapters.eventstore import DATABASE_THREADS
 from entrypoints import metrics
 from entrypoints.container import Container, build_container
 from entrypoints.http import request_context
+from entrypoints.http.admission import Admission
 from entrypoints.http.audit import AuditController
 from entrypoints.http.auth import jwt_auth
 from entrypoints.http.errors import handle_exception
@@ -23,7 +27,12 @@ from entrypoints.http.health import HealthController
 from entrypoints.http.openapi_docs import refine_document
 from entrypoints.http.payment_methods import PaymentMethodController
 from entrypoints.http.payments import PaymentController
-from entrypoints.http.rate_limits import STORE_NAME, rate_limit_store, rate_limits
+from entrypoints.http.rate_limits import (
+    STORE_NAME,
+    rate_limit_store,
+    rate_limits,
+    read_webhook_body,
+)
 from entrypoints.http.request_id import request_cause_middleware
 from entrypoints.http.schemas import ProcessPaymentBody, RefundBody
 from entrypoints.http.strict_body import strict_json_body
@@ -50,10 +59,19 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
     settings: Settings = container.settings()
     auth = jwt_auth(settings.jwt_secret)
     prometheus = PrometheusConfig(app_name="payments", group_path=True)
-    limits = rate_limits(settings.rate_limit_per_minute, settings.webhook_rate_limit_per_minute)
+    admission = Admission(settings.admitted_in_flight, settings.request_timeout)
+    limits = rate_limits(
+        settings.rate_limit_per_minute,
+        settings.webhook_rate_limit_per_minute,
+        settings.webhook_secrets,
+    )
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        # Event-store steps and sync handlers run here: as many threads as database connections.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(DATABASE_THREADS, thread_name_prefix="blocking")
+        )
         runners = container.runners().values() if run_projections else []
         for runner in runners:
             runner.start()
@@ -64,6 +82,9 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
                 # waits for the batch in hand, then takes in what the drained requests wrote
                 runner.stop(catch_up=True)
             container.payment_store().close()
+            close_gateway = getattr(container.gateway(), "aclose", None)
+            if close_gateway is not None:
+                await close_gateway()
             metrics.forget_this_process()
 
     def provide(provider: Any) -> Provide:
@@ -89,6 +110,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             "readiness": provide(container.readiness),
             "idempotency": provide(container.idempotency),
             "audit": provide(container.audit_trail),
+            "admission": Provide(lambda: admission, sync_to_thread=False),
         },
         guards=[strict_json_body],
         exception_handlers={Exception: handle_exception},
@@ -96,6 +118,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
         middleware=[
             prometheus.middleware,
             request_cause_middleware,
+            read_webhook_body,
             *(limit.middleware for limit in limits),
         ],
         stores={STORE_NAME: rate_limit_store(settings.redis_url)},

@@ -1,7 +1,7 @@
 """One audit line and the metrics for each payment operation, whatever its outcome."""
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,14 +38,14 @@ def _timed(operation: str, **context: Any) -> Iterator[Callable[[], float]]:
         raise
 
 
-def charge(
-    run: Callable[[], PaymentReceipt], *, user_id: str, amount: int, currency: str
+async def charge(
+    run: Callable[[], Awaitable[PaymentReceipt]], *, user_id: str, amount: int, currency: str
 ) -> PaymentReceipt:
     """Run a charge: count it by status, time it, and write its audit line."""
     context = {"user_id": user_id, "amount": amount, "currency": currency}
     try:
         with _timed("payment.process", **context) as elapsed:
-            receipt = run()
+            receipt = await run()
     except (PaymentDeclined, PaymentMethodRejected):
         metrics.payments_total.labels(status="failed").inc()
         raise
@@ -63,11 +63,13 @@ def charge(
     return receipt
 
 
-def refund(run: Callable[[], RefundReceipt], *, user_id: str, payment_id: str) -> RefundReceipt:
+async def refund(
+    run: Callable[[], Awaitable[RefundReceipt]], *, user_id: str, payment_id: str
+) -> RefundReceipt:
     """Run a refund: count it and write its audit line."""
     try:
         with _timed("payment.refund", user_id=user_id, payment_id=payment_id) as elapsed:
-            receipt = run()
+            receipt = await run()
     except GatewayError:
         metrics.refunds_total.labels(status="failed").inc()
         raise

@@ -26,6 +26,7 @@ from application.errors import (
     NotFound,
     PaymentDeclined,
     PaymentMethodRejected,
+    ServiceUnavailable,
     StorageError,
 )
 from domain.errors import AlreadyRefunded, InvalidInput, InvalidStatus, PaymentMethodNotSaved
@@ -55,6 +56,7 @@ _BY_TYPE: list[tuple[type[Exception], int, str]] = [
     (IdempotencyMismatch, 422, "IDEMPOTENCY_MISMATCH"),
     (IdempotencyConflict, 409, "IDEMPOTENCY_CONFLICT"),
     (IdempotencyStoreError, 500, "IDEMPOTENCY_ERROR"),
+    (ServiceUnavailable, 503, "SERVICE_UNAVAILABLE"),
     (GatewayError, 500, "STRIPE_ERROR"),
     (StorageError, 500, "DB_ERROR"),
     (ConcurrencyConflict, 500, "DB_ERROR"),
@@ -135,7 +137,7 @@ def error_response(
 
 def handle_exception(request: Request, exc: Exception) -> Response[ErrorResponse]:  # type: ignore[type-arg]
     error = api_error(exc)
-    if error.status >= 500:
+    if error.status >= 500 and not isinstance(exc, ServiceUnavailable):  # 503s are counted
         log.error(
             "request failed: %s %s -> %s (%s)",
             request.method, request.url.path, error.code, type(exc).__name__,
@@ -150,4 +152,6 @@ def handle_exception(request: Request, exc: Exception) -> Response[ErrorResponse
         headers["Retry-After"] = str(max(int(reset), 1))
     if isinstance(exc, IdempotencyConflict):
         headers["Retry-After"] = "1"
+    if isinstance(exc, ServiceUnavailable):
+        headers["Retry-After"] = str(exc.retry_after)
     return error_response(error, headers)

@@ -1,7 +1,7 @@
 """HTTP side of idempotency: first answers as bytes, replays with `Idempotent-Replayed`."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -37,17 +37,17 @@ def error_outcome(error: Exception, *, keep: bool) -> Outcome:
     return Outcome(response=StoredResponse(status_code=api.status, body=body), keep=keep)
 
 
-def idempotent_response(
+async def idempotent_response(
     requests: IdempotentRequests,
     *,
     route: str,
     user_id: str,
     key: str,
     fingerprint: str,
-    handle: Callable[[], Outcome],
+    handle: Callable[[], Awaitable[Outcome]],
 ) -> Response[Any]:
     try:
-        answer = requests.run(
+        answer = await requests.run(
             scope=route, user_id=user_id, key=key, fingerprint=fingerprint, handle=handle
         )
     except IdempotencyConflict:

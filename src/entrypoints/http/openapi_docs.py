@@ -25,6 +25,7 @@ _MEANING = {
     422: "IDEMPOTENCY_MISMATCH: the key was used with another body",
     429: "RATE_LIMITED: retry after the seconds in Retry-After",
     500: "STRIPE_ERROR, DB_ERROR, IDEMPOTENCY_ERROR or INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE: at capacity, out of time, or Stripe is throttling; see Retry-After",
 }
 API = (400, 401, 429, 500)
 RETRY_AFTER = OpenAPIHeader(
@@ -53,9 +54,10 @@ def refine_document(document: OpenAPI, strict_bodies: tuple[type[Struct], ...]) 
     _link_payment_operations(document)
     for path in (document.paths or {}).values():
         for operation in (getattr(path, method) for method in ("get", "post", "delete")):
-            answer = (operation.responses or {}).get("429") if operation else None
-            if isinstance(answer, OpenAPIResponse):
-                answer.headers = {"Retry-After": RETRY_AFTER}
+            for status in ("429", "503"):
+                answer = (operation.responses or {}).get(status) if operation else None
+                if isinstance(answer, OpenAPIResponse):
+                    answer.headers = {"Retry-After": RETRY_AFTER}
 
 
 def _link_payment_operations(document: OpenAPI) -> None:

@@ -64,10 +64,9 @@ class PaymentMethodController(Controller):
         "/",
         operation_id="addPaymentMethod",
         status_code=201,
-        sync_to_thread=True,
         responses=error_responses(*WITH_BODY, 402, 404),
     )
-    def add(
+    async def add(
         self,
         request: AnyRequest,
         data: JSONBody[AddPaymentMethodBody],
@@ -75,7 +74,7 @@ class PaymentMethodController(Controller):
         gateway: NamedDependency[PaymentGateway],
         clock: NamedDependency[Clock],
     ) -> PaymentMethodOut:
-        entry = add_payment_method(
+        entry = await add_payment_method(
             AddPaymentMethod(
                 user_id=request.user.user_id,
                 payment_method_id=data.payment_method_id,
@@ -90,17 +89,16 @@ class PaymentMethodController(Controller):
     @delete(
         "/{payment_method_id:str}",
         operation_id="removePaymentMethod",
-        sync_to_thread=True,
         responses=error_responses(*API, 404),
     )
-    def remove(
+    async def remove(
         self,
         request: AnyRequest,
         payment_method_id: FromPath[str],
         wallets: NamedDependency[WalletStore],
         gateway: NamedDependency[PaymentGateway],
     ) -> None:
-        remove_payment_method(
+        await remove_payment_method(
             RemovePaymentMethod(user_id=request.user.user_id, payment_method_id=payment_method_id),
             wallets=wallets,
             gateway=gateway,

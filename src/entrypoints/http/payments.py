@@ -1,5 +1,6 @@
 """Payment routes: thin translations between HTTP and the use cases."""
 
+import asyncio
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from application.process_payment import (
 from application.queries import get_payment, payment_history
 from application.refund_payment import RefundPayment, refund_payment, refund_request_hash
 from entrypoints.http import audit_log
+from entrypoints.http.admission import Admission
 from entrypoints.http.idempotency import (
     error_outcome,
     idempotent_response,
@@ -63,10 +65,9 @@ class PaymentController(Controller):
         "/process",
         operation_id="processPayment",
         status_code=201,
-        sync_to_thread=True,
-        responses=error_responses(*WITH_BODY, 402, 409, 422),
+        responses=error_responses(*WITH_BODY, 402, 409, 422, 503),
     )
-    def process(
+    async def process(
         self,
         request: AnyRequest,
         data: JSONBody[ProcessPaymentBody],
@@ -74,49 +75,53 @@ class PaymentController(Controller):
         gateway: NamedDependency[PaymentGateway],
         wallets: NamedDependency[WalletStore],
         idempotency: NamedDependency[IdempotentRequests],
+        admission: NamedDependency[Admission],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[ProcessPaymentResponse]:
-        cmd = ProcessPayment(
-            user_id=request.user.user_id,
-            amount=data.amount,
-            currency=data.currency,
-            payment_method_id=data.payment_method_id,
-            course_id=data.course_id,
-            metadata=data.metadata or {},
-            idempotency_key=optional_key(idempotency_key),
-        )
-
-        def handle() -> Outcome:
-            try:
-                receipt = audit_log.charge(
-                    lambda: process_payment(cmd, store=store, gateway=gateway, wallets=wallets),
-                    user_id=cmd.user_id,
-                    amount=cmd.amount,
-                    currency=cmd.currency,
-                )
-            except (PaymentDeclined, PaymentMethodRejected) as declined:
-                if declined.payment_id is None:
-                    raise
-                # A definite decline is the answer to an explicit key; a derived key is released.
-                return error_outcome(declined, keep=idempotency_key is not None)
-            response = ProcessPaymentResponse(
-                success=True,
-                payment_id=receipt.payment_id,
-                stripe_payment_intent_id=receipt.intent_id,
-                status=receipt.status,
-                client_secret=receipt.client_secret,
+        async with admission.admitted("process") as deadline:
+            cmd = ProcessPayment(
+                user_id=request.user.user_id,
+                amount=data.amount,
+                currency=data.currency,
+                payment_method_id=data.payment_method_id,
+                course_id=data.course_id,
+                metadata=data.metadata or {},
+                idempotency_key=optional_key(idempotency_key),
             )
-            return json_outcome(response, 201)
 
-        key, fingerprint = request_identity(cmd, wallets)
-        return idempotent_response(
-            idempotency,
-            route="process",
-            user_id=cmd.user_id,
-            key=key,
-            fingerprint=fingerprint,
-            handle=handle,
-        )
+            async def handle() -> Outcome:
+                try:
+                    receipt = await audit_log.charge(
+                        lambda: process_payment(
+                            cmd, store=store, gateway=gateway, wallets=wallets, deadline=deadline
+                        ),
+                        user_id=cmd.user_id,
+                        amount=cmd.amount,
+                        currency=cmd.currency,
+                    )
+                except (PaymentDeclined, PaymentMethodRejected) as declined:
+                    if declined.payment_id is None:
+                        raise
+                    # A decline answers an explicit key; a derived key is released.
+                    return error_outcome(declined, keep=idempotency_key is not None)
+                response = ProcessPaymentResponse(
+                    success=True,
+                    payment_id=receipt.payment_id,
+                    stripe_payment_intent_id=receipt.intent_id,
+                    status=receipt.status,
+                    client_secret=receipt.client_secret,
+                )
+                return json_outcome(response, 201)
+
+            key, fingerprint = await asyncio.to_thread(request_identity, cmd, wallets)
+            return await idempotent_response(
+                idempotency,
+                route="process",
+                user_id=cmd.user_id,
+                key=key,
+                fingerprint=fingerprint,
+                handle=handle,
+            )
 
     @get(
         "/history",
@@ -159,51 +164,52 @@ class PaymentController(Controller):
         "/refund",
         operation_id="refundPayment",
         status_code=200,
-        sync_to_thread=True,
-        responses=error_responses(*WITH_BODY, 403, 404),
+        responses=error_responses(*WITH_BODY, 403, 404, 503),
     )
-    def refund(
+    async def refund(
         self,
         request: AnyRequest,
         data: JSONBody[RefundBody],
         store: NamedDependency[PaymentStore],
         gateway: NamedDependency[PaymentGateway],
         idempotency: NamedDependency[IdempotentRequests],
+        admission: NamedDependency[Admission],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RefundResponse]:
-        cmd = RefundPayment(
-            actor=request.user,
-            payment_id=parse_payment_id(data.payment_id),
-            amount=data.amount,
-            reason=data.reason,
-            idempotency_key=optional_key(idempotency_key),
-        )
+        async with admission.admitted("refund") as deadline:
+            cmd = RefundPayment(
+                actor=request.user,
+                payment_id=parse_payment_id(data.payment_id),
+                amount=data.amount,
+                reason=data.reason,
+                idempotency_key=optional_key(idempotency_key),
+            )
 
-        def handle() -> Outcome:
-            receipt = audit_log.refund(
-                lambda: refund_payment(cmd, store=store, gateway=gateway),
+            async def handle() -> Outcome:
+                receipt = await audit_log.refund(
+                    lambda: refund_payment(cmd, store=store, gateway=gateway, deadline=deadline),
+                    user_id=request.user.user_id,
+                    payment_id=data.payment_id,
+                )
+                response = RefundResponse(
+                    success=True,
+                    payment_id=receipt.payment_id,
+                    refund_id=receipt.refund_id,
+                    amount=receipt.amount,
+                    status=receipt.status,
+                )
+                return json_outcome(response, 200)
+
+            if idempotency_key is None:
+                return json_response((await handle()).response)
+            return await idempotent_response(
+                idempotency,
+                route="refund",
                 user_id=request.user.user_id,
-                payment_id=data.payment_id,
+                key=idempotency_key,
+                fingerprint=refund_request_hash(cmd),
+                handle=handle,
             )
-            response = RefundResponse(
-                success=True,
-                payment_id=receipt.payment_id,
-                refund_id=receipt.refund_id,
-                amount=receipt.amount,
-                status=receipt.status,
-            )
-            return json_outcome(response, 200)
-
-        if idempotency_key is None:
-            return json_response(handle().response)
-        return idempotent_response(
-            idempotency,
-            route="refund",
-            user_id=request.user.user_id,
-            key=idempotency_key,
-            fingerprint=refund_request_hash(cmd),
-            handle=handle,
-        )
 
     @get(
         "/{payment_id:str}",

@@ -1,5 +1,8 @@
 """Rate limits: per user on the payment routes, per client address on the Stripe webhook.
 
+Only webhook deliveries whose signature does not verify count: Stripe sends from a few
+addresses and bursts after an outage, and its genuine deliveries are never turned away.
+
 Counts live in Redis when PAYMENTS_REDIS_URL is set, so every worker and every instance
 shares them; otherwise in process memory. If Redis fails, each process keeps counting in
 memory until it answers again: limits stay on (per process), payments go on.
@@ -10,14 +13,18 @@ from typing import Any
 
 import structlog
 from litestar import Request
+from litestar.enums import ScopeType
 from litestar.middleware.rate_limit import RateLimitConfig, get_remote_address
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
+from litestar.types import ASGIApp, Receive, Scope, Send
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from adapters.stripe_signature import HEADER, verify_stripe_signature
 from application.actors import Actor
+from domain.errors import InvalidInput
 
 PAYMENT_ROUTES = ("/api/payments", "/api/payment-methods")
 WEBHOOK_ROUTE = "/api/webhooks/stripe"
@@ -44,7 +51,33 @@ def _is_webhook_route(request: Request[Any, Any, Any]) -> bool:
     return request.url.path.rstrip("/") == WEBHOOK_ROUTE
 
 
-def rate_limits(per_user_per_minute: int, webhook_per_minute: int) -> list[RateLimitConfig]:
+def read_webhook_body(app: ASGIApp) -> ASGIApp:
+    """Before the limits: the webhook's body, read once and kept for the limit and the handler."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope["path"].rstrip("/") == WEBHOOK_ROUTE:
+            await Request[Any, Any, Any](scope, receive).body()
+        await app(scope, receive, send)
+
+    return middleware
+
+
+def _unverified_webhook(secrets: tuple[str, ...]) -> Any:
+    async def check(request: Request[Any, Any, Any]) -> bool:
+        if not _is_webhook_route(request):
+            return False
+        try:
+            verify_stripe_signature(await request.body(), request.headers.get(HEADER), secrets)
+        except InvalidInput:
+            return True
+        return False
+
+    return check
+
+
+def rate_limits(
+    per_user_per_minute: int, webhook_per_minute: int, webhook_secrets: tuple[str, ...] = ()
+) -> list[RateLimitConfig]:
     """The limits in force; 0 turns one off."""
     configs = []
     if per_user_per_minute:
@@ -61,7 +94,7 @@ def rate_limits(per_user_per_minute: int, webhook_per_minute: int) -> list[RateL
             RateLimitConfig(
                 rate_limit=("minute", webhook_per_minute),
                 identifier_for_request=_address,
-                check_throttle_handler=_is_webhook_route,
+                check_throttle_handler=_unverified_webhook(webhook_secrets),
                 store=STORE_NAME,
             )
         )

@@ -1,0 +1,143 @@
+"""Admission control and deadlines: a worker runs a bounded number of charges, each in time."""
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+from dependency_injector import providers
+
+from adapters.simulated_gateway import SimulatedGateway
+from application.ports import ChargeOutcome, ChargeRequest
+from domain.payment_status import PaymentStatus, payment_id_for
+from entrypoints.container import Container
+from entrypoints.http.app import create_app
+from tests.conftest import bearer, eventually
+from tests.live_server import serving
+
+VISA = {"amount": 2500, "currency": "usd", "paymentMethodId": "pm_card_visa"}
+
+
+class HeldGateway(SimulatedGateway):
+    """Stripe that answers charges only when the test lets it, or after `delay` seconds."""
+
+    def __init__(self, delay: float = 60.0, customer_delay: float = 0.0) -> None:
+        super().__init__()
+        self.delay = delay
+        self.customer_delay = customer_delay
+        self.release = threading.Event()
+        self.started = threading.Semaphore(0)
+
+    async def create_customer(self, user_id: str, idempotency_key: str) -> str:
+        await asyncio.sleep(self.customer_delay)
+        return await super().create_customer(user_id, idempotency_key)
+
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        self.started.release()
+        until = time.monotonic() + self.delay
+        while not self.release.is_set() and time.monotonic() < until:
+            await asyncio.sleep(0.01)
+        return await super().charge(request)
+
+
+@pytest.fixture
+def serve(
+    base_env: dict[str, str], make_container: Callable[[dict[str, str]], Container]
+) -> Iterator[Callable[..., tuple[str, Container]]]:
+    stops: list[Any] = []
+
+    def start(gateway: SimulatedGateway, **env: str) -> tuple[str, Container]:
+        container = make_container({**base_env, **env})
+        container.gateway.override(providers.Object(gateway))
+        server = serving(create_app(container, run_projections=False))
+        stops.append(server)
+        return server.__enter__(), container
+
+    yield start
+    for server in stops:
+        server.__exit__(None, None, None)
+
+
+def post(url: str, user: str, key: str) -> httpx.Response:
+    headers = {**bearer(user), "Idempotency-Key": key}
+    return httpx.post(f"{url}/api/payments/process", json=VISA, headers=headers, timeout=30)
+
+
+def shed_count(url: str) -> float:
+    metrics = httpx.get(f"{url}/metrics").text
+    lines = [
+        x for x in metrics.splitlines() if x.startswith('requests_shed_total{route="process"}')
+    ]
+    return float(lines[0].split()[-1]) if lines else 0.0
+
+
+def test_beyond_its_bound_a_charge_is_refused_at_once_and_nothing_is_stored_or_sent(
+    serve: Callable[..., tuple[str, Container]], user_id: str
+) -> None:
+    gateway = HeldGateway()
+    url, container = serve(gateway, PAYMENTS_MAX_IN_FLIGHT="2")
+    shed_before = shed_count(url)
+    with ThreadPoolExecutor(2) as pool:
+        held = [pool.submit(post, url, user_id, f"held-{n}") for n in range(2)]
+        for _ in range(2):
+            assert gateway.started.acquire(timeout=10)
+        sent = time.monotonic()
+        refused = post(url, user_id, "one-too-many")
+        answered_in = time.monotonic() - sent
+        gateway.release.set()
+        assert [f.result().status_code for f in held] == [201, 201]
+
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert answered_in < 2.0, "refused at once, not queued"
+    assert container.payment_store().find(payment_id_for(user_id, "one-too-many")) is None
+    assert len(gateway.charge_calls) == 2
+    assert shed_count(url) == shed_before + 1
+    assert post(url, user_id, "one-too-many").status_code == 201, "admitted once there is room"
+
+
+def test_a_charge_not_started_by_its_deadline_is_not_started(
+    serve: Callable[..., tuple[str, Container]], user_id: str
+) -> None:
+    gateway = HeldGateway(delay=0.0, customer_delay=1.5)
+    url, container = serve(gateway, PAYMENTS_REQUEST_TIMEOUT="1")
+    late = post(url, user_id, "order-late")
+    assert late.status_code == 503, late.text
+    assert late.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    time.sleep(1.0)  # whatever was still running has ended by now
+    assert gateway.charge_calls == []
+    payment = container.payment_store().find(payment_id_for(user_id, "order-late"))
+    assert payment is not None and payment.status is PaymentStatus.PENDING
+
+    gateway.customer_delay = 0.0
+    retried = post(url, user_id, "order-late")
+    assert retried.status_code == 201 and retried.json()["status"] == "succeeded"
+    assert len(gateway.charge_calls) == 1
+
+
+def test_a_charge_started_before_its_deadline_is_recorded_and_the_retry_gets_its_answer(
+    serve: Callable[..., tuple[str, Container]], user_id: str
+) -> None:
+    gateway = HeldGateway(delay=2.0)
+    url, container = serve(gateway, PAYMENTS_REQUEST_TIMEOUT="1")
+    sent = time.monotonic()
+    late = post(url, user_id, "order-slow")
+    assert late.status_code == 503, late.text
+    assert time.monotonic() - sent < 1.9, "answered at the deadline, not when Stripe answered"
+    payment_id = payment_id_for(user_id, "order-slow")
+
+    def succeeded() -> bool:
+        payment = container.payment_store().find(payment_id)
+        return payment is not None and payment.status is PaymentStatus.SUCCEEDED
+
+    assert eventually(succeeded, timeout=10), "Stripe's answer was recorded after the client left"
+    retried = post(url, user_id, "order-slow")
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["paymentId"] == str(payment_id)
+    assert retried.json()["status"] == "succeeded"
+    assert len(gateway.charge_calls) == 1

@@ -6,6 +6,8 @@ from typing import Any
 
 import redis
 
+from adapters.circuit_breaker import CircuitBreaker
+from adapters.redis_probe import TIMEOUT_SECONDS, no_retries
 from application.ports import (
     Claim,
     Claimed,
@@ -42,16 +44,30 @@ def _millis(seconds: float) -> int:
 class RedisIdempotencyStore:
     """IdempotencyStore on Redis: SET NX GET takes a lock and reads the holder in one step."""
 
-    def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
         self._client = client
         self._prefix = prefix
+        self._breaker = breaker
         self._complete = client.register_script(_COMPLETE)
         self._release = client.register_script(_RELEASE)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> "RedisIdempotencyStore":
-        client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1.0)
-        return cls(client, prefix=prefix)
+    def from_url(
+        cls, url: str, *, prefix: str = DEFAULT_PREFIX, breaker: CircuitBreaker | None = None
+    ) -> "RedisIdempotencyStore":
+        client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=TIMEOUT_SECONDS,
+            socket_timeout=TIMEOUT_SECONDS,
+            retry=no_retries(),
+        )
+        return cls(client, prefix=prefix, breaker=breaker)
 
     def claim(self, key: str, fingerprint: str, *, lock_ttl: float) -> Claim:
         claim = Claimed(token=secrets.token_hex(16), fingerprint=fingerprint)
@@ -97,7 +113,11 @@ class RedisIdempotencyStore:
         self._client.close()
 
     def _call(self, command: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._breaker is not None and not self._breaker.allow():
+            raise IdempotencyStoreUnavailable("circuit open")
         try:
             return command(*args, **kwargs)
-        except redis.RedisError as error:
+        except (redis.RedisError, OSError) as error:
+            if self._breaker is not None:
+                self._breaker.failed(error)
             raise IdempotencyStoreUnavailable(type(error).__name__) from None

@@ -106,7 +106,7 @@ class IdempotentRequests:
             try:
                 return store, store.claim(hashed, fingerprint, lock_ttl=self.lock_ttl)
             except IdempotencyStoreUnavailable as error:
-                log.warning("idempotency store unavailable (%s); using the next path", error)
+                log.debug("idempotency store unavailable (%s); using the next path", error)
         return None, None
 
     def _finish(
@@ -125,4 +125,4 @@ class IdempotentRequests:
                 store.complete(hashed, claim, response, ttl=self.response_ttl)
         except IdempotencyStoreUnavailable as error:
             # The lock expires by itself; the durable path answers any retry.
-            log.warning("idempotency store unavailable at completion (%s)", error)
+            log.debug("idempotency store unavailable at completion (%s)", error)

@@ -11,7 +11,7 @@ from adapters.idempotency_memory import InProcessIdempotencyStore
 from adapters.idempotency_redis import RedisIdempotencyStore
 from adapters.pending_scan import EventLogPendingPayments
 from adapters.projection_runner import PollingProjectionRunner
-from adapters.redis_probe import redis_probes
+from adapters.redis_probe import RedisProbe, redis_probes
 from adapters.simulated_gateway import SimulatedGateway
 from adapters.simulated_webhooks import webhook_sender
 from adapters.stripe_gateway import StripeGateway
@@ -19,13 +19,29 @@ from adapters.wallet_store import EventSourcedWalletStore
 from application.history import PaymentHistoryProjection
 from application.idempotency import IdempotentRequests
 from application.ports import IdempotencyStore
+from entrypoints import metrics
 from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
 
 
-def idempotency_store_for(redis_url: str | None) -> IdempotencyStore:
+def idempotency_store_for(redis_url: str | None, probe: RedisProbe | None) -> IdempotencyStore:
     """Redis when configured, else the in-process store of the embedded default."""
-    return RedisIdempotencyStore.from_url(redis_url) if redis_url else InProcessIdempotencyStore()
+    if not redis_url:
+        return InProcessIdempotencyStore()
+    return RedisIdempotencyStore.from_url(
+        redis_url, breaker=probe.breaker if probe is not None else None
+    )
+
+
+def redis_probe_for(redis_url: str | None) -> RedisProbe | None:
+    """One per process: its breaker is shared by every Redis client of the process."""
+    if not redis_url:
+        return None
+
+    def changed(opened: bool) -> None:
+        metrics.redis_circuit_changes_total.labels(state="open" if opened else "closed").inc()
+
+    return RedisProbe(redis_url, on_change=changed, on_skip=metrics.redis_skipped_calls_total.inc)
 
 
 class Container(containers.DeclarativeContainer):
@@ -69,9 +85,12 @@ class Container(containers.DeclarativeContainer):
         simulated=providers.Singleton(SimulatedGateway, webhooks=simulated_webhooks),
     )
 
-    probes = providers.Singleton(redis_probes, url=settings.provided.redis_url)
+    redis_probe = providers.Singleton(redis_probe_for, settings.provided.redis_url)
+    probes = providers.Singleton(redis_probes, redis_probe)
 
-    idempotency_store = providers.Singleton(idempotency_store_for, settings.provided.redis_url)
+    idempotency_store = providers.Singleton(
+        idempotency_store_for, settings.provided.redis_url, redis_probe
+    )
     # With Redis down, each process keeps its own locks until Redis answers again.
     idempotency = providers.Singleton(
         IdempotentRequests,

@@ -32,6 +32,10 @@ class Settings:
     stripe_max_network_retries: int = 2
     simulated_webhook_url: str | None = None
     webhook_rate_limit_per_minute: int = 600
+    auth_failures_per_minute: int = 30
+    jwt_max_lifetime: int = 86400
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
     cors_origins: tuple[str, ...] = ()
 
     @property
@@ -90,6 +94,15 @@ class Settings:
                 get("PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE") or "600",
             ),
             cors_origins=_origins(get("PAYMENTS_CORS_ORIGINS")),
+            auth_failures_per_minute=_non_negative_int(
+                "PAYMENTS_AUTH_FAILURES_PER_MINUTE",
+                get("PAYMENTS_AUTH_FAILURES_PER_MINUTE") or "30",
+            ),
+            jwt_max_lifetime=_non_negative_int(
+                "PAYMENTS_JWT_MAX_LIFETIME", get("PAYMENTS_JWT_MAX_LIFETIME") or "86400"
+            ),
+            jwt_audience=get("PAYMENTS_JWT_AUDIENCE"),
+            jwt_issuer=get("PAYMENTS_JWT_ISSUER"),
         )
 
 

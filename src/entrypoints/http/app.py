@@ -14,7 +14,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from entrypoints import metrics
 from entrypoints.container import Container, build_container
-from entrypoints.http import request_context
+from entrypoints.http import auth_failures, request_context
 from entrypoints.http.audit import AuditController
 from entrypoints.http.auth import jwt_auth
 from entrypoints.http.errors import handle_exception
@@ -51,6 +51,8 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
     auth = jwt_auth(settings.jwt_secret)
     prometheus = PrometheusConfig(app_name="payments", group_path=True)
     limits = rate_limits(settings.rate_limit_per_minute, settings.webhook_rate_limit_per_minute)
+    redis_probe = container.redis_probe()
+    breaker = redis_probe.breaker if redis_probe is not None else None
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -92,13 +94,17 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
         },
         guards=[strict_json_body],
         exception_handlers={Exception: handle_exception},
-        on_app_init=[auth.on_app_init, request_context.install],
+        on_app_init=[
+            auth.on_app_init,
+            auth_failures.install(settings.auth_failures_per_minute, STORE_NAME),
+            request_context.install,
+        ],
         middleware=[
             prometheus.middleware,
             request_cause_middleware,
             *(limit.middleware for limit in limits),
         ],
-        stores={STORE_NAME: rate_limit_store(settings.redis_url)},
+        stores={STORE_NAME: rate_limit_store(settings.redis_url, breaker)},
         before_send=[request_context.log_and_tag_response, add_security_headers],
         cors_config=cors_config(settings.cors_origins),
         lifespan=[lifespan],

@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +25,11 @@ LOCK_TTL_SECONDS = 60.0
 RESPONSE_TTL_SECONDS = 24 * 60 * 60.0
 MISMATCH = "this Idempotency-Key was already used with a different request"
 CONFLICT = "a request with this Idempotency-Key is still being processed; retry shortly"
+
+
+# Given a stored answer: the answer to replay, or None when it no longer holds (the key is
+# then run again, as if it were new).
+Revalidate = Callable[[StoredResponse], StoredResponse | None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,15 +88,21 @@ class IdempotentRequests:
         key: str,
         fingerprint: str,
         handle: Callable[[], Outcome],
+        revalidate: Revalidate | None = None,
     ) -> Answer:
         hashed = key_hash(scope, user_id, key)
         store, claim = self._claim(hashed, fingerprint)
-        if claim is not None and not isinstance(claim, Claimed):
+        for _ in range(2):  # a superseded answer is looked at once more, never in a loop
+            if claim is None or isinstance(claim, Claimed):
+                break
             if claim.fingerprint != fingerprint:
                 raise IdempotencyMismatch(MISMATCH)
-            if isinstance(claim, Completed):
-                return Answer(response=claim.response, replayed=True, key_hash=hashed)
-            raise IdempotencyConflict(CONFLICT)
+            if not isinstance(claim, Completed):
+                raise IdempotencyConflict(CONFLICT)
+            replay = claim.response if revalidate is None else revalidate(claim.response)
+            if replay is not None:
+                return Answer(response=replay, replayed=True, key_hash=hashed)
+            store, claim = self._supersede(store, hashed, claim)
         try:
             outcome = handle()
         except BaseException:
@@ -98,6 +110,18 @@ class IdempotentRequests:
             raise
         self._finish(store, hashed, claim, outcome.response if outcome.keep else None)
         return Answer(response=outcome.response, replayed=False, key_hash=hashed)
+
+    def _supersede(
+        self, store: IdempotencyStore | None, hashed: str, stale: Completed
+    ) -> tuple[IdempotencyStore | None, Claim | None]:
+        if store is None:
+            return None, None
+        claim = Claimed(token=secrets.token_hex(16), fingerprint=stale.fingerprint)
+        try:
+            return store, store.supersede(hashed, stale, claim, lock_ttl=self.lock_ttl)
+        except IdempotencyStoreUnavailable as error:
+            log.debug("idempotency store unavailable (%s); using the durable path", error)
+            return None, None
 
     def _claim(self, hashed: str, fingerprint: str) -> tuple[IdempotencyStore | None, Claim | None]:
         for store in (self.store, self.fallback):

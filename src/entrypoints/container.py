@@ -8,7 +8,7 @@ from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from adapters.hash_chain import HashChainFollower
 from adapters.history_views import hash_chain_view, history_view, projection_lock
 from adapters.idempotency_memory import InProcessIdempotencyStore
-from adapters.idempotency_redis import RedisIdempotencyStore
+from adapters.idempotency_redis import RedisIdempotencyStore, body_cipher
 from adapters.pending_scan import EventLogPendingPayments
 from adapters.projection_runner import PollingProjectionRunner
 from adapters.redis_probe import RedisProbe, redis_probes
@@ -24,12 +24,16 @@ from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
 
 
-def idempotency_store_for(redis_url: str | None, probe: RedisProbe | None) -> IdempotencyStore:
-    """Redis when configured, else the in-process store of the embedded default."""
+def idempotency_store_for(
+    redis_url: str | None, probe: RedisProbe | None, encryption_key: str | None
+) -> IdempotencyStore:
+    """Redis when configured (answers encrypted with the events' key), else in-process."""
     if not redis_url:
         return InProcessIdempotencyStore()
     return RedisIdempotencyStore.from_url(
-        redis_url, breaker=probe.breaker if probe is not None else None
+        redis_url,
+        breaker=probe.breaker if probe is not None else None,
+        cipher=body_cipher(encryption_key),
     )
 
 
@@ -89,7 +93,10 @@ class Container(containers.DeclarativeContainer):
     probes = providers.Singleton(redis_probes, redis_probe)
 
     idempotency_store = providers.Singleton(
-        idempotency_store_for, settings.provided.redis_url, redis_probe
+        idempotency_store_for,
+        settings.provided.redis_url,
+        redis_probe,
+        settings.provided.encryption_key,
     )
     # With Redis down, each process keeps its own locks until Redis answers again.
     idempotency = providers.Singleton(

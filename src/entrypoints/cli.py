@@ -45,6 +45,7 @@ def _metrics_dir(settings: Settings) -> tuple[Path, bool]:
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from entrypoints.http import header_limits
     from entrypoints.logs import configure_logging
 
     # uvicorn shuts down gracefully, then re-raises the signal with the handler it found:
@@ -72,6 +73,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=20,
+            **header_limits.uvicorn_options(),
         )
     finally:
         if made_here:

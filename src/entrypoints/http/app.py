@@ -14,7 +14,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from entrypoints import metrics
 from entrypoints.container import Container, build_container
-from entrypoints.http import auth_failures, request_context
+from entrypoints.http import auth_failures, header_limits, request_context
 from entrypoints.http.audit import AuditController
 from entrypoints.http.auth import jwt_auth
 from entrypoints.http.errors import handle_exception
@@ -98,6 +98,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             auth.on_app_init,
             auth_failures.install(settings.auth_failures_per_minute, STORE_NAME),
             request_context.install,
+            header_limits.install,
         ],
         middleware=[
             prometheus.middleware,

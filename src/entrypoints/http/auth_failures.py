@@ -12,7 +12,7 @@ from typing import Any
 from litestar import Request
 from litestar.config.app import AppConfig
 from litestar.enums import ScopeType
-from litestar.exceptions import TooManyRequestsException
+from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
 from litestar.middleware import ASGIMiddleware
 from litestar.middleware.rate_limit import get_remote_address
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,6 +21,7 @@ from entrypoints.http.rate_limiter import counter_in
 
 WINDOW_SECONDS = 60
 KEY = "auth-failures:{}"
+MAX_BLOCKED = 10_000
 
 
 class AuthFailureLimit(ASGIMiddleware):
@@ -43,15 +44,28 @@ class AuthFailureLimit(ASGIMiddleware):
             del self.blocked[address]
         app = scope["litestar_app"]
 
+        async def failed() -> None:
+            counter = counter_in(app.stores.get(self.store_name))
+            window = await counter.hit(KEY.format(address), WINDOW_SECONDS)
+            if window.count >= self.per_minute:
+                self._block(address, time.monotonic() + window.reset_in)
+
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 401:
-                counter = counter_in(app.stores.get(self.store_name))
-                window = await counter.hit(KEY.format(address), WINDOW_SECONDS)
-                if window.count >= self.per_minute:
-                    self.blocked[address] = time.monotonic() + window.reset_in
+                await failed()
             await send(message)
 
-        await next_app(scope, receive, counting_send)
+        try:
+            await next_app(scope, receive, counting_send)
+        except NotAuthorizedException:
+            await failed()
+            raise
+
+    def _block(self, address: str, until: float) -> None:
+        if len(self.blocked) >= MAX_BLOCKED:
+            now = time.monotonic()
+            self.blocked = {a: t for a, t in self.blocked.items() if t > now}
+        self.blocked[address] = until
 
 
 def install(per_minute: int, store_name: str) -> Callable[[AppConfig], AppConfig]:

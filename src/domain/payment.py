@@ -32,6 +32,7 @@ class Payment(Aggregate):
     RefundPending = facts.RefundPending
     Refunded = facts.Refunded
     RefundFailed = facts.RefundFailed
+    RefundOverstated = facts.RefundOverstated
     DisputeOpened = facts.DisputeOpened
     DisputeClosed = facts.DisputeClosed
     StripeEventReceived = facts.StripeEventReceived
@@ -71,6 +72,7 @@ class Payment(Aggregate):
         self.refunds: dict[int, Refund] = {}
         self.disputes: dict[str, str] = {}
         self.stripe_events: dict[str, str] = {}
+        self.overstated_refunds: dict[str, int] = {}  # refund id -> amount Stripe reported
 
     # -- what the customer sees -------------------------------------------------------
 
@@ -237,9 +239,19 @@ class Payment(Aggregate):
     ) -> None:
         refund = self._refund_for(number, refund_id)
         if refund is None:
-            # A refund made outside the service (Stripe's dashboard): Stripe's word stands.
+            # A refund made outside the service (Stripe's dashboard): Stripe's word stands, up
+            # to what is left of the payment; more than that is recorded as a discrepancy.
+            if refund_id in self.overstated_refunds:
+                return
+            recorded = min(amount, self.refundable_amount)
+            if recorded < amount:
+                self._refund_overstated(refund_id=refund_id, reported=amount, recorded=recorded)
+            if recorded <= 0:
+                return
             number = len(self.refunds) + 1
-            self._refund_requested(number=number, amount=amount, reason="made outside the service")
+            self._refund_requested(
+                number=number, amount=recorded, reason="made outside the service"
+            )
             refund = self.refunds[number]
         elif REFUND_RANK[state] <= REFUND_RANK[refund.state]:
             return
@@ -267,6 +279,10 @@ class Payment(Aggregate):
     def _refund_failed(self, number: int, refund_id: str, reversed_amount: int) -> None:
         self.refunds[number].state = RefundState.FAILED
         self.refunds[number].refund_id = refund_id or self.refunds[number].refund_id
+
+    @event(RefundOverstated)
+    def _refund_overstated(self, refund_id: str, reported: int, recorded: int) -> None:
+        self.overstated_refunds[refund_id] = reported
 
     # -- disputes -----------------------------------------------------------------------
 

@@ -95,6 +95,14 @@ class DisputeClosed(Aggregate.Event):
     outcome: str
 
 
+class RefundOverstated(Aggregate.Event):
+    """Stripe reported an outside refund above what was left of the payment: capped."""
+
+    refund_id: str
+    reported: int
+    recorded: int
+
+
 class StripeEventReceived(Aggregate.Event):
     event_id: str
     event_type: str

@@ -101,6 +101,8 @@ def reconcile(args: argparse.Namespace, settings: Settings) -> int:
 def token(args: argparse.Namespace, settings: Settings) -> int:
     now = int(time.time())
     claims = {"sub": args.user, "roles": args.role, "iat": now, "exp": now + args.ttl}
+    claims |= {"aud": settings.jwt_audience} if settings.jwt_audience else {}
+    claims |= {"iss": settings.jwt_issuer} if settings.jwt_issuer else {}
     print(jwt.encode(claims, settings.jwt_secret, algorithm="HS256"))
     return 0
 

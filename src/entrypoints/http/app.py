@@ -48,7 +48,12 @@ class MetricsController(PrometheusController):
 
 def create_app(container: Container, *, run_projections: bool = True) -> Litestar:
     settings: Settings = container.settings()
-    auth = jwt_auth(settings.jwt_secret)
+    auth = jwt_auth(
+        settings.jwt_secret,
+        max_lifetime=settings.jwt_max_lifetime,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+    )
     prometheus = PrometheusConfig(app_name="payments", group_path=True)
     limits = rate_limits(settings.rate_limit_per_minute, settings.webhook_rate_limit_per_minute)
     redis_probe = container.redis_probe()

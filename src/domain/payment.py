@@ -239,25 +239,20 @@ class Payment(Aggregate):
     ) -> None:
         refund = self._refund_for(number, refund_id)
         if refund is None:
-            # A refund made outside the service (Stripe's dashboard): Stripe's word stands, up
-            # to what is left of the payment; more than that is recorded as a discrepancy.
-            if refund_id in self.overstated_refunds:
-                return
-            recorded = min(amount, self.refundable_amount)
-            if recorded < amount:
-                self._refund_overstated(refund_id=refund_id, reported=amount, recorded=recorded)
-            if recorded <= 0:
-                return
+            # A refund made outside the service (Stripe's dashboard): Stripe's word stands.
             number = len(self.refunds) + 1
-            self._refund_requested(
-                number=number, amount=recorded, reason="made outside the service"
-            )
+            self._refund_requested(number=number, amount=amount, reason="made outside the service")
             refund = self.refunds[number]
         elif REFUND_RANK[state] <= REFUND_RANK[refund.state]:
             return
         if state is RefundState.PENDING:
             self._refund_pending(number=refund.number, refund_id=refund_id)
         elif state is RefundState.SUCCEEDED:
+            left = self.amount - self.refunded_amount
+            if refund.amount > left:  # never more refunded than paid, whatever Stripe says
+                self._refund_overstated(
+                    number=refund.number, refund_id=refund_id, reported=refund.amount, recorded=left
+                )
             self._refunded(number=refund.number, refund_id=refund_id, amount=refund.amount)
         else:
             reversed_amount = refund.amount if refund.state is RefundState.SUCCEEDED else 0
@@ -281,7 +276,8 @@ class Payment(Aggregate):
         self.refunds[number].refund_id = refund_id or self.refunds[number].refund_id
 
     @event(RefundOverstated)
-    def _refund_overstated(self, refund_id: str, reported: int, recorded: int) -> None:
+    def _refund_overstated(self, number: int, refund_id: str, reported: int, recorded: int) -> None:
+        self.refunds[number].amount = recorded
         self.overstated_refunds[refund_id] = reported
 
     # -- disputes -----------------------------------------------------------------------

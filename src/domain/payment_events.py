@@ -96,8 +96,9 @@ class DisputeClosed(Aggregate.Event):
 
 
 class RefundOverstated(Aggregate.Event):
-    """Stripe reported an outside refund above what was left of the payment: capped."""
+    """A refund settled for more than was left of the payment: recorded up to what was left."""
 
+    number: int
     refund_id: str
     reported: int
     recorded: int

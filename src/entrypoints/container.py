@@ -19,7 +19,6 @@ from adapters.wallet_store import EventSourcedWalletStore
 from application.history import PaymentHistoryProjection
 from application.idempotency import IdempotentRequests
 from application.ports import IdempotencyStore
-from entrypoints import metrics
 from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
 
@@ -41,6 +40,8 @@ def redis_probe_for(redis_url: str | None) -> RedisProbe | None:
     """One per process: its breaker is shared by every Redis client of the process."""
     if not redis_url:
         return None
+    # imported here: `serve` points prometheus_client at its multiprocess directory first
+    from entrypoints import metrics
 
     def changed(opened: bool) -> None:
         metrics.redis_circuit_changes_total.labels(state="open" if opened else "closed").inc()

@@ -71,6 +71,8 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
                 # waits for the batch in hand, then takes in what the drained requests wrote
                 runner.stop(catch_up=True)
             container.payment_store().close()
+            if breaker is not None:
+                breaker.stop()  # no more probing of Redis from a process that is leaving
             metrics.forget_this_process()
 
     def provide(provider: Any) -> Provide:

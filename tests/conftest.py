@@ -125,6 +125,7 @@ def base_env(tmp_path: Path) -> dict[str, str]:
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "PAYMENTS_RATE_LIMIT_PER_MINUTE": "0",
         "PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE": "0",
+        "PAYMENTS_AUTH_FAILURES_PER_MINUTE": "0",
     }
 
 

@@ -1,5 +1,6 @@
 """The event store: payments persisted through the eventsourcing library."""
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -59,7 +60,7 @@ def persistence_env(
             CREATE_TABLE="y" if create_tables else "n",
         )
     else:
-        sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+        private_file(sqlite_file)
         env.update(
             PERSISTENCE_MODULE="eventsourcing.sqlite",
             SQLITE_DBNAME=str(sqlite_file),
@@ -68,6 +69,14 @@ def persistence_env(
     if encryption_key:
         env.update(CIPHER_TOPIC=AES_CIPHER, CIPHER_KEY=encryption_key)
     return env
+
+
+def private_file(path: Path) -> None:
+    """The data dir 0700 and the database file 0600 (SQLite's WAL files follow the file)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    path.chmod(0o600)
 
 
 class PaymentsApplication(Application[UUID]):

@@ -58,6 +58,19 @@ class InProcessIdempotencyStore:
             if entry is not None and entry.token == claim.token:
                 del self._entries[key]
 
+    def supersede(self, key: str, stale: Completed, claim: Claimed, *, lock_ttl: float) -> Claim:
+        with self._lock:
+            entry = self._live(key)
+            if entry is None or (entry.fingerprint, entry.response) == (
+                stale.fingerprint,
+                stale.response,
+            ):
+                self._write(key, _Entry(self._now() + lock_ttl, claim.fingerprint, claim.token))
+                return claim
+            if entry.response is not None:
+                return Completed(fingerprint=entry.fingerprint, response=entry.response)
+            return InFlight(fingerprint=entry.fingerprint)
+
     def ping(self) -> None:
         return None
 

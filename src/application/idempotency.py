@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -25,6 +26,11 @@ LOCK_TTL_SECONDS = 60.0
 RESPONSE_TTL_SECONDS = 24 * 60 * 60.0
 MISMATCH = "this Idempotency-Key was already used with a different request"
 CONFLICT = "a request with this Idempotency-Key is still being processed; retry shortly"
+
+
+# Given a stored answer: the answer to replay, or None when it no longer holds (the key is
+# then run again, as if it were new).
+Revalidate = Callable[[StoredResponse], StoredResponse | None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,16 +89,26 @@ class IdempotentRequests:
         key: str,
         fingerprint: str,
         handle: Callable[[], Awaitable[Outcome]],
+        revalidate: Revalidate | None = None,
     ) -> Answer:
         """The store is synchronous (Redis, memory): its calls run in worker threads."""
         hashed = key_hash(scope, user_id, key)
         store, claim = await asyncio.to_thread(self._claim, hashed, fingerprint)
-        if claim is not None and not isinstance(claim, Claimed):
+        for _ in range(2):  # a superseded answer is looked at once more, never in a loop
+            if claim is None or isinstance(claim, Claimed):
+                break
             if claim.fingerprint != fingerprint:
                 raise IdempotencyMismatch(MISMATCH)
-            if isinstance(claim, Completed):
-                return Answer(response=claim.response, replayed=True, key_hash=hashed)
-            raise IdempotencyConflict(CONFLICT)
+            if not isinstance(claim, Completed):
+                raise IdempotencyConflict(CONFLICT)
+            replay = (
+                claim.response
+                if revalidate is None
+                else await asyncio.to_thread(revalidate, claim.response)
+            )
+            if replay is not None:
+                return Answer(response=replay, replayed=True, key_hash=hashed)
+            store, claim = await asyncio.to_thread(self._supersede, store, hashed, claim)
         try:
             outcome = await handle()
         except BaseException:
@@ -102,6 +118,18 @@ class IdempotentRequests:
         await asyncio.to_thread(self._finish, store, hashed, claim, kept)
         return Answer(response=outcome.response, replayed=False, key_hash=hashed)
 
+    def _supersede(
+        self, store: IdempotencyStore | None, hashed: str, stale: Completed
+    ) -> tuple[IdempotencyStore | None, Claim | None]:
+        if store is None:
+            return None, None
+        claim = Claimed(token=secrets.token_hex(16), fingerprint=stale.fingerprint)
+        try:
+            return store, store.supersede(hashed, stale, claim, lock_ttl=self.lock_ttl)
+        except IdempotencyStoreUnavailable as error:
+            log.debug("idempotency store unavailable (%s); using the durable path", error)
+            return None, None
+
     def _claim(self, hashed: str, fingerprint: str) -> tuple[IdempotencyStore | None, Claim | None]:
         for store in (self.store, self.fallback):
             if store is None:
@@ -109,7 +137,7 @@ class IdempotentRequests:
             try:
                 return store, store.claim(hashed, fingerprint, lock_ttl=self.lock_ttl)
             except IdempotencyStoreUnavailable as error:
-                log.warning("idempotency store unavailable (%s); using the next path", error)
+                log.debug("idempotency store unavailable (%s); using the next path", error)
         return None, None
 
     def _finish(
@@ -128,4 +156,4 @@ class IdempotentRequests:
                 store.complete(hashed, claim, response, ttl=self.response_ttl)
         except IdempotencyStoreUnavailable as error:
             # The lock expires by itself; the durable path answers any retry.
-            log.warning("idempotency store unavailable at completion (%s)", error)
+            log.debug("idempotency store unavailable at completion (%s)", error)

@@ -1,5 +1,6 @@
 """Take in one verified Stripe event exactly once, as commands on the payment it concerns."""
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -15,6 +16,8 @@ from application.stripe_commands import ACKNOWLEDGED_TYPES, PAYMENT_COMMANDS, in
 from domain.payment import Payment
 from domain.stripe_events import StripeEventReceipt
 
+log = logging.getLogger(__name__)
+
 
 class Outcome(StrEnum):
     APPLIED = "applied"
@@ -23,6 +26,7 @@ class Outcome(StrEnum):
     IGNORED = "ignored"
     ACKNOWLEDGED = "acknowledged"
     UNHANDLED = "unhandled"
+    REFUND_CAPPED = "refund_capped"  # applied, but Stripe reported more refunded than left
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,8 +72,12 @@ def _ingest_once(
     if payment is None or not _same_intent(payment, cmd.data_object):
         return _keep(cmd, store, Outcome.IGNORED)
     intent_before, version_before = payment.intent_id, payment.version
+    overstated_before = len(payment.overstated_refunds)
     apply(payment, cmd.data_object)
     outcome = Outcome.APPLIED if payment.version > version_before else Outcome.NO_CHANGE
+    if len(payment.overstated_refunds) > overstated_before:
+        outcome = Outcome.REFUND_CAPPED
+        log.error("refund above the payment's amount capped: payment=%s", payment.id)
     payment.note_stripe_event(cmd.event_id, cmd.event_type, cmd.created, outcome.value)
     return _keep(cmd, store, outcome, payment, *intent_link(payment, intent_before))
 

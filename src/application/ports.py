@@ -235,6 +235,7 @@ class InFlight:
 class Completed:
     fingerprint: str
     response: StoredResponse
+    stored_as: str = field(default="", compare=False)  # the store's own form, to compare with
 
 
 Claim = Claimed | InFlight | Completed
@@ -257,6 +258,11 @@ class IdempotencyStore(Protocol):
     ) -> None: ...
 
     def release(self, key: str, claim: Claimed) -> None: ...
+
+    def supersede(self, key: str, stale: Completed, claim: Claimed, *, lock_ttl: float) -> Claim:
+        """Replace an answer that no longer holds by `claim`'s lock, if it is still the one
+        stored (or nothing is); else say what is there now."""
+        ...
 
     def ping(self) -> None: ...
 

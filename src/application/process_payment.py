@@ -40,6 +40,11 @@ from domain.wallet import Wallet
 
 PAYMENT_METHOD_ERROR = "payment_method_error"
 NO_ANSWER = "the payment provider did not answer; retry with the same Idempotency-Key"
+# A payment in one of these can no longer answer "charge me for this": declined, canceled,
+# or refunded in full.
+RELEASES_DERIVED_KEY = frozenset(
+    {PaymentStatus.FAILED, PaymentStatus.CANCELED, PaymentStatus.REFUNDED}
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,8 +186,8 @@ def _initiate(
             raise IdempotencyMismatch(
                 "this Idempotency-Key was already used with a different request"
             )
-        if key_derived and payment.charge_status is PaymentStatus.FAILED:
-            attempt += 1  # a definite decline releases a derived key
+        if key_derived and payment.status in RELEASES_DERIVED_KEY:
+            attempt += 1  # the purchase is no longer paid for: the same request charges anew
             continue
         return payment
 

@@ -1,13 +1,25 @@
-"""Card numbers and security codes never enter the service: PCI scope stays at Stripe."""
+"""Card numbers and security codes never enter the service: PCI scope stays at Stripe.
+
+Text is normalised before it is looked at: compatibility forms folded (full-width and other
+look-alike digits become ASCII), invisible format characters (zero-width spaces, joiners,
+direction marks) removed, and any run of up to three separators (spaces of every kind,
+dashes of every kind, dots, underscores) between digits ignored.
+"""
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-_DIGIT_RUN = re.compile(r"\d(?:[ -]?\d)*")
+_SEPARATORS = r"[\s.\u00b7_\-\u2010-\u2015\u2212\u2e3a\u2e3b\ufe58]"
+_DIGIT_RUN = re.compile(rf"\d(?:{_SEPARATORS}{{0,3}}\d)*")
+# A run standing apart: not glued to letters or digits of a longer token (a hex key).
+_STANDALONE_RUN = re.compile(rf"(?<![^\W_])\d(?:{_SEPARATORS}{{0,3}}\d)*(?![^\W_])")
 # A UUID's dashed digit groups can add up to a Luhn-valid run (about 1 id in 500).
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
-CVC_FIELD_NAMES = frozenset({"cvc", "cvv", "cvc2", "cvv2", "csc", "securitycode", "cardcode"})
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_CVC_WORD = re.compile(r"^(?:card)?(?:cvc|cvv|cvn|cid|csc|cav)\d?$")
+_CVC_INSIDE = ("cvc", "cvv", "securitycode", "cardcode", "cardverification", "verificationcode")
 
 
 def passes_luhn(digits: str) -> bool:
@@ -20,33 +32,48 @@ def passes_luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-def is_card_number(text: str) -> bool:
-    """True when `text` is nothing but a card number: 13-19 digits (spaces or dashes) passing Luhn.
-
-    For opaque tokens such as idempotency keys, where a random key may contain a digit run
-    that happens to pass Luhn.
-    """
-    digits = re.sub(r"[ -]", "", text.strip())
-    return digits.isdigit() and 13 <= len(digits) <= 19 and passes_luhn(digits)
+def normalised(text: str) -> str:
+    """NFKC, without format characters (category Cf): what a reader of the text would see."""
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in folded if unicodedata.category(c) != "Cf")
 
 
-def looks_like_card_number(text: str) -> bool:
-    """True when `text` holds a 13-19 digit run (spaces or dashes allowed) passing Luhn."""
-    for match in _DIGIT_RUN.finditer(_UUID.sub(" ", text)):
-        digits = re.sub(r"\D", "", match.group())
+def _has_card_run(pattern: re.Pattern[str], text: str) -> bool:
+    for match in pattern.finditer(_UUID.sub(" ", normalised(text))):
+        digits = "".join(c for c in match.group() if c.isdigit())
         if 13 <= len(digits) <= 19 and passes_luhn(digits):
             return True
     return False
 
 
-def _normalised(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
+def looks_like_card_number(text: str) -> bool:
+    """True when free text holds a 13-19 digit run (separators allowed) passing Luhn."""
+    return _has_card_run(_DIGIT_RUN, text)
+
+
+def is_card_number(token: str) -> bool:
+    """True when an opaque token (an idempotency key) holds a card number standing apart.
+
+    A digit run glued to letters is part of a longer token: a random hex key may contain a
+    run that happens to pass Luhn, and must not be refused for it.
+    """
+    return _has_card_run(_STANDALONE_RUN, token)
+
+
+def is_cvc_name(name: str) -> bool:
+    """True for a field name that announces a card security code: cvc, card_cvv, CID, ..."""
+    text = normalised(name)
+    compact = re.sub(r"[^a-z0-9]", "", text.lower())
+    words = [w.lower() for w in _WORDS.findall(text)]
+    return any(part in compact for part in _CVC_INSIDE) or any(
+        _CVC_WORD.match(w) for w in [*words, compact]
+    )
 
 
 def find_card_data(value: Any, path: str = "$") -> str | None:
     """The JSON path of the first card number or CVC inside `value`, or None."""
     for where, key, leaf in _walk(value, path):
-        if key is not None and _normalised(key) in CVC_FIELD_NAMES:
+        if key is not None and is_cvc_name(key):
             return where
         is_text = isinstance(leaf, str | int) and not isinstance(leaf, bool)
         if is_text and looks_like_card_number(str(leaf)):

@@ -32,6 +32,7 @@ class Payment(Aggregate):
     RefundPending = facts.RefundPending
     Refunded = facts.Refunded
     RefundFailed = facts.RefundFailed
+    RefundOverstated = facts.RefundOverstated
     DisputeOpened = facts.DisputeOpened
     DisputeClosed = facts.DisputeClosed
     StripeEventReceived = facts.StripeEventReceived
@@ -71,6 +72,7 @@ class Payment(Aggregate):
         self.refunds: dict[int, Refund] = {}
         self.disputes: dict[str, str] = {}
         self.stripe_events: dict[str, str] = {}
+        self.overstated_refunds: dict[str, int] = {}  # refund id -> amount Stripe reported
 
     # -- what the customer sees -------------------------------------------------------
 
@@ -246,6 +248,11 @@ class Payment(Aggregate):
         if state is RefundState.PENDING:
             self._refund_pending(number=refund.number, refund_id=refund_id)
         elif state is RefundState.SUCCEEDED:
+            left = self.amount - self.refunded_amount
+            if refund.amount > left:  # never more refunded than paid, whatever Stripe says
+                self._refund_overstated(
+                    number=refund.number, refund_id=refund_id, reported=refund.amount, recorded=left
+                )
             self._refunded(number=refund.number, refund_id=refund_id, amount=refund.amount)
         else:
             reversed_amount = refund.amount if refund.state is RefundState.SUCCEEDED else 0
@@ -267,6 +274,11 @@ class Payment(Aggregate):
     def _refund_failed(self, number: int, refund_id: str, reversed_amount: int) -> None:
         self.refunds[number].state = RefundState.FAILED
         self.refunds[number].refund_id = refund_id or self.refunds[number].refund_id
+
+    @event(RefundOverstated)
+    def _refund_overstated(self, number: int, refund_id: str, reported: int, recorded: int) -> None:
+        self.refunds[number].amount = recorded
+        self.overstated_refunds[refund_id] = reported
 
     # -- disputes -----------------------------------------------------------------------
 

@@ -95,6 +95,15 @@ class DisputeClosed(Aggregate.Event):
     outcome: str
 
 
+class RefundOverstated(Aggregate.Event):
+    """A refund settled for more than was left of the payment: recorded up to what was left."""
+
+    number: int
+    refund_id: str
+    reported: int
+    recorded: int
+
+
 class StripeEventReceived(Aggregate.Event):
     event_id: str
     event_type: str

@@ -41,6 +41,7 @@ def _metrics_dir(settings: Settings) -> tuple[Path, bool]:
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from entrypoints.http import header_limits
     from entrypoints.logs import configure_logging
 
     # uvicorn shuts down gracefully, then re-raises the signal with the handler it found:
@@ -68,6 +69,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=20,
+            **header_limits.uvicorn_options(),
         )
     finally:
         if made_here:
@@ -104,6 +106,8 @@ def reconcile(args: argparse.Namespace, settings: Settings) -> int:
 def token(args: argparse.Namespace, settings: Settings) -> int:
     now = int(time.time())
     claims = {"sub": args.user, "roles": args.role, "iat": now, "exp": now + args.ttl}
+    claims |= {"aud": settings.jwt_audience} if settings.jwt_audience else {}
+    claims |= {"iss": settings.jwt_issuer} if settings.jwt_issuer else {}
     print(jwt.encode(claims, settings.jwt_secret, algorithm="HS256"))
     return 0
 

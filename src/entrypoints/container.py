@@ -8,10 +8,10 @@ from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from adapters.hash_chain import HashChainFollower
 from adapters.history_views import hash_chain_view, history_view, projection_lock
 from adapters.idempotency_memory import InProcessIdempotencyStore
-from adapters.idempotency_redis import RedisIdempotencyStore
+from adapters.idempotency_redis import RedisIdempotencyStore, body_cipher
 from adapters.pending_scan import EventLogPendingPayments
 from adapters.projection_runner import PollingProjectionRunner
-from adapters.redis_probe import redis_probes
+from adapters.redis_probe import RedisProbe, redis_probes
 from adapters.schema_version import schema_probe
 from adapters.simulated_gateway import SimulatedGateway
 from adapters.simulated_webhooks import webhook_sender
@@ -24,9 +24,30 @@ from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
 
 
-def idempotency_store_for(redis_url: str | None) -> IdempotencyStore:
-    """Redis when configured, else the in-process store of the embedded default."""
-    return RedisIdempotencyStore.from_url(redis_url) if redis_url else InProcessIdempotencyStore()
+def idempotency_store_for(
+    redis_url: str | None, probe: RedisProbe | None, encryption_key: str | None
+) -> IdempotencyStore:
+    """Redis when configured (answers encrypted with the events' key), else in-process."""
+    if not redis_url:
+        return InProcessIdempotencyStore()
+    return RedisIdempotencyStore.from_url(
+        redis_url,
+        breaker=probe.breaker if probe is not None else None,
+        cipher=body_cipher(encryption_key),
+    )
+
+
+def redis_probe_for(redis_url: str | None) -> RedisProbe | None:
+    """One per process: its breaker is shared by every Redis client of the process."""
+    if not redis_url:
+        return None
+    # imported here: `serve` points prometheus_client at its multiprocess directory first
+    from entrypoints import metrics
+
+    def changed(opened: bool) -> None:
+        metrics.redis_circuit_changes_total.labels(state="open" if opened else "closed").inc()
+
+    return RedisProbe(redis_url, on_change=changed, on_skip=metrics.redis_skipped_calls_total.inc)
 
 
 class Container(containers.DeclarativeContainer):
@@ -71,9 +92,15 @@ class Container(containers.DeclarativeContainer):
         simulated=providers.Singleton(SimulatedGateway, webhooks=simulated_webhooks),
     )
 
-    probes = providers.Singleton(redis_probes, url=settings.provided.redis_url)
+    redis_probe = providers.Singleton(redis_probe_for, settings.provided.redis_url)
+    probes = providers.Singleton(redis_probes, redis_probe)
 
-    idempotency_store = providers.Singleton(idempotency_store_for, settings.provided.redis_url)
+    idempotency_store = providers.Singleton(
+        idempotency_store_for,
+        settings.provided.redis_url,
+        redis_probe,
+        settings.provided.encryption_key,
+    )
     # With Redis down, each process keeps its own locks until Redis answers again.
     idempotency = providers.Singleton(
         IdempotentRequests,

@@ -27,8 +27,9 @@ _SENSITIVE_KEYS = {"authorization", "client_secret", "clientsecret", "cvc", "cvv
 
 def scrub(value: Any) -> Any:
     if isinstance(value, str):
-        cleaned = _SECRETS.sub(REDACTED, value)
-        return _DIGIT_RUN.sub(_card_number_redacted, cleaned)
+        cleaned = _DIGIT_RUN.sub(_card_number_redacted, _SECRETS.sub(REDACTED, value))
+        # a number disguised by other separators or invisible characters: the whole value goes
+        return REDACTED if looks_like_card_number(cleaned) else cleaned
     if isinstance(value, dict):
         return {
             k: REDACTED if str(k).lower() in _SENSITIVE_KEYS else scrub(v) for k, v in value.items()

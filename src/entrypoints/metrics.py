@@ -41,6 +41,15 @@ requests_shed_total = Counter(
     ["route"],
 )
 
+redis_circuit_changes_total = Counter(
+    "redis_circuit_changes_total",
+    "Times the Redis circuit breaker opened (Redis skipped) or closed (Redis answers again)",
+    ["state"],
+)
+redis_skipped_calls_total = Counter(
+    "redis_skipped_calls_total", "Redis calls skipped while its circuit breaker was open"
+)
+
 
 def forget_this_process() -> None:
     """On a worker's exit: drop its live gauges (in-flight requests) from the totals."""

@@ -36,6 +36,10 @@ class Settings:
     stripe_max_network_retries: int = 2
     simulated_webhook_url: str | None = None
     webhook_rate_limit_per_minute: int = 600
+    auth_failures_per_minute: int = 30
+    jwt_max_lifetime: int = 86400
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
     cors_origins: tuple[str, ...] = ()
     request_timeout: float = 10.0
     max_in_flight: int | None = None
@@ -107,6 +111,15 @@ class Settings:
                 "PAYMENTS_REQUEST_TIMEOUT", get("PAYMENTS_REQUEST_TIMEOUT") or "10"
             ),
             max_in_flight=_max_in_flight(get("PAYMENTS_MAX_IN_FLIGHT")),
+            auth_failures_per_minute=_non_negative_int(
+                "PAYMENTS_AUTH_FAILURES_PER_MINUTE",
+                get("PAYMENTS_AUTH_FAILURES_PER_MINUTE") or "30",
+            ),
+            jwt_max_lifetime=_non_negative_int(
+                "PAYMENTS_JWT_MAX_LIFETIME", get("PAYMENTS_JWT_MAX_LIFETIME") or "86400"
+            ),
+            jwt_audience=get("PAYMENTS_JWT_AUDIENCE"),
+            jwt_issuer=get("PAYMENTS_JWT_ISSUER"),
         )
 
 

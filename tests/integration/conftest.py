@@ -57,7 +57,9 @@ def start_service(
             container = make_container(env)
             gateway = CountingGateway(delay=delay)
             container.gateway.override(providers.Object(gateway))
-            store = RedisIdempotencyStore.from_url(redis_url, prefix=prefix)
+            probe = container.redis_probe()
+            breaker = probe.breaker if probe is not None else None
+            store = RedisIdempotencyStore.from_url(redis_url, prefix=prefix, breaker=breaker)
             container.idempotency_store.override(providers.Object(store))
             url = stack.enter_context(serving(create_app(container, run_projections=False)))
             return Service(url, container, gateway, redis_server_url, prefix)

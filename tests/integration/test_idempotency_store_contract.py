@@ -4,9 +4,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import redis
+from eventsourcing.cipher import AESCipher
 
 from adapters.idempotency_memory import InProcessIdempotencyStore
-from adapters.idempotency_redis import RedisIdempotencyStore
+from adapters.idempotency_redis import RedisIdempotencyStore, body_cipher
 from application.ports import (
     Claimed,
     Completed,
@@ -17,6 +19,7 @@ from application.ports import (
 )
 from tests.redis_keys import unique_prefix
 
+KEY = AESCipher.create_key(32)
 LOCK = 30.0
 DAY = 24 * 3600.0
 CREATED = StoredResponse(status_code=201, body=b'{"success":true,"paymentId":"p-1"}')
@@ -100,6 +103,27 @@ class IdempotencyStoreContract:
         store.release("k", claim)
         assert isinstance(store.claim("k", "fp-a", lock_ttl=LOCK), Completed)
 
+    def test_a_stale_answer_is_superseded_by_a_new_lock_once(self, store: IdempotencyStore) -> None:
+        store.complete("k", self.claimed(store), CREATED, ttl=DAY)
+        stale = store.claim("k", "fp-a", lock_ttl=LOCK)
+        assert isinstance(stale, Completed)
+        mine = Claimed(token="t-1", fingerprint="fp-a")
+        theirs = Claimed(token="t-2", fingerprint="fp-a")
+
+        assert store.supersede("k", stale, mine, lock_ttl=LOCK) == mine
+        assert store.supersede("k", stale, theirs, lock_ttl=LOCK) == InFlight(fingerprint="fp-a")
+        newer = StoredResponse(status_code=201, body=b'{"paymentId":"p-2"}')
+        store.complete("k", mine, newer, ttl=DAY)
+        assert store.claim("k", "fp-a", lock_ttl=LOCK) == Completed(
+            fingerprint="fp-a", response=newer
+        )
+
+    def test_superseding_an_expired_answer_takes_the_key(self, store: IdempotencyStore) -> None:
+        stale = Completed(fingerprint="fp-a", response=CREATED)
+        mine = Claimed(token="t-1", fingerprint="fp-a")
+        assert store.supersede("k", stale, mine, lock_ttl=LOCK) == mine
+        assert store.claim("k", "fp-a", lock_ttl=LOCK) == InFlight(fingerprint="fp-a")
+
 
 class TestInProcessStore(IdempotencyStoreContract):
     @pytest.fixture
@@ -114,6 +138,31 @@ class TestRedisStore(IdempotencyStoreContract):
             store = RedisIdempotencyStore.from_url(redis_server_url, prefix=prefix)
             yield store
             store.close()
+
+
+class TestEncryptedRedisStore(IdempotencyStoreContract):
+    """With the events' key, cached answers (a client secret among them) are sealed in Redis."""
+
+    @pytest.fixture
+    def store(self, redis_server_url: str) -> Iterator[IdempotencyStore]:
+        with unique_prefix(redis_server_url) as prefix:
+            store = RedisIdempotencyStore.from_url(
+                redis_server_url, prefix=prefix, cipher=body_cipher(KEY)
+            )
+            self.raw = redis.Redis.from_url(redis_server_url)
+            self.prefix = prefix
+            yield store
+            store.close()
+            self.raw.close()
+
+    def test_the_stored_answer_is_not_readable_in_redis(self, store: IdempotencyStore) -> None:
+        secret = StoredResponse(status_code=201, body=b'{"clientSecret":"pi_1_secret_abc"}')
+        store.complete("k", self.claimed(store), secret, ttl=DAY)
+        raw = self.raw.get(self.prefix + "k")
+        assert raw is not None and b"secret" not in raw
+        assert store.claim("k", "fp-a", lock_ttl=LOCK) == Completed(
+            fingerprint="fp-a", response=secret
+        )
 
 
 def test_an_unreachable_redis_is_reported_as_unavailable(closed_port: int) -> None:

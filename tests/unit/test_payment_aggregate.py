@@ -170,3 +170,22 @@ def test_a_refund_that_fails_after_success_is_reversed() -> None:
     events = payment.collect_events()
     assert events[-1].reversed_amount == 400  # type: ignore[attr-defined]
     assert payment.refunded_amount == 0
+
+
+def test_an_outside_refund_above_the_amount_is_capped_and_the_difference_recorded() -> None:
+    payment = succeeded_payment(5000)
+    payment.record_refund(None, "re_huge", 10**12)
+    assert event_names(payment) == ["RefundRequested", "RefundOverstated", "Refunded"]
+    assert payment.refunded_amount == 5000
+    assert payment.status is PaymentStatus.REFUNDED
+    payment.record_refund(None, "re_huge", 10**12)  # Stripe says it again
+    assert event_names(payment) == []
+
+
+def test_our_own_refund_settling_after_an_outside_one_never_passes_the_amount() -> None:
+    payment = succeeded_payment(1000)
+    payment.request_refund(800, None)
+    payment.record_refund(None, "re_dashboard", 500)  # made in Stripe's dashboard meanwhile
+    payment.record_refund(1, "re_ours", 800)
+    assert payment.refunded_amount == 1000
+    assert payment.overstated_refunds == {"re_ours": 800}

@@ -17,7 +17,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from adapters.eventstore import DATABASE_THREADS
 from entrypoints import metrics
 from entrypoints.container import Container, build_container
-from entrypoints.http import request_context
+from entrypoints.http import auth_failures, header_limits, request_context
 from entrypoints.http.admission import Admission
 from entrypoints.http.audit import AuditController
 from entrypoints.http.auth import jwt_auth
@@ -57,7 +57,12 @@ class MetricsController(PrometheusController):
 
 def create_app(container: Container, *, run_projections: bool = True) -> Litestar:
     settings: Settings = container.settings()
-    auth = jwt_auth(settings.jwt_secret)
+    auth = jwt_auth(
+        settings.jwt_secret,
+        max_lifetime=settings.jwt_max_lifetime,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+    )
     prometheus = PrometheusConfig(app_name="payments", group_path=True)
     admission = Admission(settings.admitted_in_flight, settings.request_timeout)
     limits = rate_limits(
@@ -65,6 +70,8 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
         settings.webhook_rate_limit_per_minute,
         settings.webhook_secrets,
     )
+    redis_probe = container.redis_probe()
+    breaker = redis_probe.breaker if redis_probe is not None else None
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -85,6 +92,8 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             close_gateway = getattr(container.gateway(), "aclose", None)
             if close_gateway is not None:
                 await close_gateway()
+            if breaker is not None:
+                breaker.stop()  # no more probing of Redis from a process that is leaving
             metrics.forget_this_process()
 
     def provide(provider: Any) -> Provide:
@@ -114,14 +123,19 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
         },
         guards=[strict_json_body],
         exception_handlers={Exception: handle_exception},
-        on_app_init=[auth.on_app_init, request_context.install],
+        on_app_init=[
+            auth.on_app_init,
+            auth_failures.install(settings.auth_failures_per_minute, STORE_NAME),
+            request_context.install,
+            header_limits.install,
+        ],
         middleware=[
             prometheus.middleware,
             request_cause_middleware,
             read_webhook_body,
             *(limit.middleware for limit in limits),
         ],
-        stores={STORE_NAME: rate_limit_store(settings.redis_url)},
+        stores={STORE_NAME: rate_limit_store(settings.redis_url, breaker)},
         before_send=[request_context.log_and_tag_response, add_security_headers],
         cors_config=cors_config(settings.cors_origins),
         lifespan=[lifespan],

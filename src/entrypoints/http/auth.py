@@ -3,7 +3,7 @@
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import jwt
 import structlog
@@ -19,7 +19,13 @@ CLOCK_SKEW_SECONDS = 5
 
 
 class SkewTolerantToken(Token):
-    """A token checked by PyJWT with a small, explicit leeway on exp, nbf and iat."""
+    """A token checked by PyJWT with a small, explicit leeway on exp, nbf and iat.
+
+    `iat` is required (Litestar reads it) and bounds the token's life: exp - iat may not
+    exceed `max_lifetime` seconds (0: no bound), so a leaked token cannot live for years.
+    """
+
+    max_lifetime: ClassVar[int] = 0
 
     @classmethod
     def decode_payload(
@@ -40,6 +46,11 @@ class SkewTolerantToken(Token):
             options=options,
             leeway=CLOCK_SKEW_SECONDS,
         )
+        issued, expires = payload.get("iat"), payload.get("exp")
+        if not isinstance(issued, int | float) or not isinstance(expires, int | float):
+            raise jwt.InvalidTokenError("exp and iat must be numeric dates")
+        if cls.max_lifetime and expires - issued > cls.max_lifetime:
+            raise jwt.InvalidTokenError("the token lives longer than allowed")
         # PyJWT has checked the times with the leeway; Token re-checks them without it.
         now = time.time()
         if isinstance(payload.get("exp"), int | float):
@@ -57,12 +68,24 @@ async def actor_from_token(token: Token, connection: ASGIConnection[Any, Any, An
     return Actor(user_id=token.sub, roles=frozenset(roles))
 
 
-def jwt_auth(secret: str) -> JWTAuth[Actor, Token]:
+def jwt_auth(
+    secret: str,
+    *,
+    max_lifetime: int = 0,
+    audience: str | None = None,
+    issuer: str | None = None,
+) -> JWTAuth[Actor, Token]:
+    """Bearer tokens; `aud` and `iss` are checked when configured, then required."""
+    token_cls = type("BoundedToken", (SkewTolerantToken,), {"max_lifetime": max_lifetime})
     return JWTAuth[Actor, Token](
         retrieve_user_handler=actor_from_token,
         token_secret=secret,
         algorithm=ALGORITHM,
-        token_cls=SkewTolerantToken,
+        token_cls=token_cls,
         exclude=PUBLIC_PATHS,
-        require_claims=["exp", "sub"],
+        require_claims=["exp", "iat", "sub"]
+        + (["aud"] if audience else [])
+        + (["iss"] if issuer else []),
+        accepted_audiences=[audience] if audience else None,
+        accepted_issuers=[issuer] if issuer else None,
     )

@@ -3,14 +3,20 @@
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 import msgspec
 from litestar import Response
 from litestar.enums import MediaType
 
 from application.errors import IdempotencyConflict
-from application.idempotency import IdempotentRequests, Outcome, validate_idempotency_key
-from application.ports import StoredResponse
+from application.idempotency import (
+    IdempotentRequests,
+    Outcome,
+    Revalidate,
+    validate_idempotency_key,
+)
+from application.ports import PaymentStore, StoredResponse
 from entrypoints import metrics
 from entrypoints.http.errors import api_error, error_body
 from entrypoints.metrics import duplicate_payment_attempts_total
@@ -37,6 +43,23 @@ def error_outcome(error: Exception, *, keep: bool) -> Outcome:
     return Outcome(response=StoredResponse(status_code=api.status, body=body), keep=keep)
 
 
+def while_payment_unchanged(store: PaymentStore) -> Revalidate:
+    """For a derived key: a cached charge answer replays only while its payment is still in
+    the state it told; once the payment moved on (refunded, canceled, ...) the request runs
+    again, and the durable path answers with the payment as it is, or charges anew."""
+
+    def revalidate(stored: StoredResponse) -> StoredResponse | None:
+        try:
+            told = msgspec.json.decode(stored.body, type=dict[str, Any])
+            payment_id, status = UUID(str(told["paymentId"])), told["status"]
+        except (msgspec.DecodeError, KeyError, ValueError):
+            return stored  # not a payment's answer: nothing it could have left
+        payment = store.find(payment_id)
+        return stored if payment is not None and payment.status.value == status else None
+
+    return revalidate
+
+
 async def idempotent_response(
     requests: IdempotentRequests,
     *,
@@ -45,10 +68,16 @@ async def idempotent_response(
     key: str,
     fingerprint: str,
     handle: Callable[[], Awaitable[Outcome]],
+    revalidate: Revalidate | None = None,
 ) -> Response[Any]:
     try:
         answer = await requests.run(
-            scope=route, user_id=user_id, key=key, fingerprint=fingerprint, handle=handle
+            scope=route,
+            user_id=user_id,
+            key=key,
+            fingerprint=fingerprint,
+            handle=handle,
+            revalidate=revalidate,
         )
     except IdempotencyConflict:
         duplicate_payment_attempts_total.labels(route=route, outcome="in_flight").inc()

@@ -27,6 +27,7 @@ from entrypoints.http.idempotency import (
     json_outcome,
     json_response,
     optional_key,
+    while_payment_unchanged,
 )
 from entrypoints.http.openapi_docs import API, WITH_BODY, error_responses
 from entrypoints.http.schemas import (
@@ -121,6 +122,7 @@ class PaymentController(Controller):
                 key=key,
                 fingerprint=fingerprint,
                 handle=handle,
+                revalidate=None if idempotency_key else while_payment_unchanged(store),
             )
 
     @get(

@@ -4,32 +4,30 @@ Only webhook deliveries whose signature does not verify count: Stripe sends from
 addresses and bursts after an outage, and its genuine deliveries are never turned away.
 
 Counts live in Redis when PAYMENTS_REDIS_URL is set, so every worker and every instance
-shares them; otherwise in process memory. If Redis fails, each process keeps counting in
-memory until it answers again: limits stay on (per process), payments go on.
+shares them; otherwise in process memory. If Redis fails, the circuit breaker skips it and
+each process counts in memory until it answers again: limits stay on (per process),
+payments go on, and no request waits for another (see rate_limiter).
 """
 
-from datetime import timedelta
 from typing import Any
 
-import structlog
 from litestar import Request
 from litestar.enums import ScopeType
 from litestar.middleware.rate_limit import RateLimitConfig, get_remote_address
 from litestar.stores.base import Store
-from litestar.stores.memory import MemoryStore
-from litestar.stores.redis import RedisStore
 from litestar.types import ASGIApp, Receive, Scope, Send
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from adapters.circuit_breaker import CircuitBreaker
+from adapters.rate_counter import LocalRateCounter, RedisRateCounter
 from adapters.stripe_signature import HEADER, verify_stripe_signature
 from application.actors import Actor
 from domain.errors import InvalidInput
+from entrypoints.http.rate_limiter import AtomicRateLimitConfig, CountingStore
 
 PAYMENT_ROUTES = ("/api/payments", "/api/payment-methods")
 WEBHOOK_ROUTE = "/api/webhooks/stripe"
 STORE_NAME = "rate_limit"
-log = structlog.get_logger(__name__)
+NAMESPACE = "payments-rate-limit"
 
 
 def _user_or_address(request: Request[Any, Any, Any]) -> str:
@@ -79,10 +77,10 @@ def rate_limits(
     per_user_per_minute: int, webhook_per_minute: int, webhook_secrets: tuple[str, ...] = ()
 ) -> list[RateLimitConfig]:
     """The limits in force; 0 turns one off."""
-    configs = []
+    configs: list[RateLimitConfig] = []
     if per_user_per_minute:
         configs.append(
-            RateLimitConfig(
+            AtomicRateLimitConfig(
                 rate_limit=("minute", per_user_per_minute),
                 identifier_for_request=_user_or_address,
                 check_throttle_handler=_is_payment_route,
@@ -91,7 +89,7 @@ def rate_limits(
         )
     if webhook_per_minute:
         configs.append(
-            RateLimitConfig(
+            AtomicRateLimitConfig(
                 rate_limit=("minute", webhook_per_minute),
                 identifier_for_request=_address,
                 check_throttle_handler=_unverified_webhook(webhook_secrets),
@@ -101,45 +99,8 @@ def rate_limits(
     return configs
 
 
-class FallbackStore(Store):
-    """A store that serves from Redis and falls back to process memory while Redis fails."""
-
-    def __init__(self, primary: Store) -> None:
-        self.primary = primary
-        self.fallback = MemoryStore()
-
-    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await getattr(self.primary, method)(*args, **kwargs)
-        except (RedisError, OSError) as error:
-            log.warning("rate_limit_store_unavailable", error=type(error).__name__)
-            return await getattr(self.fallback, method)(*args, **kwargs)
-
-    async def set(
-        self, key: str, value: str | bytes, expires_in: int | timedelta | None = None
-    ) -> None:
-        await self._call("set", key, value, expires_in=expires_in)
-
-    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
-        result: bytes | None = await self._call("get", key, renew_for=renew_for)
-        return result
-
-    async def delete(self, key: str) -> None:
-        await self._call("delete", key)
-
-    async def delete_all(self) -> None:
-        await self._call("delete_all")
-
-    async def exists(self, key: str) -> bool:
-        return bool(await self._call("exists", key))
-
-    async def expires_in(self, key: str) -> int | None:
-        result: int | None = await self._call("expires_in", key)
-        return result
-
-
-def rate_limit_store(redis_url: str | None) -> Store:
+def rate_limit_store(redis_url: str | None, breaker: CircuitBreaker | None = None) -> Store:
     if not redis_url:
-        return MemoryStore()
-    client = Redis.from_url(redis_url, socket_connect_timeout=0.5, socket_timeout=0.5)
-    return FallbackStore(RedisStore(client, namespace="payments-rate-limit"))
+        return CountingStore(LocalRateCounter())
+    counter = RedisRateCounter.from_url(redis_url, namespace=NAMESPACE, breaker=breaker)
+    return CountingStore(counter)

@@ -1,5 +1,7 @@
 """Every request gets an id (the caller's X-Request-ID or a new one), returned and logged.
 
+A given id that is malformed or looks like a card number is replaced, never echoed or stored.
+
 One access line per request: method, path, status, duration, user and request id. The id is
 bound to the log context, so every line the request causes carries it.
 """
@@ -17,6 +19,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from application.actors import Actor
+from domain.card_data import looks_like_card_number
 from entrypoints.logs import scrub
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -29,7 +32,8 @@ def request_id_of(scope: Scope) -> str:
     state = scope.setdefault("state", {})
     if "request_id" not in state:
         given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        state["request_id"] = given if _ACCEPTABLE_ID.match(given) else uuid.uuid4().hex
+        acceptable = _ACCEPTABLE_ID.match(given) and not looks_like_card_number(given)
+        state["request_id"] = given if acceptable else uuid.uuid4().hex
     return str(state["request_id"])
 
 

@@ -1,0 +1,70 @@
+"""The card-data guard sees through disguises, and leaves random keys and ids alone."""
+
+import uuid
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from application.idempotency import validate_idempotency_key
+from domain.card_data import find_card_data, is_card_number, is_cvc_name, looks_like_card_number
+
+CARD = "4111111111111111"
+
+
+def spaced(separator: str) -> str:
+    return separator.join(CARD[i : i + 4] for i in range(0, 16, 4))
+
+
+@pytest.mark.parametrize(
+    "separator", [".", "\u200b", "\u200d", "\u2060", "\ufeff", "\u2013", "\u2014", "\u00a0", " - "]
+)
+def test_a_card_number_behind_any_separator_is_seen(separator: str) -> None:
+    assert looks_like_card_number(f"my card {spaced(separator)} thanks")
+    assert is_card_number(f"order {spaced(separator)}")
+
+
+def test_full_width_digits_are_digits() -> None:
+    full_width = "".join(chr(0xFF10 + int(d)) for d in CARD)
+    assert looks_like_card_number(full_width)
+    assert find_card_data({"metadata": {"note": full_width}}) == "$.metadata.note"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["cvc", "CVV", "cvv2", "cvc2", "cid", "csc", "card_cvv", "cardSecurityCode", "security code",
+     "Security-Code", "card\u200bcvv", "CardCID", "card_code"],
+)  # fmt: skip
+def test_cvc_like_names_are_recognised(name: str) -> None:
+    assert is_cvc_name(name)
+    assert find_card_data({"metadata": {name: "123"}}) == f"$.metadata.{name}"
+
+
+@pytest.mark.parametrize(
+    "name", ["courseId", "decided", "acid", "cidr", "description", "service", "access", "note"]
+)
+def test_ordinary_names_are_not_cvc_names(name: str) -> None:
+    assert not is_cvc_name(name)
+
+
+@given(st.uuids(version=4))
+@settings(max_examples=500)
+def test_random_uuid_keys_are_accepted(value: uuid.UUID) -> None:
+    for key in (str(value), value.hex):
+        assert validate_idempotency_key(key) == key
+
+
+@given(st.binary(min_size=16, max_size=64))  # secrets.token_hex(16) and longer
+@settings(max_examples=500)
+def test_random_hex_keys_are_accepted(raw: bytes) -> None:
+    assert validate_idempotency_key(raw.hex()) == raw.hex()
+
+
+ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+@given(st.text(alphabet=ALPHANUMERIC, min_size=14, max_size=24).filter(lambda s: not s.isdigit()))
+@settings(max_examples=300)
+def test_stripe_like_ids_are_not_card_numbers(suffix: str) -> None:
+    for prefix in ("pi_", "pm_", "cus_", "re_", "evt_"):
+        assert not is_card_number(prefix + suffix)

@@ -20,6 +20,7 @@ from application.history import PaymentHistoryProjection
 from application.idempotency import IdempotentRequests
 from application.operator_projection import OperatorProjection
 from application.ports import IdempotencyStore
+from entrypoints.console.chain import ChainState
 from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
 
@@ -132,6 +133,7 @@ class Container(containers.DeclarativeContainer):
             projection_lock, settings.provided.database_url, settings.provided.data_dir, "operator"
         ),
     )
+    chain_state = providers.Singleton(ChainState, app=payment_store.provided.app, chain=hash_chain)
     # Every projection by name: `project` runs them, `replay --projection NAME` rebuilds one.
     runners = providers.Dict(
         {

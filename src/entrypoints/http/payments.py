@@ -17,16 +17,16 @@ from application.process_payment import (
     request_identity,
 )
 from application.queries import get_payment, payment_history
-from application.refund_payment import RefundPayment, refund_payment, refund_request_hash
+from application.refund_payment import RefundPayment
 from entrypoints.http import audit_log
 from entrypoints.http.idempotency import (
     error_outcome,
     idempotent_response,
     json_outcome,
-    json_response,
     optional_key,
 )
 from entrypoints.http.openapi_docs import API, WITH_BODY, error_responses
+from entrypoints.http.refunds import refund_response
 from entrypoints.http.schemas import (
     HistoryResponse,
     PaymentDetailsResponse,
@@ -178,32 +178,7 @@ class PaymentController(Controller):
             reason=data.reason,
             idempotency_key=optional_key(idempotency_key),
         )
-
-        def handle() -> Outcome:
-            receipt = audit_log.refund(
-                lambda: refund_payment(cmd, store=store, gateway=gateway),
-                user_id=request.user.user_id,
-                payment_id=data.payment_id,
-            )
-            response = RefundResponse(
-                success=True,
-                payment_id=receipt.payment_id,
-                refund_id=receipt.refund_id,
-                amount=receipt.amount,
-                status=receipt.status,
-            )
-            return json_outcome(response, 200)
-
-        if idempotency_key is None:
-            return json_response(handle().response)
-        return idempotent_response(
-            idempotency,
-            route="refund",
-            user_id=request.user.user_id,
-            key=idempotency_key,
-            fingerprint=refund_request_hash(cmd),
-            handle=handle,
-        )
+        return refund_response(cmd, store=store, gateway=gateway, idempotency=idempotency)
 
     @get(
         "/{payment_id:str}",

@@ -1,4 +1,5 @@
-"""Rate limits: per user on the payment routes, per client address on the Stripe webhook.
+"""Rate limits: per user on the payment routes, per client address on the Stripe webhook
+and on the console (whose requests carry no bearer token).
 
 Counts live in Redis when PAYMENTS_REDIS_URL is set, so every worker and every instance
 shares them; otherwise in process memory. If Redis fails, each process keeps counting in
@@ -19,7 +20,8 @@ from redis.exceptions import RedisError
 
 from application.actors import Actor
 
-PAYMENT_ROUTES = ("/api/payments", "/api/payment-methods")
+PAYMENT_ROUTES = ("/api/payments", "/api/payment-methods", "/console")
+STATIC_ROUTES = "/console/static"
 WEBHOOK_ROUTE = "/api/webhooks/stripe"
 STORE_NAME = "rate_limit"
 log = structlog.get_logger(__name__)
@@ -37,7 +39,8 @@ def _address(request: Request[Any, Any, Any]) -> str:
 
 
 def _is_payment_route(request: Request[Any, Any, Any]) -> bool:
-    return request.url.path.startswith(PAYMENT_ROUTES)
+    path = request.url.path
+    return path.startswith(PAYMENT_ROUTES) and not path.startswith(STATIC_ROUTES)
 
 
 def _is_webhook_route(request: Request[Any, Any, Any]) -> bool:

@@ -47,7 +47,9 @@ class ConsoleController(Controller):
     include_in_schema = False
 
     @get("/", sync_to_thread=True)
-    def search(self, request: ConsoleRequest, operator_search: PaymentSearch) -> Template:
+    def search(
+        self, request: ConsoleRequest, operator_search: NamedDependency[PaymentSearch]
+    ) -> Template:
         args = request.query_params
         form = {k: args.get(k, "") for k in ("q", "status", "from", "to")}
         page_number = max(int(args.get("page", "1")) if args.get("page", "").isdigit() else 1, 1)

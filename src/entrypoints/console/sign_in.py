@@ -3,6 +3,7 @@
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
@@ -20,7 +21,7 @@ class SignInController(Controller):
 
     @post("/login", status_code=HTTP_303_SEE_OTHER)
     async def sign_in(
-        self, request: Request[Any, Any, Any], settings: Settings
+        self, request: Request[Any, Any, Any], settings: NamedDependency[Settings]
     ) -> Response[Any] | Template:
         form = await request.form()
         try:

@@ -23,7 +23,7 @@ import psycopg
 from adapters.eventstore import persistence_env
 from adapters.history_views import close_view, operator_view
 from adapters.migrations import apply_migrations
-from adapters.operator_sql import select_page, where
+from adapters.operator_sql import count_sql, page_sql
 from application.operator_projection import OperatorView
 from application.operator_search import PaymentQuery, payment_query
 
@@ -89,6 +89,10 @@ def main(count: int, server_url: str) -> None:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def same(value: object) -> object:
+    return value
+
+
 def report(label: str, query: PaymentQuery, view: OperatorView, db: psycopg.Connection) -> None:
     timings = []
     for _ in range(20):
@@ -97,13 +101,12 @@ def report(label: str, query: PaymentQuery, view: OperatorView, db: psycopg.Conn
         timings.append((time.perf_counter() - started) * 1000)
     timings.sort()
     print(
-        f"\n{label}: {page.total:,} found; search (count + page of 25) "
+        f"\n{label}: {page.total:,}{'+' if page.more else ''} found; search (count + page of 25) "
         f"median {statistics.median(timings):.1f} ms, p95 {timings[18]:.1f} ms"
     )
-    clause, params = where(query, "%s", lambda v: v, lambda v: v)
     for sql, args in (
-        (select_page(clause, "%s"), [*params, query.limit, query.offset]),
-        (f"SELECT count(*) FROM operator_payments {clause}", params),
+        page_sql(query, "%s", same, same),
+        count_sql(query, "%s", same, same),
     ):
         plan = db.execute(f"EXPLAIN (ANALYZE, BUFFERS OFF) {sql}", args).fetchall()  # type: ignore[call-overload]
         print("  " + "\n  ".join(str(line[0]) for line in plan))

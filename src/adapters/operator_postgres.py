@@ -7,7 +7,7 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 
-from adapters.operator_sql import COLUMNS, TABLE, select_page, where
+from adapters.operator_sql import COLUMNS, TABLE, count_sql, found, page_sql
 from application.operator_projection import OperatorView
 from application.operator_search import OperatorPage, OperatorRow, PaymentQuery
 
@@ -59,14 +59,13 @@ class PostgresOperatorView(PostgresTrackingRecorder, OperatorView):
             self._insert_tracking(c, tracking)
 
     def search(self, query: PaymentQuery) -> OperatorPage:
-        clause, params = where(query, "%s", _same, _same)
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT count(*) AS total FROM {TABLE} {clause}", params)
+            c.execute(*count_sql(query, "%s", _same, _same))
             count = c.fetchone()
-            total = int(count["total"]) if count else 0
-            c.execute(select_page(clause, "%s"), [*params, query.limit, query.offset])
+            counted = int(count["total"]) if count else 0
+            c.execute(*page_sql(query, "%s", _same, _same))
             rows = [_row(r) for r in c.fetchall()]
-        return OperatorPage(items=rows, total=total)
+        return found(counted, rows)
 
     def clear(self) -> None:
         with self.datastore.transaction(commit=True) as c:

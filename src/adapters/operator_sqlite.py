@@ -8,7 +8,7 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from adapters.operator_sql import COLUMNS, TABLE, select_page, where
+from adapters.operator_sql import COLUMNS, TABLE, count_sql, found, page_sql
 from application.operator_projection import OperatorView
 from application.operator_search import OperatorPage, OperatorRow, PaymentQuery
 
@@ -75,13 +75,12 @@ class SQLiteOperatorView(SQLiteTrackingRecorder, OperatorView):
             self._insert_tracking(c, tracking)
 
     def search(self, query: PaymentQuery) -> OperatorPage:
-        clause, params = where(query, "?", _stamp, str)
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT count(*) FROM {TABLE} {clause}", params)
-            total = int(c.fetchone()[0])
-            c.execute(select_page(clause, "?"), [*params, query.limit, query.offset])
+            c.execute(*count_sql(query, "?", _stamp, str))
+            counted = int(c.fetchone()[0])
+            c.execute(*page_sql(query, "?", _stamp, str))
             rows = [_row(r) for r in c.fetchall()]
-        return OperatorPage(items=rows, total=total)
+        return found(counted, rows)
 
     def clear(self) -> None:
         with self.datastore.transaction(commit=True) as c:

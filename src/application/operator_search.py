@@ -49,6 +49,7 @@ class PaymentQuery:
 class OperatorPage:
     items: list[OperatorRow] = field(default_factory=list)
     total: int = 0
+    more: bool = False  # more than `total` match: counting stopped there
 
 
 @runtime_checkable

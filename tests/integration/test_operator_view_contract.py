@@ -9,6 +9,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from adapters import operator_sql
 from adapters.eventstore import persistence_env
 from adapters.history_views import close_view, operator_view
 from application.operator_projection import OperatorView
@@ -55,6 +56,28 @@ class OperatorViewContract:
             "bob",
         }
         assert view.search(payment_query("nobody")).total == 0
+
+    def test_one_id_that_is_a_user_and_a_course_lists_each_payment_once(
+        self, view: OperatorView
+    ) -> None:
+        both = row("shared", 2, course="shared")
+        given(view, row("shared", 1), both, row("bob", 3, course="shared"))
+        page = view.search(payment_query("shared", limit=2))
+        assert page.total == 3
+        assert [r.created_at.day for r in page.items] == [4, 3]
+        assert [r.id for r in view.search(payment_query("shared", offset=1, limit=1)).items] == [
+            both.id
+        ]
+
+    def test_counting_stops_at_the_cap(
+        self, view: OperatorView, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(operator_sql, "COUNT_CAP", 2)
+        given(view, row("alice", 1), row("alice", 2), row("alice", 3))
+        page = view.search(payment_query("alice"))
+        assert (page.total, page.more, len(page.items)) == (2, True, 3)
+        exact = view.search(payment_query("alice", status="succeeded", created_to=date(2026, 3, 3)))
+        assert (exact.total, exact.more) == (2, False)
 
     def test_status_and_dates_narrow_the_search(self, view: OperatorView) -> None:
         given(view, row("alice", 1), row("alice", 2, status="failed"), row("alice", 5))

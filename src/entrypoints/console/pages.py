@@ -16,7 +16,12 @@ from application.audit import payment_audit_trail
 from application.causes import api_request, caused_by
 from application.errors import NotFound
 from application.idempotency import IdempotentRequests
-from application.operator_search import PaymentSearch, find_payments, payment_query
+from application.operator_search import (
+    OperatorPage,
+    PaymentSearch,
+    find_payments,
+    payment_query,
+)
 from application.ports import AuditTrail, PaymentGateway, PaymentStore
 from application.queries import get_payment
 from application.refund_payment import RefundPayment
@@ -33,6 +38,7 @@ from entrypoints.http.schemas import RefundResponse
 
 ConsoleRequest = Request[Actor, Any, Any]
 PAGE_SIZE = 25
+MAX_PAGE = 100_000
 STATUSES = [s.value for s in PaymentStatus]
 
 
@@ -52,7 +58,8 @@ class ConsoleController(Controller):
     ) -> Template:
         args = request.query_params
         form = {k: args.get(k, "") for k in ("q", "status", "from", "to")}
-        page_number = max(int(args.get("page", "1")) if args.get("page", "").isdigit() else 1, 1)
+        page_text = args.get("page", "")
+        page_number = min(max(int(page_text), 1), MAX_PAGE) if page_text.isdigit() else 1
         flash = take_flash(request)
         try:
             query = payment_query(
@@ -73,7 +80,7 @@ class ConsoleController(Controller):
                 "statuses": STATUSES,
                 "result": result,
                 "page": page_number,
-                "pages": max(-(-result.total // PAGE_SIZE), 1) if result else 1,
+                "older": result is not None and _has_older(result, page_number),
                 "flash": flash,
                 "operator": request.user.user_id,
             },
@@ -147,6 +154,12 @@ class ConsoleController(Controller):
             flash = {"kind": "error", "text": f"{problem.code}: {problem.message}"}
         request.session["flash"] = flash
         return Redirect(here, status_code=HTTP_303_SEE_OTHER)
+
+
+def _has_older(result: OperatorPage, page: int) -> bool:
+    if result.more:
+        return len(result.items) == PAGE_SIZE
+    return page * PAGE_SIZE < result.total
 
 
 def _refunded(answer: RefundResponse, currency: str) -> str:

@@ -56,7 +56,8 @@ def session_config(jwt_secret: str) -> CookieBackendConfig:
 
 
 def csrf_config(jwt_secret: str) -> CSRFConfig:
-    """Every unsafe request outside /api needs the token of the form it came from."""
+    """Every unsafe request to /console needs the token of the form it came from; the API
+    (bearer tokens, no cookies) is left out."""
     return CSRFConfig(
         secret=derived_key(jwt_secret, "csrf").hex(),
         cookie_name=CSRF_COOKIE,
@@ -98,7 +99,7 @@ def verified_admin(token: str, jwt_secret: str) -> tuple[Actor, float]:
     return actor, decoded.exp.timestamp()
 
 
-def _session(connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
+def session_of(connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
     session = connection.scope.get("session")
     return session if isinstance(session, dict) else {}
 
@@ -113,7 +114,7 @@ def new_session(actor: Actor, token_expiry: float) -> dict[str, Any]:
 
 
 async def end_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
-    session = _session(connection)
+    session = session_of(connection)
     sid, expires = session.get("sid"), session.get("expires")
     if isinstance(sid, str) and isinstance(expires, int | float):
         ttl = max(int(expires - time.time()) + 1, 1)
@@ -125,7 +126,7 @@ async def operator_guard(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
     """Guard: a live session of an admin, else a redirect to sign in."""
-    session = _session(connection)
+    session = session_of(connection)
     expires, sid = session.get("expires"), session.get("sid")
     if not isinstance(expires, int | float) or expires <= time.time() or not isinstance(sid, str):
         connection.scope["session"] = {}

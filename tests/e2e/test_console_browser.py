@@ -45,8 +45,9 @@ class Service:
         return bool(eventually(lambda: view.search(payment_query()).total >= count, 5.0))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Playwright's loop runs on this thread while it is open: closed with this module."""
     if not CHROMIUM.exists():
         unavailable("Chromium (/usr/bin/chromium)")
     with sync_playwright() as playwright:

@@ -91,3 +91,31 @@ def test_console_requests_are_rate_limited(
     with TestClient(create_app(container, run_projections=False)) as client:
         answers = [client.get("/console/login").status_code for _ in range(4)]
     assert answers == [200, 200, 200, 429]
+
+
+def test_a_refund_the_contract_refuses_is_a_message_and_changes_nothing(
+    client: Client, user_id: str
+) -> None:
+    charged = client.post(
+        "/api/payments/process",
+        json={"amount": 5000, "currency": "usd", "paymentMethodId": "pm_card_visa"},
+        headers=bearer(user_id),
+    ).json()
+    sign_in(client, make_token("ops-1", "admin"))
+    page = client.get(f"/console/payments/{charged['paymentId']}").text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page)
+    assert key
+    shown = client.post(
+        f"/console/payments/{charged['paymentId']}/refund",
+        data={"amount": "50.01", "idempotency_key": key.group(1), "_csrf_token": csrf_of(page)},
+    )
+    assert re.search(r'data-testid="flash">VALIDATION_ERROR: [^<]*amount', shown.text)
+    after = client.get(f"/api/payments/{charged['paymentId']}", headers=bearer(user_id)).json()
+    assert after["refundedAmount"] == 0 and after["refunds"] == []
+
+
+def test_an_unknown_payment_is_a_page_saying_so(client: Client) -> None:
+    sign_in(client, make_token("ops-1", "admin"))
+    for wrong in ("not-a-payment", "00000000-0000-0000-0000-000000000000"):
+        answer = client.get(f"/console/payments/{wrong}")
+        assert answer.status_code == 404 and "No such payment" in answer.text

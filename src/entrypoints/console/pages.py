@@ -98,8 +98,8 @@ class ConsoleController(Controller):
         store: NamedDependency[PaymentStore],
         audit: NamedDependency[AuditTrail],
     ) -> Template:
-        wanted = parse_payment_id(payment_id)
         try:
+            wanted = parse_payment_id(payment_id)
             details = get_payment(request.user, wanted, store=store)
         except NotFound:
             return Template("missing.html", context={"payment_id": payment_id}, status_code=404)
@@ -163,7 +163,7 @@ def _has_older(result: OperatorPage, page: int) -> bool:
 
 
 def _refunded(answer: RefundResponse, currency: str) -> str:
-    refund = f"refund {answer.refund_id}" if answer.refund_id else "refund"
-    return (
-        f"Refunded {money(answer.amount, currency)} ({refund}); the payment is now {answer.status}"
-    )
+    amount, refund = money(answer.amount, currency), answer.refund_id or "no id yet"
+    if answer.status in ("refunded", "partially_refunded"):
+        return f"Refunded {amount} (refund {refund}); the payment is now {answer.status}"
+    return f"Refund of {amount} sent (refund {refund}); Stripe has not settled it yet"

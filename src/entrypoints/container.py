@@ -121,7 +121,7 @@ class Container(containers.DeclarativeContainer):
         persistence_env,
         database_url=settings.provided.database_url,
         sqlite_file=providers.Callable(lambda s: s.data_dir / "operator.db", settings),
-        pool_size=2,  # the projection's writes and the console's searches
+        pool_size=1,  # grows to 2 while the console searches during a write
         create_tables=create_tables,
     )
     operator_view = providers.Singleton(operator_view, env=operator_env)

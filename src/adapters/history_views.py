@@ -12,8 +12,11 @@ from adapters.hash_chain_postgres import PostgresHashChain
 from adapters.hash_chain_sqlite import SQLiteHashChain
 from adapters.history_postgres import PostgresHistoryView
 from adapters.history_sqlite import SQLiteHistoryView
+from adapters.operator_postgres import PostgresOperatorView
+from adapters.operator_sqlite import SQLiteOperatorView
 from adapters.projection_lock import FileProjectionLock, PostgresProjectionLock, ProjectionLock
 from application.history import HistoryView
+from application.operator_projection import OperatorView
 
 
 def _on_postgres(env: Mapping[str, str]) -> bool:
@@ -32,6 +35,13 @@ def history_view(env: Mapping[str, str]) -> HistoryView:
     view_class = PostgresHistoryView if _on_postgres(env) else SQLiteHistoryView
     view = _view("history", env, view_class)
     assert isinstance(view, HistoryView)
+    return view
+
+
+def operator_view(env: Mapping[str, str]) -> OperatorView:
+    view_class = PostgresOperatorView if _on_postgres(env) else SQLiteOperatorView
+    view = _view("operator", env, view_class)
+    assert isinstance(view, OperatorView)
     return view
 
 

@@ -138,12 +138,12 @@ class PollingProjectionRunner:
                 self.lock.release()
                 self.active = False
                 return 0
-            was_active, self.active = self.active, self.lock.try_acquire()
-            self.decided = True
+            acquired = self.lock.try_acquire()
+            if acquired and not self.active:  # known before `active` says so (others read both)
+                self.resumed_from = self.position
+            self.active, self.decided = acquired, True
             if not self.active:
                 return 0
-            if not was_active:
-                self.resumed_from = self.position
         return self.run_once()
 
     def run_forever(self) -> None:

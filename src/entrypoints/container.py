@@ -6,7 +6,7 @@ from adapters.audit_trail import EventStoreAuditTrail
 from adapters.clock import SystemClock
 from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from adapters.hash_chain import HashChainFollower
-from adapters.history_views import hash_chain_view, history_view, projection_lock
+from adapters.history_views import hash_chain_view, history_view, operator_view, projection_lock
 from adapters.idempotency_memory import InProcessIdempotencyStore
 from adapters.idempotency_redis import RedisIdempotencyStore, body_cipher
 from adapters.pending_scan import EventLogPendingPayments
@@ -19,7 +19,9 @@ from adapters.stripe_gateway import StripeGateway
 from adapters.wallet_store import EventSourcedWalletStore
 from application.history import PaymentHistoryProjection
 from application.idempotency import IdempotentRequests
+from application.operator_projection import OperatorProjection
 from application.ports import IdempotencyStore
+from entrypoints.console.chain import ChainState
 from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
 
@@ -148,8 +150,32 @@ class Container(containers.DeclarativeContainer):
             HashChainFollower.name,
         ),
     )
+    operator_env = providers.Callable(
+        persistence_env,
+        database_url=settings.provided.database_url,
+        sqlite_file=providers.Callable(lambda s: s.data_dir / "operator.db", settings),
+        pool_size=1,  # grows to 2 while the console searches during a write
+        create_tables=create_tables,
+    )
+    operator_view = providers.Singleton(operator_view, env=operator_env)
+    operator_runner = providers.Singleton(
+        PollingProjectionRunner,
+        app=payment_store.provided.app,
+        projection=providers.Singleton(OperatorProjection, view=operator_view),
+        view=operator_view,
+        lock=providers.Factory(
+            projection_lock, settings.provided.database_url, settings.provided.data_dir, "operator"
+        ),
+    )
+    chain_state = providers.Singleton(ChainState, app=payment_store.provided.app, chain=hash_chain)
     # Every projection by name: `project` runs them, `replay --projection NAME` rebuilds one.
-    runners = providers.Dict({"history": history_runner, HashChainFollower.name: chain_runner})
+    runners = providers.Dict(
+        {
+            "history": history_runner,
+            HashChainFollower.name: chain_runner,
+            OperatorProjection.name: operator_runner,
+        }
+    )
 
 
 def build_container(settings: Settings, *, create_tables: bool | None = None) -> Container:

@@ -18,6 +18,7 @@ def migrate_schema(settings: Settings, migrations: Sequence[Migration] | None = 
     container.payment_store().close()
     close_view(container.history())
     close_view(container.hash_chain())
+    close_view(container.operator_view())
     return applied
 
 

@@ -88,4 +88,4 @@ def test_replay_rebuilds_read_models_only(
 ) -> None:
     result = run_cli(base_env, "replay", "--projection", name, cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr == f"unknown projection '{name}': choose one of history\n"
+    assert result.stderr == f"unknown projection '{name}': choose one of history, operator\n"

@@ -16,6 +16,13 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from adapters.eventstore import DATABASE_THREADS
 from entrypoints import metrics
+from entrypoints.console.session import secure_cookies_over_https
+from entrypoints.console.setup import (
+    console_csrf,
+    console_middleware,
+    console_routes,
+    templates,
+)
 from entrypoints.container import Container, build_container
 from entrypoints.http import auth_failures, header_limits, request_context
 from entrypoints.http.admission import Admission
@@ -107,6 +114,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             AuditController,
             HealthController,
             MetricsController,
+            *console_routes(settings),
         ],
         dependencies={
             "store": provide(container.payment_store),
@@ -120,6 +128,9 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             "idempotency": provide(container.idempotency),
             "audit": provide(container.audit_trail),
             "admission": Provide(lambda: admission, sync_to_thread=False),
+            "operator_search": provide(container.operator_view),
+            "chain_state": provide(container.chain_state),
+            "settings": Provide(lambda: settings, sync_to_thread=False),
         },
         guards=[strict_json_body],
         exception_handlers={Exception: handle_exception},
@@ -133,10 +144,17 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             prometheus.middleware,
             request_cause_middleware,
             read_webhook_body,
+            *console_middleware(settings),
             *(limit.middleware for limit in limits),
         ],
         stores={STORE_NAME: rate_limit_store(settings.redis_url, breaker)},
-        before_send=[request_context.log_and_tag_response, add_security_headers],
+        before_send=[
+            request_context.log_and_tag_response,
+            add_security_headers,
+            secure_cookies_over_https,
+        ],
+        csrf_config=console_csrf(settings),
+        template_config=templates(),
         cors_config=cors_config(settings.cors_origins),
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(

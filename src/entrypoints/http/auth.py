@@ -13,7 +13,8 @@ from litestar.security.jwt import JWTAuth, Token
 
 from application.actors import Actor
 
-PUBLIC_PATHS = ["^/health", "^/schema", "^/metrics", "^/api/webhooks"]
+# The console signs in with its own session (entrypoints/console); its pages take no bearer.
+PUBLIC_PATHS = ["^/health", "^/schema", "^/metrics", "^/api/webhooks", "^/console"]
 ALGORITHM = "HS256"
 CLOCK_SKEW_SECONDS = 5
 

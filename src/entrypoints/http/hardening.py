@@ -16,6 +16,11 @@ SECURITY_HEADERS = {
 }
 # The API answers JSON only; the OpenAPI page under /schema needs its own scripts and styles.
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# The console's pages: scripts and styles from /console/static only, never inline.
+CONSOLE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 EXPOSED_HEADERS = [
     REQUEST_ID_HEADER, "Retry-After", "Idempotent-Replayed",
     "RateLimit-Policy", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
@@ -29,7 +34,11 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
     headers = MutableScopeHeaders.from_message(message)
     for name, value in SECURITY_HEADERS.items():
         headers[name] = value
-    if not scope.get("path", "").startswith("/schema"):
+    path = scope.get("path", "")
+    if path.startswith("/console"):
+        headers["Content-Security-Policy"] = CONSOLE_CSP
+        headers["Cache-Control"] = "no-store"
+    elif not path.startswith("/schema"):
         headers["Content-Security-Policy"] = API_CSP
         headers["Cache-Control"] = "no-store"
 

@@ -18,18 +18,18 @@ from application.process_payment import (
     request_identity,
 )
 from application.queries import get_payment, payment_history
-from application.refund_payment import RefundPayment, refund_payment, refund_request_hash
+from application.refund_payment import RefundPayment
 from entrypoints.http import audit_log
 from entrypoints.http.admission import Admission
 from entrypoints.http.idempotency import (
     error_outcome,
     idempotent_response,
     json_outcome,
-    json_response,
     optional_key,
     while_payment_unchanged,
 )
 from entrypoints.http.openapi_docs import API, WITH_BODY, error_responses
+from entrypoints.http.refunds import refund_response
 from entrypoints.http.schemas import (
     HistoryResponse,
     PaymentDetailsResponse,
@@ -178,40 +178,16 @@ class PaymentController(Controller):
         admission: NamedDependency[Admission],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RefundResponse]:
-        async with admission.admitted("refund") as deadline:
-            cmd = RefundPayment(
-                actor=request.user,
-                payment_id=parse_payment_id(data.payment_id),
-                amount=data.amount,
-                reason=data.reason,
-                idempotency_key=optional_key(idempotency_key),
-            )
-
-            async def handle() -> Outcome:
-                receipt = await audit_log.refund(
-                    lambda: refund_payment(cmd, store=store, gateway=gateway, deadline=deadline),
-                    user_id=request.user.user_id,
-                    payment_id=data.payment_id,
-                )
-                response = RefundResponse(
-                    success=True,
-                    payment_id=receipt.payment_id,
-                    refund_id=receipt.refund_id,
-                    amount=receipt.amount,
-                    status=receipt.status,
-                )
-                return json_outcome(response, 200)
-
-            if idempotency_key is None:
-                return json_response((await handle()).response)
-            return await idempotent_response(
-                idempotency,
-                route="refund",
-                user_id=request.user.user_id,
-                key=idempotency_key,
-                fingerprint=refund_request_hash(cmd),
-                handle=handle,
-            )
+        cmd = RefundPayment(
+            actor=request.user,
+            payment_id=parse_payment_id(data.payment_id),
+            amount=data.amount,
+            reason=data.reason,
+            idempotency_key=optional_key(idempotency_key),
+        )
+        return await refund_response(
+            cmd, store=store, gateway=gateway, idempotency=idempotency, admission=admission
+        )
 
     @get(
         "/{payment_id:str}",

@@ -1,4 +1,5 @@
-"""Rate limits: per user on the payment routes, per client address on the Stripe webhook.
+"""Rate limits: per user on the payment routes, per client address on the Stripe webhook
+and on the console (whose requests carry no bearer token).
 
 Only webhook deliveries whose signature does not verify count: Stripe sends from a few
 addresses and bursts after an outage, and its genuine deliveries are never turned away.
@@ -24,7 +25,8 @@ from application.actors import Actor
 from domain.errors import InvalidInput
 from entrypoints.http.rate_limiter import AtomicRateLimitConfig, CountingStore
 
-PAYMENT_ROUTES = ("/api/payments", "/api/payment-methods")
+PAYMENT_ROUTES = ("/api/payments", "/api/payment-methods", "/console")
+STATIC_ROUTES = "/console/static"
 WEBHOOK_ROUTE = "/api/webhooks/stripe"
 STORE_NAME = "rate_limit"
 NAMESPACE = "payments-rate-limit"
@@ -42,7 +44,8 @@ def _address(request: Request[Any, Any, Any]) -> str:
 
 
 def _is_payment_route(request: Request[Any, Any, Any]) -> bool:
-    return request.url.path.startswith(PAYMENT_ROUTES)
+    path = request.url.path
+    return path.startswith(PAYMENT_ROUTES) and not path.startswith(STATIC_ROUTES)
 
 
 def _is_webhook_route(request: Request[Any, Any, Any]) -> bool:

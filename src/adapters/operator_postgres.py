@@ -1,0 +1,75 @@
+"""The operator read model in PostgreSQL; its table and indexes come from migrations/."""
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+
+from adapters.operator_sql import COLUMNS, TABLE, count_sql, found, page_sql
+from application.operator_projection import OperatorView
+from application.operator_search import OperatorPage, OperatorRow, PaymentQuery
+
+
+def _row(record: Any) -> OperatorRow:
+    return OperatorRow(
+        id=record["id"],
+        user_id=record["user_id"],
+        amount=record["amount"],
+        currency=record["currency"].strip(),
+        status=record["status"],
+        charge_status=record["charge_status"],
+        refunded_amount=record["refunded_amount"],
+        course_id=record["course_id"],
+        intent_id=record["intent_id"],
+        created_at=record["created_at"],
+        updated_at=record["updated_at"],
+    )
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+class PostgresOperatorView(PostgresTrackingRecorder, OperatorView):
+    def read_row(self, payment_id: UUID) -> OperatorRow | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT {COLUMNS} FROM {TABLE} WHERE id = %s", (payment_id,))
+            record = c.fetchone()
+        return _row(record) if record else None
+
+    def write_rows(self, rows: Sequence[OperatorRow], tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany(
+                f"INSERT INTO {TABLE} ({COLUMNS}) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
+                "charge_status = excluded.charge_status, intent_id = excluded.intent_id, "
+                "refunded_amount = excluded.refunded_amount, updated_at = excluded.updated_at",
+                [
+                    (
+                        row.id, row.user_id, row.amount, row.currency, row.status,
+                        row.charge_status, row.refunded_amount, row.course_id, row.intent_id,
+                        row.created_at, row.updated_at,
+                    )
+                    for row in rows
+                ],
+            )  # fmt: skip
+            self._insert_tracking(c, tracking)
+
+    def search(self, query: PaymentQuery) -> OperatorPage:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(*count_sql(query, "%s", _same, _same))
+            count = c.fetchone()
+            counted = int(count["total"]) if count else 0
+            c.execute(*page_sql(query, "%s", _same, _same))
+            rows = [_row(r) for r in c.fetchall()]
+        return found(counted, rows)
+
+    def clear(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"TRUNCATE {TABLE}")
+            c.execute(
+                f"DELETE FROM {self.tracking_table_name} WHERE application_name != '__migration__'"
+            )

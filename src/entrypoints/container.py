@@ -19,6 +19,7 @@ from adapters.wallet_store import EventSourcedWalletStore
 from application.history import PaymentHistoryProjection
 from application.idempotency import IdempotentRequests
 from application.ports import IdempotencyStore
+from entrypoints.outbound_wiring import OutboundEvents
 from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
 
@@ -89,8 +90,19 @@ class Container(containers.DeclarativeContainer):
             projection_lock, settings.provided.database_url, settings.provided.data_dir, "history"
         ),
     )
+    outbound = providers.Container(
+        OutboundEvents,
+        settings=settings,
+        app=payment_store.provided.app,
+        clock=clock,
+        create_tables=create_tables,
+    )
     readiness = providers.Singleton(
-        Readiness, store=payment_store, history_runner=history_runner, probes=probes
+        Readiness,
+        store=payment_store,
+        history_runner=history_runner,
+        probes=probes,
+        outbound=outbound.health,
     )
 
     audit_trail = providers.Singleton(EventStoreAuditTrail, app=payment_store.provided.app)
@@ -116,7 +128,11 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     # Every projection by name: `project` runs them, `replay --projection NAME` rebuilds one.
-    runners = providers.Dict({"history": history_runner, HashChainFollower.name: chain_runner})
+    runners = providers.Callable(
+        lambda *parts: {name: runner for part in parts for name, runner in part.items()},
+        providers.Dict({"history": history_runner, HashChainFollower.name: chain_runner}),
+        outbound.projection_runners,
+    )
 
 
 def build_container(settings: Settings, *, create_tables: bool | None = None) -> Container:

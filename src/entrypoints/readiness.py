@@ -6,6 +6,7 @@ from typing import Literal
 from uuid import UUID
 
 from adapters.projection_runner import PollingProjectionRunner
+from application.outbound_events import OutboxHealth
 from application.ports import PaymentStore
 from application.probes import DependencyProbe
 from entrypoints.deadline import DeadlineCheck
@@ -20,6 +21,7 @@ class Component:
     status: Status
     error: str | None = None
     lag: int | None = None
+    parked: int | None = None
 
 
 class Readiness:
@@ -31,6 +33,7 @@ class Readiness:
         history_runner: PollingProjectionRunner,
         probes: Sequence[DependencyProbe],
         deadline: float = DEADLINE_SECONDS,
+        outbound: Callable[[], OutboxHealth] | None = None,
     ) -> None:
         def bounded(check: Callable[[], object]) -> DeadlineCheck[object]:
             return DeadlineCheck(check, deadline)
@@ -41,6 +44,7 @@ class Readiness:
         }
         self._runner = history_runner
         self._optional = {probe.name: bounded(probe.check) for probe in probes}
+        self._outbound = bounded(outbound) if outbound is not None else None
 
     def components(self) -> dict[str, Component]:
         found = {name: _run(check, "down") for name, check in self._required.items()}
@@ -49,6 +53,8 @@ class Readiness:
             # the projection keeps failing on an event: lists stop following the log
             found["history"] = Component("degraded", type(stalled).__name__, found["history"].lag)
         found.update({name: _run(check, "degraded") for name, check in self._optional.items()})
+        if self._outbound is not None:
+            found["outboundEvents"] = _outbound(self._outbound)
         return found
 
 
@@ -63,3 +69,14 @@ def _run(check: DeadlineCheck[object], failed: Status) -> Component:
     except Exception as error:  # readiness reports, it does not raise
         return Component(status=failed, error=type(error).__name__)
     return Component(status="ok", lag=result if isinstance(result, int) else None)
+
+
+def _outbound(check: DeadlineCheck[object]) -> Component:
+    """Lag in seconds and events parked: receivers may be behind, payments go on."""
+    try:
+        health = check()
+    except Exception as error:  # readiness reports, it does not raise
+        return Component(status="degraded", error=type(error).__name__)
+    assert isinstance(health, OutboxHealth)
+    status: Status = "degraded" if health.parked else "ok"
+    return Component(status=status, lag=round(health.lag_seconds), parked=health.parked)

@@ -19,4 +19,5 @@ def migrate_schema(settings: Settings, directory: Path = MIGRATIONS_DIR) -> list
     container.payment_store().close()
     close_view(container.history())
     close_view(container.hash_chain())
+    close_view(container.outbound.outbox())
     return applied

@@ -5,8 +5,10 @@ import binascii
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from entrypoints.events_settings import EventsSettings, events_settings
 
 MAX_STRIPE_TIMEOUT = 120
 
@@ -33,6 +35,8 @@ class Settings:
     simulated_webhook_url: str | None = None
     webhook_rate_limit_per_minute: int = 600
     cors_origins: tuple[str, ...] = ()
+    events: EventsSettings = field(default_factory=EventsSettings)
+    events_retry_base: float = 1.0  # seconds before the first retry; tests shorten it
 
     @property
     def events_file(self) -> Path:
@@ -45,6 +49,10 @@ class Settings:
     @property
     def chain_file(self) -> Path:
         return self.data_dir / "audit-chain.db"
+
+    @property
+    def outbox_file(self) -> Path:
+        return self.data_dir / "outbound-events.db"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -90,6 +98,7 @@ class Settings:
                 get("PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE") or "600",
             ),
             cors_origins=_origins(get("PAYMENTS_CORS_ORIGINS")),
+            events=events_settings(get, ConfigError),
         )
 
 

@@ -55,7 +55,8 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         runners = container.runners().values() if run_projections else []
-        for runner in runners:
+        dispatchers = container.outbound.dispatchers() if run_projections else []
+        for runner in [*runners, *dispatchers]:
             runner.start()
         try:
             yield
@@ -63,6 +64,8 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             for runner in runners:
                 # waits for the batch in hand, then takes in what the drained requests wrote
                 runner.stop(catch_up=True)
+            for dispatcher in dispatchers:
+                dispatcher.stop()
             container.payment_store().close()
             metrics.forget_this_process()
 

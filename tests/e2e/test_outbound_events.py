@@ -1,8 +1,10 @@
 """The course platform hears of every settled change, signed, in order, at least once."""
 
+import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -162,3 +164,20 @@ def test_without_endpoints_nothing_is_put_in_the_outbox(
     with service(backend_env) as client:
         charge(client, user_id, "o-1")
         assert "outboundEvents" not in client.get("/health/ready").json()["components"]
+
+
+@pytest.mark.parametrize("backend_env", ["sqlite"], indirect=True)
+def test_with_encryption_on_the_outbox_holds_ids_only(
+    backend_env: dict[str, str], user_id: str
+) -> None:
+    key = base64.b64encode(b"k" * 32).decode()
+    env = {**backend_env, "PAYMENTS_ENCRYPTION_KEY": key}
+    with receiving() as receiver, service(with_events(env, receiver.url)) as client:
+        secret_note = {"courseTitle": "Private course title 7f3a"}
+        paid = charge(client, user_id, "o-1", metadata=secret_note)["paymentId"]
+        assert types_of(receiver, paid, 1) == ["payment.succeeded"]
+        assert receiver.events_of(paid)[0]["data"]["payment"]["metadata"] == secret_note
+    stored = b"".join(p.read_bytes() for p in Path(env["PAYMENTS_DATA_DIR"]).glob("outbound*"))
+    assert paid.encode() in stored  # the rows are there, by id
+    for private in (user_id, "Private course title 7f3a"):
+        assert private.encode() not in stored, private

@@ -2,9 +2,9 @@
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from application.outbound_events import OutboxEntry
+from application.outbound_events import Delivery, OutboxEntry
 from application.outbox_ports import DeliveryFailed, EventSink, OutboundMessage, Outbox, Outcome
 from application.ports import Clock
 from application.retry_schedule import RetrySchedule
@@ -29,22 +29,30 @@ def dispatch_one(
             return False
         delivery = claim.delivery
         entry = delivery.entry
-        message = OutboundMessage(str(entry.event_id), entry.type, render(entry))
         attempted = clock.now()
         try:
+            message = OutboundMessage(str(entry.event_id), entry.type, render(entry))
             sinks[delivery.endpoint].send(message)
         except DeliveryFailed as error:
-            first = delivery.first_attempt_at or attempted
-            if schedule.gives_up(first, attempted):
-                outcome = Outcome("parked", attempted, error=str(error))
-                log.warning(
-                    "outbound event %s parked for %s: %s", entry.event_id, delivery.endpoint, error
-                )
-            else:
-                wait = timedelta(seconds=schedule.delay(delivery.attempts + 1))
-                outcome = Outcome("pending", attempted, attempted + wait, str(error))
+            outcome = _failed(delivery, attempted, str(error), schedule)
+        except Exception as error:  # a body that cannot be built holds up no other event
+            log.exception("outbound event %s could not be sent", entry.event_id)
+            outcome = _failed(delivery, attempted, f"not sent: {type(error).__name__}", schedule)
         else:
             outcome = Outcome("delivered", attempted)
         claim.settle(outcome)
     observe(entry.type, "retrying" if outcome.status == "pending" else outcome.status)
     return True
+
+
+def _failed(
+    delivery: Delivery, attempted: datetime, error: str, schedule: RetrySchedule
+) -> Outcome:
+    """Tried again later, or parked once it has been tried for long enough."""
+    if schedule.gives_up(delivery.first_attempt_at or attempted, attempted):
+        log.warning(
+            "outbound event %s parked for %s: %s", delivery.entry.event_id, delivery.endpoint, error
+        )
+        return Outcome("parked", attempted, error=error)
+    wait = timedelta(seconds=schedule.delay(delivery.attempts + 1))
+    return Outcome("pending", attempted, attempted + wait, error)

@@ -144,3 +144,30 @@ def test_redeliver_since_a_date_sends_delivered_events_again(
         pass
     assert platform.accepted[2:] == [str(recent.event_id)]
     assert main(["events", "redeliver", "--id", str(uuid4())]) == 1  # no such event
+
+
+def test_an_event_whose_body_cannot_be_built_holds_up_no_other(
+    backend_env: dict[str, str],
+) -> None:
+    outbox = build_container(Settings.from_env(backend_env)).outbound.outbox()
+    broken, fine = entry(uuid4(), 2, 1), entry(uuid4(), 2, 2)
+    outbox.add([broken, fine], [ENDPOINT], Tracking("payments", 2))
+    platform = Platform()
+
+    def render(e: OutboxEntry) -> bytes:
+        if e.event_id == broken.event_id:
+            raise LookupError("the event store lost it")
+        return b"{}"
+
+    clock = Clock(datetime.now(UTC))
+    send = partial(
+        dispatch_one, outbox, {ENDPOINT: platform}, render=render,
+        schedule=RetrySchedule(), clock=clock,
+    )  # fmt: skip
+    while send():
+        pass
+    assert platform.accepted == [str(fine.event_id)]
+    rows = {r.entry.event_id: r for r in outbox.rows(parked_only=False, limit=10)}
+    assert rows[broken.event_id].status == "pending"
+    assert rows[broken.event_id].last_error == "not sent: LookupError"
+    assert rows[broken.event_id].next_attempt_at > clock.now()

@@ -131,15 +131,20 @@ def test_a_receiver_down_during_five_charges_gets_all_five_once_back(
     url = f"http://127.0.0.1:{closed_port}/hooks/payments"
     with service(with_events(backend_env, url)) as client:
         paid = [charge(client, user_id, f"o-{n}")["paymentId"] for n in range(5)]
-        waiting = eventually(
-            lambda: client.get("/health/ready").json()["components"]["outboundEvents"]["lag"] >= 0
-        )
-        assert waiting
+
+        def outbound() -> dict[str, Any]:
+            found: dict[str, Any] = client.get("/health/ready").json()["components"]
+            return dict(found["outboundEvents"])
+
+        assert eventually(lambda: outbound()["lag"] >= 1, timeout=10), outbound()
+        lag = eventually(lambda: REGISTRY.get_sample_value("outbound_event_lag_seconds"), 10)
+        assert lag and lag >= 1
         with receiving(port=closed_port) as receiver:
             arrived = eventually(lambda: len(receiver.acknowledged()) >= 5, timeout=20)
             assert arrived, f"{len(receiver.acknowledged())} of 5 arrived"
             assert {c.body["data"]["payment"]["id"] for c in receiver.acknowledged()} == set(paid)
             assert len(receiver.acknowledged()) == 5
+            assert eventually(lambda: outbound()["lag"] == 0), outbound()
 
 
 def test_events_not_delivered_before_a_restart_are_delivered_after_it(

@@ -2,6 +2,7 @@
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -13,9 +14,11 @@ from application.outbound_events import (
     OUTBOUND_TOPICS,
     Delivery,
     OutboxEntry,
+    OutboxHealth,
     OutboxRow,
     entry_for,
 )
+from application.outbox_ports import Claim
 
 COLUMNS = (
     "event_id, endpoint, type, payment_id, sequence, refund_number, position, occurred_at, "
@@ -31,6 +34,20 @@ class OutboxView(TrackingRecorder, ABC):
         self, entries: Sequence[OutboxEntry], endpoints: Sequence[str], tracking: Tracking
     ) -> None:
         """Insert a row per entry and endpoint (once), and the tracking: one transaction."""
+
+    @abstractmethod
+    def claim(
+        self, endpoints: Sequence[str], now: datetime
+    ) -> AbstractContextManager[Claim | None]: ...
+
+    @abstractmethod
+    def rows(self, *, parked_only: bool, limit: int) -> list[OutboxRow]: ...
+
+    @abstractmethod
+    def redeliver(self, *, event_id: UUID | None, since: datetime | None, now: datetime) -> int: ...
+
+    @abstractmethod
+    def health(self, endpoints: Sequence[str], now: datetime) -> OutboxHealth: ...
 
 
 def entry_of(record: Any) -> OutboxEntry:

@@ -13,6 +13,12 @@ from entrypoints.operations import Unusable, opened
 from entrypoints.settings import Settings
 
 
+def positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a positive whole number")
+    return int(value)
+
+
 def row_json(row: OutboxRow) -> dict[str, object]:
     entry = row.entry
     return {
@@ -66,7 +72,7 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
 
     p = actions.add_parser("list", help="the newest outbound events and their delivery, JSON lines")
     p.add_argument("--failed", action="store_true", help="only those parked after 72 h of tries")
-    p.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    p.add_argument("--limit", type=positive, default=100, help="at most this many (default 100)")
     p.set_defaults(run=list_events)
 
     p = actions.add_parser("redeliver", help="send events again (parked or delivered)")

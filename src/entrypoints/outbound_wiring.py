@@ -63,7 +63,7 @@ def dispatcher(
     """On SQLite one process dispatches (a file lock); on PostgreSQL every one may."""
     dispatch = partial(
         dispatch_one,
-        outbox,  # type: ignore[arg-type]
+        outbox,
         sinks,
         render=partial(render_event, versions=versions),
         schedule=RetrySchedule(base=settings.events_retry_base),
@@ -85,7 +85,7 @@ def dispatcher(
 
 
 def outbox_health(outbox: OutboxView, sinks: dict[str, EventSink], clock: Clock) -> OutboxHealth:
-    return outbox.health(list(sinks), clock.now())  # type: ignore[attr-defined, no-any-return]
+    return outbox.health(list(sinks), clock.now())
 
 
 def _enabled(settings: Settings) -> str:
@@ -128,6 +128,6 @@ class OutboundEvents(containers.DeclarativeContainer):
     dispatchers = providers.Selector(enabled, on=providers.List(dispatcher), off=providers.List())
     health = providers.Selector(
         enabled,
-        on=providers.Callable(lambda *a: partial(outbox_health, *a), outbox, sinks, clock),
+        on=providers.Callable(partial, outbox_health, outbox, sinks, clock),
         off=providers.Object(None),
     )

@@ -16,7 +16,7 @@ from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from tests.conftest import bearer, eventually
 from tests.outbound_receiver import EVENTS_SECRET, Receiver, receiving, verify
-from tests.stripe_fixtures import event, payment_intent, signed
+from tests.stripe_fixtures import dispute, event, payment_intent, signed
 
 Client = TestClient[Any]
 VISA = {"amount": 9999, "currency": "usd", "paymentMethodId": "pm_card_visa"}
@@ -75,13 +75,20 @@ def test_each_settled_change_reaches_the_receiver_signed_and_in_order(
             "payment_intent.succeeded", payment_intent(intent, "succeeded", amount=9999)
         )
         assert client.post("/api/webhooks/stripe", **signed(stripe_event)).status_code == 200
+        for kind, status in (("created", "needs_response"), ("closed", "won")):
+            case = dispute("dp_outbound_1", intent, 9999, status)
+            sent = client.post(
+                "/api/webhooks/stripe", **signed(event(f"charge.dispute.{kind}", case))
+            )
+            assert sent.status_code == 200
 
         assert types_of(receiver, paid, 3) == [
             "payment.succeeded", "payment.refunded", "payment.refunded",
         ]  # fmt: skip
         assert types_of(receiver, declined["paymentId"], 1) == ["payment.failed"]
-        assert types_of(receiver, secure["paymentId"], 2) == [
+        assert types_of(receiver, secure["paymentId"], 4) == [
             "payment.requires_action", "payment.succeeded",
+            "payment.dispute_opened", "payment.dispute_closed",
         ]  # fmt: skip
 
         for call in receiver.acknowledged():

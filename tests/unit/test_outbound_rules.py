@@ -107,3 +107,13 @@ def test_good_event_configuration_is_kept() -> None:
     )
     assert settings.events.webhook_urls == ("https://a.example/h", "http://127.0.0.1:9000/h")
     assert settings.events.nats_url == "nats://127.0.0.1:4222"
+
+
+def test_replay_never_rebuilds_the_outbox(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: object
+) -> None:
+    monkeypatch.setenv("PAYMENTS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PAYMENTS_EVENTS_WEBHOOK_URLS", "https://platform.example/hooks")
+    monkeypatch.setenv("PAYMENTS_EVENTS_SIGNING_SECRET", SECRET)
+    assert main(["replay", "--projection", "outbound-events"]) == 2
+    assert "unknown projection 'outbound-events'" in capsys.readouterr().err

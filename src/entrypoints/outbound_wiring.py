@@ -1,5 +1,6 @@
 """Outbound events wired together: the outbox projection, its dispatchers and their sinks."""
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -20,7 +21,6 @@ from application.outbound_events import OutboxHealth
 from application.outbox_ports import EventSink
 from application.ports import Clock
 from application.retry_schedule import RetrySchedule
-from entrypoints import metrics
 from entrypoints.outbound_body import render_event
 from entrypoints.settings import Settings
 
@@ -48,8 +48,20 @@ def sinks_for(settings: Settings, loop: BackgroundLoop) -> dict[str, EventSink]:
     return sinks
 
 
+# entrypoints.metrics is imported when first used: `serve` picks prometheus-client's
+# multiprocess mode after the container is built, and the library decides at import time.
+
+
 def _observe(event_type: str, outcome: str) -> None:
+    from entrypoints import metrics
+
     metrics.outbound_events_total.labels(type=event_type, outcome=outcome).inc()
+
+
+def _report_lag(health: Callable[[], OutboxHealth]) -> None:
+    from entrypoints import metrics
+
+    metrics.outbound_event_lag_seconds.set(health().lag_seconds)
 
 
 def dispatcher(
@@ -79,7 +91,7 @@ def dispatcher(
         dispatch,
         lock=lock,
         workers=WORKERS,
-        report=lambda: metrics.outbound_event_lag_seconds.set(health().lag_seconds),
+        report=partial(_report_lag, health),
         on_stop=[*closers, loop.close],
     )
 

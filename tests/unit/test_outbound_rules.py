@@ -1,6 +1,8 @@
 """Outbound events: the retry schedule, the signature a receiver checks, the configuration."""
 
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -117,3 +119,12 @@ def test_replay_never_rebuilds_the_outbox(
     monkeypatch.setenv("PAYMENTS_EVENTS_SIGNING_SECRET", SECRET)
     assert main(["replay", "--projection", "outbound-events"]) == 2
     assert "unknown projection 'outbound-events'" in capsys.readouterr().err
+
+
+def test_building_the_container_leaves_prometheus_client_unimported() -> None:
+    """`serve` chooses the metrics' multiprocess mode after building the container."""
+    check = (
+        "import sys; import entrypoints.cli, entrypoints.container, entrypoints.outbound_wiring; "
+        "sys.exit('prometheus_client' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", check], check=False).returncode == 0

@@ -4,6 +4,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
@@ -32,11 +33,12 @@ class _Claim:
 class SQLiteOutbox(SQLiteTrackingRecorder, OutboxView):
     """Rows in flight in this process are skipped by its other dispatching threads."""
 
-    _busy: set[str]
-    _busy_lock: threading.Lock
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
 
     def construct_create_table_statements(self) -> list[str]:
-        self._busy, self._busy_lock = set(), threading.Lock()
         return [
             *super().construct_create_table_statements(),
             "CREATE TABLE IF NOT EXISTS outbound_events (event_id TEXT NOT NULL, "

@@ -1,7 +1,7 @@
 -- Outbound events: a transactional outbox, one row per announced event and endpoint, filled by
 -- the outbound-events projection together with its tracking position; see adapters/outbox_*.py.
 -- Rows hold ids only: the body is built from the payment at that event's version when sent.
-CREATE TABLE IF NOT EXISTS outbound_events (
+CREATE TABLE IF NOT EXISTS event_outbox (
     event_id         uuid        NOT NULL,
     endpoint         text        NOT NULL,
     type             text        NOT NULL,
@@ -21,10 +21,10 @@ CREATE TABLE IF NOT EXISTS outbound_events (
     PRIMARY KEY (event_id, endpoint)
 );
 
-CREATE INDEX IF NOT EXISTS outbound_events_due
-    ON outbound_events (next_attempt_at, position) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS event_outbox_due
+    ON event_outbox (next_attempt_at, position) WHERE status = 'pending';
 
-CREATE INDEX IF NOT EXISTS outbound_events_chain
-    ON outbound_events (endpoint, payment_id, sequence) WHERE status <> 'delivered';
+CREATE INDEX IF NOT EXISTS event_outbox_chain
+    ON event_outbox (endpoint, payment_id, sequence) WHERE status <> 'delivered';
 
-CREATE INDEX IF NOT EXISTS outbound_events_position ON outbound_events (position DESC);
+CREATE INDEX IF NOT EXISTS event_outbox_position ON event_outbox (position DESC);

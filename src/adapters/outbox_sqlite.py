@@ -41,17 +41,16 @@ class SQLiteOutbox(SQLiteTrackingRecorder, OutboxView):
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
-            "CREATE TABLE IF NOT EXISTS outbound_events (event_id TEXT NOT NULL, "
+            "CREATE TABLE IF NOT EXISTS event_outbox (event_id TEXT NOT NULL, "
             "endpoint TEXT NOT NULL, type TEXT NOT NULL, payment_id TEXT NOT NULL, "
             "sequence INTEGER NOT NULL, refund_number INTEGER, position INTEGER NOT NULL, "
             "occurred_at TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', "
             "attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL, "
             "first_attempt_at TEXT, last_attempt_at TEXT, last_error TEXT, delivered_at TEXT, "
             "PRIMARY KEY (event_id, endpoint))",
-            "CREATE INDEX IF NOT EXISTS outbound_events_due "
-            "ON outbound_events (status, next_attempt_at)",
-            "CREATE INDEX IF NOT EXISTS outbound_events_chain "
-            "ON outbound_events (endpoint, payment_id, sequence)",
+            "CREATE INDEX IF NOT EXISTS event_outbox_due ON event_outbox (status, next_attempt_at)",
+            "CREATE INDEX IF NOT EXISTS event_outbox_chain "
+            "ON event_outbox (endpoint, payment_id, sequence)",
         ]
 
     def add(

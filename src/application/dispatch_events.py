@@ -34,10 +34,11 @@ def dispatch_one(
             message = OutboundMessage(str(entry.event_id), entry.type, render(entry))
             sinks[delivery.endpoint].send(message)
         except DeliveryFailed as error:
-            outcome = _failed(delivery, attempted, str(error), schedule)
+            outcome = _failed(delivery, attempted, clock.now(), str(error), schedule)
         except Exception as error:  # a body that cannot be built holds up no other event
             log.exception("outbound event %s could not be sent", entry.event_id)
-            outcome = _failed(delivery, attempted, f"not sent: {type(error).__name__}", schedule)
+            reason = f"not sent: {type(error).__name__}"
+            outcome = _failed(delivery, attempted, clock.now(), reason, schedule)
         else:
             outcome = Outcome("delivered", attempted)
         claim.settle(outcome)
@@ -46,13 +47,13 @@ def dispatch_one(
 
 
 def _failed(
-    delivery: Delivery, attempted: datetime, error: str, schedule: RetrySchedule
+    delivery: Delivery, attempted: datetime, ended: datetime, error: str, schedule: RetrySchedule
 ) -> Outcome:
-    """Tried again later, or parked once it has been tried for long enough."""
+    """Tried again a backoff after this try ended, or parked once tried for long enough."""
     if schedule.gives_up(delivery.first_attempt_at or attempted, attempted):
         log.warning(
             "outbound event %s parked for %s: %s", delivery.entry.event_id, delivery.endpoint, error
         )
         return Outcome("parked", attempted, error=error)
     wait = timedelta(seconds=schedule.delay(delivery.attempts + 1))
-    return Outcome("pending", attempted, attempted + wait, error)
+    return Outcome("pending", attempted, ended + wait, error)

@@ -14,6 +14,9 @@ from adapters.history_postgres import PostgresHistoryView
 from adapters.history_sqlite import SQLiteHistoryView
 from adapters.operator_postgres import PostgresOperatorView
 from adapters.operator_sqlite import SQLiteOperatorView
+from adapters.outbox_postgres import PostgresOutbox
+from adapters.outbox_sqlite import SQLiteOutbox
+from adapters.outbox_view import OutboxView
 from adapters.projection_lock import FileProjectionLock, PostgresProjectionLock, ProjectionLock
 from application.history import HistoryView
 from application.operator_projection import OperatorView
@@ -49,6 +52,13 @@ def hash_chain_view(env: Mapping[str, str]) -> HashChainView:
     view_class = PostgresHashChain if _on_postgres(env) else SQLiteHashChain
     view = _view("auditchain", env, view_class)
     assert isinstance(view, HashChainView)
+    return view
+
+
+def outbox_view(env: Mapping[str, str]) -> OutboxView:
+    view_class = PostgresOutbox if _on_postgres(env) else SQLiteOutbox
+    view = _view("outbox", env, view_class)
+    assert isinstance(view, OutboxView)
     return view
 
 

@@ -50,7 +50,11 @@ def visible_payment(store: PaymentStore, actor: Actor, payment_id: UUID) -> Paym
 
 
 def get_payment(actor: Actor, payment_id: UUID, *, store: PaymentStore) -> PaymentDetails:
-    payment = visible_payment(store, actor, payment_id)
+    return payment_details(visible_payment(store, actor, payment_id))
+
+
+def payment_details(payment: Payment) -> PaymentDetails:
+    """What the payment's owner may read of it (outbound events carry the same)."""
     failure = payment.failure or {}
     return PaymentDetails(
         id=str(payment.id),

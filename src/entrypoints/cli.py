@@ -16,7 +16,7 @@ import jwt
 
 from application.causes import caused_by
 from application.causes import command as cli_command
-from entrypoints import audit_cli, operations
+from entrypoints import audit_cli, events_cli, operations
 from entrypoints.settings import ConfigError, Settings, load_dotenv
 
 
@@ -158,6 +158,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=keygen)
     operations.add_commands(commands)
     audit_cli.add_commands(commands)
+    events_cli.add_commands(commands)
     return root
 
 

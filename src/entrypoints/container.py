@@ -22,6 +22,7 @@ from application.idempotency import IdempotentRequests
 from application.operator_projection import OperatorProjection
 from application.ports import IdempotencyStore
 from entrypoints.console.chain import ChainState
+from entrypoints.outbound_wiring import OutboundEvents
 from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
 
@@ -120,12 +121,20 @@ class Container(containers.DeclarativeContainer):
             projection_lock, settings.provided.database_url, settings.provided.data_dir, "history"
         ),
     )
+    outbound = providers.Container(
+        OutboundEvents,
+        settings=settings,
+        app=payment_store.provided.app,
+        clock=clock,
+        create_tables=create_tables,
+    )
     readiness = providers.Singleton(
         Readiness,
         store=payment_store,
         history_runner=history_runner,
         probes=probes,
         schema=providers.Singleton(schema_probe, settings.provided.database_url),
+        outbound=outbound.health,
     )
 
     audit_trail = providers.Singleton(EventStoreAuditTrail, app=payment_store.provided.app)
@@ -169,12 +178,16 @@ class Container(containers.DeclarativeContainer):
     )
     chain_state = providers.Singleton(ChainState, app=payment_store.provided.app, chain=hash_chain)
     # Every projection by name: `project` runs them, `replay --projection NAME` rebuilds one.
-    runners = providers.Dict(
-        {
-            "history": history_runner,
-            HashChainFollower.name: chain_runner,
-            OperatorProjection.name: operator_runner,
-        }
+    runners = providers.Callable(
+        lambda *parts: {name: runner for part in parts for name, runner in part.items()},
+        providers.Dict(
+            {
+                "history": history_runner,
+                HashChainFollower.name: chain_runner,
+                OperatorProjection.name: operator_runner,
+            }
+        ),
+        outbound.projection_runners,
     )
 
 

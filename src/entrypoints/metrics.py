@@ -6,7 +6,7 @@ and `GET /metrics` on any worker answers for all of them.
 
 import os
 
-from prometheus_client import Counter, Histogram, multiprocess
+from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -55,3 +55,15 @@ def forget_this_process() -> None:
     """On a worker's exit: drop its live gauges (in-flight requests) from the totals."""
     if os.environ.get(MULTIPROC_ENV):
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+outbound_events_total = Counter(
+    "outbound_events_total",
+    "Tries to send an outbound event, by type and outcome (delivered, retrying, parked)",
+    ["type", "outcome"],
+)
+outbound_event_lag_seconds = Gauge(
+    "outbound_event_lag_seconds",
+    "Age of the oldest outbound event a receiver is still waiting for (parked ones aside)",
+    multiprocess_mode="livemax",
+)

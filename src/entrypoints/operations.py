@@ -13,6 +13,7 @@ from rich.progress import Progress
 from adapters.encryption import UnreadableEvents, check_events_readable
 from adapters.hash_chain import HashChainFollower
 from adapters.migrations import MigrationsMissing
+from adapters.outbox_view import OutboundEventsFollower
 from adapters.projection_runner import PollingProjectionRunner
 from adapters.schema_version import SchemaNotReady, SchemaUnknown
 from entrypoints.container import Container, build_container
@@ -50,8 +51,9 @@ def selected(
     container: Container, name: str | None, *, read_models_only: bool = False
 ) -> list[PollingProjectionRunner]:
     runners: dict[str, PollingProjectionRunner] = container.runners()
-    if read_models_only:  # the hash chain is evidence: extended, never recomputed from the log
-        runners = {k: v for k, v in runners.items() if k != HashChainFollower.name}
+    if read_models_only:  # the hash chain is evidence, the outbox is what was announced:
+        kept = (HashChainFollower.name, OutboundEventsFollower.name)  # never recomputed
+        runners = {k: v for k, v in runners.items() if k not in kept}
     if name is None:
         return list(runners.values())
     if name not in runners:
@@ -70,7 +72,8 @@ def project(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     with opened(settings) as container:
         runners = selected(container, args.projection)
-        for runner in runners:
+        dispatchers = container.outbound.dispatchers() if args.projection is None else []
+        for runner in [*runners, *dispatchers]:
             runner.start()
         shown: dict[str, bool | None] = {r.name: None for r in runners}
 
@@ -89,6 +92,8 @@ def project(args: argparse.Namespace, settings: Settings) -> int:
             report()
             for runner in runners:
                 runner.stop()
+            for dispatcher in dispatchers:
+                dispatcher.stop()
     return 0
 
 

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from adapters.projection_runner import PollingProjectionRunner
 from adapters.schema_version import SchemaNotReady
+from application.outbound_events import OutboxHealth
 from application.ports import PaymentStore
 from application.probes import DependencyProbe
 from entrypoints.deadline import DeadlineCheck
@@ -21,6 +22,7 @@ class Component:
     status: Status
     error: str | None = None
     lag: int | None = None
+    parked: int | None = None
 
 
 class Readiness:
@@ -33,6 +35,7 @@ class Readiness:
         probes: Sequence[DependencyProbe],
         deadline: float = DEADLINE_SECONDS,
         schema: DependencyProbe | None = None,
+        outbound: Callable[[], OutboxHealth] | None = None,
     ) -> None:
         def bounded(check: Callable[[], object]) -> DeadlineCheck[object]:
             return DeadlineCheck(check, deadline)
@@ -45,6 +48,7 @@ class Readiness:
             self._required[schema.name] = bounded(schema.check)
         self._runner = history_runner
         self._optional = {probe.name: bounded(probe.check) for probe in probes}
+        self._outbound = bounded(outbound) if outbound is not None else None
 
     def components(self) -> dict[str, Component]:
         found = {name: _run(check, "down") for name, check in self._required.items()}
@@ -53,6 +57,8 @@ class Readiness:
             # the projection keeps failing on an event: lists stop following the log
             found["history"] = Component("degraded", type(stalled).__name__, found["history"].lag)
         found.update({name: _run(check, "degraded") for name, check in self._optional.items()})
+        if self._outbound is not None:
+            found["outboundEvents"] = _outbound(self._outbound)
         return found
 
 
@@ -69,3 +75,14 @@ def _run(check: DeadlineCheck[object], failed: Status) -> Component:
         told = str(error) if isinstance(error, SchemaNotReady) else type(error).__name__
         return Component(status=failed, error=told)
     return Component(status="ok", lag=result if isinstance(result, int) else None)
+
+
+def _outbound(check: DeadlineCheck[object]) -> Component:
+    """Lag in seconds and events parked: receivers may be behind, payments go on."""
+    try:
+        health = check()
+    except Exception as error:  # readiness reports, it does not raise
+        return Component(status="degraded", error=type(error).__name__)
+    assert isinstance(health, OutboxHealth)
+    status: Status = "degraded" if health.parked else "ok"
+    return Component(status=status, lag=round(health.lag_seconds), parked=health.parked)

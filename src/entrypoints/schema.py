@@ -19,6 +19,7 @@ def migrate_schema(settings: Settings, migrations: Sequence[Migration] | None = 
     close_view(container.history())
     close_view(container.hash_chain())
     close_view(container.operator_view())
+    close_view(container.outbound.outbox())
     return applied
 
 

@@ -6,8 +6,10 @@ import math
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from entrypoints.events_settings import EventsSettings, events_settings
 
 MAX_STRIPE_TIMEOUT = 120
 # A worker completes at least 50 charges a second (one core, `make bench`): a full queue of
@@ -43,6 +45,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     request_timeout: float = 10.0
     max_in_flight: int | None = None
+    events: EventsSettings = field(default_factory=EventsSettings)
+    events_retry_base: float = 1.0  # seconds before the first retry; tests shorten it
 
     @property
     def admitted_in_flight(self) -> int:
@@ -62,6 +66,10 @@ class Settings:
     @property
     def chain_file(self) -> Path:
         return self.data_dir / "audit-chain.db"
+
+    @property
+    def outbox_file(self) -> Path:
+        return self.data_dir / "outbound-events.db"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -120,6 +128,7 @@ class Settings:
             ),
             jwt_audience=get("PAYMENTS_JWT_AUDIENCE"),
             jwt_issuer=get("PAYMENTS_JWT_ISSUER"),
+            events=events_settings(get, ConfigError),
         )
 
 

@@ -23,7 +23,7 @@ VISA = {"amount": 2500, "currency": "usd", "paymentMethodId": "pm_card_visa"}
 DESIGN_METRICS = {
     "payments_total", "payment_processing_seconds", "webhook_events_total",
     "webhook_processing_seconds", "payment_errors_total", "refunds_total",
-    "duplicate_payment_attempts_total",
+    "duplicate_payment_attempts_total", "outbound_events_total", "outbound_event_lag_seconds",
 }  # fmt: skip
 
 

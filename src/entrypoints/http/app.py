@@ -87,7 +87,8 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             ThreadPoolExecutor(DATABASE_THREADS, thread_name_prefix="blocking")
         )
         runners = container.runners().values() if run_projections else []
-        for runner in runners:
+        dispatchers = container.outbound.dispatchers() if run_projections else []
+        for runner in [*runners, *dispatchers]:
             runner.start()
         try:
             yield
@@ -95,6 +96,8 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             for runner in runners:
                 # waits for the batch in hand, then takes in what the drained requests wrote
                 runner.stop(catch_up=True)
+            for dispatcher in dispatchers:
+                dispatcher.stop()
             container.payment_store().close()
             close_gateway = getattr(container.gateway(), "aclose", None)
             if close_gateway is not None:

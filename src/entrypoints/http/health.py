@@ -14,6 +14,7 @@ class ComponentHealth(Struct, omit_defaults=True):
     status: Status
     error: str | None = None
     lag: int | None = None
+    parked: int | None = None
 
 
 class HealthReport(Struct):
@@ -47,7 +48,7 @@ class HealthController(Controller):
         found = readiness.components()
         status = overall(found)
         components = {
-            name: ComponentHealth(status=c.status, error=c.error, lag=c.lag)
+            name: ComponentHealth(status=c.status, error=c.error, lag=c.lag, parked=c.parked)
             for name, c in found.items()
         }
         return Response(

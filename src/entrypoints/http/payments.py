@@ -37,9 +37,9 @@ from entrypoints.http.schemas import (
     ProcessPaymentBody,
     ProcessPaymentResponse,
     RefundBody,
-    RefundOut,
     RefundResponse,
     StatusName,
+    details_response,
 )
 
 AnyRequest = Request[Actor, Any, Any]
@@ -199,22 +199,4 @@ class PaymentController(Controller):
         self, request: AnyRequest, payment_id: FromPath[str], store: NamedDependency[PaymentStore]
     ) -> PaymentDetailsResponse:
         payment = get_payment(request.user, parse_payment_id(payment_id), store=store)
-        return PaymentDetailsResponse(
-            id=payment.id,
-            user_id=payment.user_id,
-            amount=payment.amount,
-            currency=payment.currency,
-            status=payment.status,
-            refunded_amount=payment.refunded_amount,
-            course_id=payment.course_id,
-            metadata=payment.metadata,
-            stripe_payment_intent_id=payment.intent_id,
-            created_at=payment.created_at,
-            updated_at=payment.updated_at,
-            refunds=[
-                RefundOut(refund_id=r.refund_id, amount=r.amount, status=r.state, reason=r.reason)
-                for r in payment.refunds
-            ],
-            failure_code=payment.failure_code,
-            failure_message=payment.failure_message,
-        )
+        return details_response(payment)

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from application.queries import PaymentDetails
 from domain.card_data import find_card_data
 from domain.money import MAX_AMOUNT, SUPPORTED
 
@@ -139,3 +140,26 @@ class ErrorResponse(Struct, rename="camel", omit_defaults=True):
     success: bool
     error: ErrorDetail
     payment_id: str | None = None
+
+
+def details_response(payment: PaymentDetails) -> PaymentDetailsResponse:
+    """A payment as its owner reads it: over HTTP and in outbound events."""
+    return PaymentDetailsResponse(
+        id=payment.id,
+        user_id=payment.user_id,
+        amount=payment.amount,
+        currency=payment.currency,
+        status=payment.status,
+        refunded_amount=payment.refunded_amount,
+        course_id=payment.course_id,
+        metadata=payment.metadata,
+        stripe_payment_intent_id=payment.intent_id,
+        created_at=payment.created_at,
+        updated_at=payment.updated_at,
+        refunds=[
+            RefundOut(refund_id=r.refund_id, amount=r.amount, status=r.state, reason=r.reason)
+            for r in payment.refunds
+        ],
+        failure_code=payment.failure_code,
+        failure_message=payment.failure_message,
+    )

@@ -141,3 +141,26 @@ def test_a_charge_started_before_its_deadline_is_recorded_and_the_retry_gets_its
     assert retried.json()["paymentId"] == str(payment_id)
     assert retried.json()["status"] == "succeeded"
     assert len(gateway.charge_calls) == 1
+
+
+def test_at_capacity_a_charge_is_refused_before_it_is_authenticated_or_read(
+    serve: Callable[..., tuple[str, Container]], user_id: str
+) -> None:
+    gateway = HeldGateway()
+    url, _ = serve(gateway, PAYMENTS_MAX_IN_FLIGHT="1")
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(post, url, user_id, "held")
+        assert gateway.started.acquire(timeout=10)
+        unauthenticated = httpx.post(
+            f"{url}/api/payments/process", content=b"{not json", timeout=30
+        )
+        other_route = httpx.get(f"{url}/api/payments/history", headers=bearer(user_id))
+        gateway.release.set()
+        assert held.result().status_code == 201
+
+    assert unauthenticated.status_code == 503, unauthenticated.text
+    assert unauthenticated.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert unauthenticated.headers["Retry-After"] == "1"
+    assert other_route.status_code == 200, "only charges and refunds are bounded"
+    assert len(gateway.charge_calls) == 1
+    assert post(url, user_id, "after").status_code == 201, "admitted again once below the bound"

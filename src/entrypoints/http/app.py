@@ -25,7 +25,7 @@ from entrypoints.console.setup import (
 )
 from entrypoints.container import Container, build_container
 from entrypoints.http import auth_failures, header_limits, request_context
-from entrypoints.http.admission import Admission
+from entrypoints.http.admission import Admission, shed_when_full
 from entrypoints.http.audit import AuditController
 from entrypoints.http.auth import jwt_auth
 from entrypoints.http.errors import handle_exception
@@ -142,6 +142,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             auth_failures.install(settings.auth_failures_per_minute, STORE_NAME),
             request_context.install,
             header_limits.install,
+            shed_when_full(admission),  # last: outermost, before authentication
         ],
         middleware=[
             prometheus.middleware,

@@ -1,15 +1,14 @@
 """Header limits: 64 KiB of headers in all (the server), 16 KiB per header line (the app).
 
-uvicorn's httptools parser has no header limit, so `serve` runs h11, whose receive buffer
-is capped at MAX_HEADER_BYTES: a larger header block is answered 431 and the connection
-closed after at most one more read, before any application code sees the request. A single
-header line over MAX_HEADER_LINE_BYTES inside that bound is answered 431 by the first
-middleware.
+uvicorn's httptools protocol sets no header limit of its own, so `serve` runs a subclass that
+counts a request's bytes as they arrive: once more than MAX_HEADER_BYTES came in and the
+headers are still incomplete, it answers 431 and closes the connection, before any
+application code sees the request. A single header line over MAX_HEADER_LINE_BYTES inside
+that bound is answered 431 by the first middleware.
 """
 
 from typing import Any
 
-import h11
 from litestar.config.app import AppConfig
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
@@ -21,33 +20,49 @@ from litestar.types import (
     Scope,
     Send,
 )
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADER_LINE_BYTES = 16 * 1024
 TOO_LARGE = b"Request Header Fields Too Large"
 
 
-class BoundedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, answering 431 instead of 400 when the headers outgrow the cap."""
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, answering 431 once a request's headers outgrow the cap.
 
-    def send_400_response(self, msg: str) -> None:
-        buffered, _ = self.conn.trailing_data
-        if len(buffered) <= (self.config.h11_max_incomplete_event_size or MAX_HEADER_BYTES):
-            super().send_400_response(msg)
-            return
-        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
-        for event in (
-            h11.Response(status_code=431, headers=headers, reason=TOO_LARGE),
-            h11.Data(data=TOO_LARGE),
-            h11.EndOfMessage(),
-        ):
-            self.transport.write(self.conn.send(event) or b"")
-        self.transport.close()
+    Counted after each read is parsed: while the headers are still incomplete, every byte
+    received for the request was header, so a worker holds at most the cap plus one read.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_bytes = 0
+        self._in_headers = True
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_headers:
+            self._header_bytes += len(data)
+        super().data_received(data)
+        if self._in_headers and self._header_bytes > MAX_HEADER_BYTES:
+            self._in_headers = False
+            self.transport.write(
+                b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+                b"content-length: %d\r\n\r\n%s" % (len(TOO_LARGE), TOO_LARGE)
+            )
+            self.transport.close()
+
+    def on_headers_complete(self) -> None:
+        self._in_headers = False
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_headers, self._header_bytes = True, 0
 
 
 def uvicorn_options() -> dict[str, Any]:
-    return {"http": BoundedH11Protocol, "h11_max_incomplete_event_size": MAX_HEADER_BYTES}
+    return {"http": BoundedHttpToolsProtocol}
 
 
 class HeaderLineLimit(ASGIMiddleware):

@@ -92,7 +92,10 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_charge_and_charges_non
 
     def client(n: int) -> None:
         user = f"load-user-{run}-{n}"
-        with httpx.Client(base_url=url, timeout=30) as http:
+        # a new connection per request: the workers share the load, so both have charges in
+        # flight when one is killed (a kept-alive connection stays with the worker it met)
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(base_url=url, timeout=30, limits=fresh) as http:
             for i in range(CHARGES_PER_CLIENT):
                 key = f"order-{n}-{i}"
                 try:

@@ -81,7 +81,8 @@ class HistoryView(TrackingRecorder, ABC):
         """Drop every row, count and tracking position, for a rebuild."""
 
 
-_CHARGE_EVENTS: dict[type[Payment.Event], PaymentStatus] = {
+# The charge's own status changes, as every read model of payments records them.
+CHARGE_EVENTS: dict[type[Payment.Event], PaymentStatus] = {
     Payment.RequiresAction: PaymentStatus.REQUIRES_ACTION,
     Payment.Processing: PaymentStatus.PROCESSING,
     Payment.Succeeded: PaymentStatus.SUCCEEDED,
@@ -94,7 +95,7 @@ class PaymentHistoryProjection(Projection[HistoryView]):
     name = "history"
     event_types: tuple[type[Payment.Event], ...] = (
         Payment.Initiated,
-        *_CHARGE_EVENTS,
+        *CHARGE_EVENTS,
         Payment.Refunded,
         Payment.RefundFailed,
     )
@@ -110,8 +111,8 @@ class PaymentHistoryProjection(Projection[HistoryView]):
             return
         charge_status = PaymentStatus(row.charge_status)
         refunded = row.refunded_amount
-        if type(domain_event) in _CHARGE_EVENTS:
-            charge_status = _CHARGE_EVENTS[type(domain_event)]
+        if type(domain_event) in CHARGE_EVENTS:
+            charge_status = CHARGE_EVENTS[type(domain_event)]
         elif isinstance(domain_event, Payment.Refunded):
             refunded += domain_event.amount
         elif isinstance(domain_event, Payment.RefundFailed):

@@ -11,6 +11,7 @@ from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
+from application.history import CHARGE_EVENTS
 from application.operator_search import OperatorPage, OperatorRow, PaymentQuery
 from domain.payment import Payment
 from domain.payment_status import PaymentStatus, derive_status
@@ -62,21 +63,12 @@ class OperatorView(TrackingRecorder, ABC):
         """Drop every row and the tracking position, for a rebuild."""
 
 
-_CHARGE_EVENTS: dict[type[Payment.Event], PaymentStatus] = {
-    Payment.RequiresAction: PaymentStatus.REQUIRES_ACTION,
-    Payment.Processing: PaymentStatus.PROCESSING,
-    Payment.Succeeded: PaymentStatus.SUCCEEDED,
-    Payment.Failed: PaymentStatus.FAILED,
-    Payment.Canceled: PaymentStatus.CANCELED,
-}
-
-
 class OperatorProjection(Projection[OperatorView]):
     name = "operator"
     event_types: tuple[type[Payment.Event], ...] = (
         Payment.Initiated,
         Payment.IntentCreated,
-        *_CHARGE_EVENTS,
+        *CHARGE_EVENTS,
         Payment.Refunded,
         Payment.RefundFailed,
     )
@@ -116,8 +108,8 @@ def _initiated(event: Any) -> OperatorRow:
 def _moved(row: OperatorRow, event: Any) -> OperatorRow:
     charge_status = PaymentStatus(row.charge_status)
     refunded = row.refunded_amount
-    if type(event) in _CHARGE_EVENTS:
-        charge_status = _CHARGE_EVENTS[type(event)]
+    if type(event) in CHARGE_EVENTS:
+        charge_status = CHARGE_EVENTS[type(event)]
     elif isinstance(event, Payment.Refunded):
         refunded += event.amount
     elif isinstance(event, Payment.RefundFailed):

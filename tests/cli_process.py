@@ -2,9 +2,17 @@
 
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import httpx
+import pytest
 
 COMMAND = shutil.which("payment-service") or str(Path(sys.executable).parent / "payment-service")
 
@@ -37,3 +45,38 @@ def start_cli(env: dict[str, str], *args: str, cwd: Path) -> "subprocess.Popen[s
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(env: dict[str, str], cwd: Path) -> Iterator[str]:
+    """`payment-service serve` on a free loopback port; it must exit cleanly on SIGTERM."""
+    port = free_port()
+    process = subprocess.Popen(
+        [COMMAND, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, **env},
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail(f"server did not start: {process.communicate()[0].decode()[-2000:]}")
+    try:
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, "the server must exit cleanly on SIGTERM"

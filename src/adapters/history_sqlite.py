@@ -17,7 +17,8 @@ COLUMNS = (
 )
 
 
-def _stamp(moment: datetime) -> str:
+def sqlite_stamp(moment: datetime) -> str:
+    """UTC with microseconds, so that text order is time order."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
@@ -70,7 +71,7 @@ class SQLiteHistoryView(SQLiteTrackingRecorder, HistoryView):
                     (
                         str(row.id), row.user_id, row.amount, row.currency, row.status,
                         row.charge_status, row.refunded_amount, row.course_id,
-                        _stamp(row.created_at), _stamp(row.updated_at),
+                        sqlite_stamp(row.created_at), sqlite_stamp(row.updated_at),
                     )
                     for row in rows
                 ],

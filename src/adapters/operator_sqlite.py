@@ -1,20 +1,17 @@
 """The operator read model in SQLite, in its own file, for the embedded default."""
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
+from adapters.history_sqlite import sqlite_stamp
 from adapters.operator_sql import COLUMNS, TABLE, count_sql, found, page_sql
 from application.operator_projection import OperatorView
 from application.operator_search import OperatorPage, OperatorRow, PaymentQuery
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def _row(record: Any) -> OperatorRow:
@@ -67,7 +64,7 @@ class SQLiteOperatorView(SQLiteTrackingRecorder, OperatorView):
                     (
                         str(row.id), row.user_id, row.amount, row.currency, row.status,
                         row.charge_status, row.refunded_amount, row.course_id, row.intent_id,
-                        _stamp(row.created_at), _stamp(row.updated_at),
+                        sqlite_stamp(row.created_at), sqlite_stamp(row.updated_at),
                     )
                     for row in rows
                 ],
@@ -76,9 +73,9 @@ class SQLiteOperatorView(SQLiteTrackingRecorder, OperatorView):
 
     def search(self, query: PaymentQuery) -> OperatorPage:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(*count_sql(query, "?", _stamp, str))
+            c.execute(*count_sql(query, "?", sqlite_stamp, str))
             counted = int(c.fetchone()[0])
-            c.execute(*page_sql(query, "?", _stamp, str))
+            c.execute(*page_sql(query, "?", sqlite_stamp, str))
             rows = [_row(r) for r in c.fetchall()]
         return found(counted, rows)
 

@@ -1,51 +1,15 @@
 """`payment-service serve` as a real process: events not delivered before a restart go after it."""
 
 import os
-import shutil
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 
+from tests.cli_process import COMMAND, serving
 from tests.conftest import eventually, make_token
-from tests.e2e.test_serve_subprocess import free_port
 from tests.outbound_receiver import EVENTS_SECRET, receiving
-
-COMMAND = shutil.which("payment-service") or str(Path(sys.executable).parent / "payment-service")
-
-
-@contextmanager
-def serving(env: dict[str, str], cwd: Path) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [COMMAND, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, **env},
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail(f"server did not start: {process.communicate()[0].decode()[-2000:]}")
-    try:
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0, "the server must exit cleanly on SIGTERM"
 
 
 def test_events_the_receiver_missed_are_sent_by_the_restarted_service(

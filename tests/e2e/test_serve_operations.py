@@ -16,8 +16,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.cli_process import free_port
 from tests.conftest import make_token
-from tests.e2e.test_serve_subprocess import free_port
 
 VISA = {"amount": 1500, "currency": "eur", "paymentMethodId": "pm_card_visa"}
 

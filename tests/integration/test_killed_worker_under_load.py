@@ -18,9 +18,8 @@ import pytest
 
 from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from domain.payment_status import PaymentStatus, payment_id_for
-from tests.cli_process import COMMAND, cli_env
+from tests.cli_process import COMMAND, cli_env, free_port
 from tests.conftest import bearer, eventually
-from tests.e2e.test_serve_subprocess import free_port
 from tests.fake_stripe import FakeStripe
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

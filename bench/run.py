@@ -23,7 +23,8 @@ from adapters.history_views import history_view
 from adapters.projection_runner import PollingProjectionRunner
 from application.history import PaymentHistoryProjection
 from bench import baselines, seed, stripe_workload, workloads
-from bench.loadgen import run_load
+from bench.counts import RequestCounts
+from bench.loadgen import build_request, run_load
 from bench.report import print_report, write_outputs
 from bench.servers import BIN, minimal_command, running, service_command
 from entrypoints.schema import migrate_schema
@@ -95,6 +96,35 @@ def measure_replay(database_url: str, events: int, folder: Path) -> dict[str, An
     }
 
 
+def catch_up_seconds(database_url: str, folder: Path, limit: float = 30.0) -> float | None:
+    """From the end of a load until the history projection has taken in the whole log."""
+    env = persistence_env(database_url, folder / "unused.db", create_tables=False)
+    store = EventSourcedPaymentStore.from_env(env)
+    view = history_view(env)
+    started = time.perf_counter()
+    try:
+        newest = store.app.recorder.max_notification_id() or 0
+        while (view.max_tracking_id(store.app.name) or 0) < newest:
+            if time.perf_counter() - started > limit:
+                return None
+            time.sleep(0.01)
+        return round(time.perf_counter() - started, 3)
+    finally:
+        store.close()
+
+
+def counted(counts: RequestCounts, database_url: str, folder: Path, load: Any) -> dict[str, Any]:
+    """Run `load()`; its summary with the per-request counts and the projection's catch-up."""
+    before = counts.snapshot()
+    result = load()
+    caught_up = catch_up_seconds(database_url, folder)
+    after = counts.snapshot()
+    summary: dict[str, Any] = result.summary()
+    summary["history_caught_up_s"] = caught_up
+    summary["per_request"] = counts.per_request(before, after, len(result.latencies))
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", choices=SCALES, default="full")
@@ -155,25 +185,40 @@ def main() -> None:
             # each figure measures one thing: no simulated webhooks behind every charge
             "PAYMENTS_SIMULATED_WEBHOOK_URL": "off",
         }
+        log_file = folder / "service.log"
         with ExitStack() as stack:
             service = stack.enter_context(
-                running(service_command(args.workers), env, "/health/live", folder)
+                running(service_command(args.workers), env, "/health/live", folder, log_file)
             )
             stack.enter_context(
-                running([str(BIN / "payment-service"), "project"], env, None, folder)
+                running([str(BIN / "payment-service"), "project"], env, None, folder, log_file)
             )
             base = f"http://127.0.0.1:{service.port}"
+            counts = RequestCounts(database, args.redis_url, log_file)
+            live = [build_request("GET", "/health/live", {})] * scale["requests"] * 4
+            results["live"] = counted(
+                counts,
+                database,
+                folder,
+                lambda: run_load("127.0.0.1", service.port, live, args.concurrency),
+            )
             if "charges" in args.only:
                 charges = workloads.charge_requests(scale["requests"])
-                results["charges"] = run_load(
-                    "127.0.0.1", service.port, charges, args.concurrency
-                ).summary()
+                results["charges"] = counted(
+                    counts,
+                    database,
+                    folder,
+                    lambda: run_load("127.0.0.1", service.port, charges, args.concurrency),
+                )
             if "webhooks" in args.only:
                 pending = workloads.pending_payments(base, scale["requests"])
                 hooks = workloads.webhook_requests(pending)
-                results["webhooks"] = run_load(
-                    "127.0.0.1", service.port, hooks, args.concurrency
-                ).summary()
+                results["webhooks"] = counted(
+                    counts,
+                    database,
+                    folder,
+                    lambda: run_load("127.0.0.1", service.port, hooks, args.concurrency),
+                )
             if "history" in args.only:
                 seed.seed_history(database, scale["history_rows"], scale["heavy_rows"])
                 for offset in (0, 9000):

@@ -57,10 +57,17 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60)
 
 @contextmanager
 def running(
-    command: list[str], env: dict[str, str], ready_path: str | None, cwd: Path
+    command: list[str],
+    env: dict[str, str],
+    ready_path: str | None,
+    cwd: Path,
+    log_file: Path | None = None,
 ) -> Iterator[Server]:
-    """A process on a free loopback port; `ready_path` is polled until it answers 200."""
-    server = _start(command, env, ready_path, cwd)
+    """A process on a free loopback port; `ready_path` is polled until it answers 200.
+
+    Its output goes to `log_file` when one is given, else nowhere.
+    """
+    server = _start(command, env, ready_path, cwd, log_file)
     try:
         yield server
     finally:
@@ -71,17 +78,26 @@ def running(
             server.process.kill()
 
 
-def _start(command: list[str], env: dict[str, str], ready_path: str | None, cwd: Path) -> Server:
+def _start(
+    command: list[str],
+    env: dict[str, str],
+    ready_path: str | None,
+    cwd: Path,
+    log_file: Path | None,
+) -> Server:
     """Start on a fresh port, again if another process took the port first (up to 3 tries)."""
     for attempt in range(3):
         port = free_port()
+        output = log_file.open("ab") if log_file is not None else subprocess.DEVNULL
         process = subprocess.Popen(
             [part.replace("{port}", str(port)) for part in command],
             env={**os.environ, **env},
             cwd=cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
         )
+        if log_file is not None:
+            output.close()  # type: ignore[union-attr]
         try:
             if ready_path is not None:
                 _wait_ready(f"http://127.0.0.1:{port}{ready_path}", process)

@@ -151,7 +151,9 @@ class PollingProjectionRunner:
             try:
                 processed = self.cycle()
                 self.error = None
-                if not processed:
+                if processed < self.batch_size:
+                    # caught up: let the log gather a batch rather than take events one by
+                    # one, each with a transaction, a tracking row and a lock check of its own
                     self._stopping.wait(self.poll_interval)
             except Exception as error:  # keep following the log; the view is unchanged
                 self.error = error

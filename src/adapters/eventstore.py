@@ -23,6 +23,7 @@ from domain.stripe_events import (
 )
 
 AES_CIPHER = "eventsourcing.cipher:AESCipher"
+ONE_TRIP_RECORDER = "adapters.event_recorder:OneTripApplicationRecorder"
 POOL_SIZE = 10
 # The pool and its overflow: how many event-store steps can run at once in one process.
 DATABASE_THREADS = 2 * POOL_SIZE
@@ -102,7 +103,10 @@ class EventSourcedPaymentStore:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "EventSourcedPaymentStore":
-        app = PaymentsApplication(env=dict(env))
+        env = dict(env)
+        if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+            env.setdefault("APPLICATION_RECORDER_TOPIC", ONE_TRIP_RECORDER)
+        app = PaymentsApplication(env=env)
         fail_fast(app.recorder)
         return cls(app)
 

@@ -17,6 +17,10 @@ from application.actors import Actor
 PUBLIC_PATHS = ["^/health", "^/schema", "^/metrics", "^/api/webhooks", "^/console"]
 ALGORITHM = "HS256"
 CLOCK_SKEW_SECONDS = 5
+# Tokens whose signature and claims were verified, by the token and what checked it: a client
+# sends the same token with every request, and its signature cannot change.
+VERIFIED_TOKENS = 4096
+_verified: dict[tuple[Any, ...], dict[str, Any]] = {}
 
 
 class SkewTolerantToken(Token):
@@ -38,7 +42,28 @@ class SkewTolerantToken(Token):
         audience: str | Sequence[str] | None = None,
         options: Any = None,
     ) -> Any:
-        payload = jwt.decode(
+        """The verified claims; a token verified before is not verified again until it expires."""
+        key = (cls, encoded_token, secret, _frozen(issuer), _frozen(audience), _frozen(options))
+        known = _verified.get(key)
+        now = time.time()
+        if known is not None and known["exp"] + CLOCK_SKEW_SECONDS > now:
+            return _within_leeway(dict(known), now)
+        payload = cls._verified_payload(encoded_token, secret, issuer, audience, options)
+        if len(_verified) >= VERIFIED_TOKENS:
+            del _verified[next(iter(_verified))]  # the oldest
+        _verified[key] = dict(payload)
+        return _within_leeway(payload, now)
+
+    @classmethod
+    def _verified_payload(
+        cls,
+        encoded_token: str,
+        secret: str,
+        issuer: str | Sequence[str] | None,
+        audience: str | Sequence[str] | None,
+        options: Any,
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = jwt.decode(
             encoded_token,
             key=secret,
             algorithms=[ALGORITHM],  # pinned: never what the token's header asks for
@@ -52,13 +77,22 @@ class SkewTolerantToken(Token):
             raise jwt.InvalidTokenError("exp and iat must be numeric dates")
         if cls.max_lifetime and expires - issued > cls.max_lifetime:
             raise jwt.InvalidTokenError("the token lives longer than allowed")
-        # PyJWT has checked the times with the leeway; Token re-checks them without it.
-        now = time.time()
-        if isinstance(payload.get("exp"), int | float):
-            payload["exp"] = max(payload["exp"], math.ceil(now) + 1)
-        if isinstance(payload.get("iat"), int | float):
-            payload["iat"] = min(payload["iat"], math.floor(now))
         return payload
+
+
+def _within_leeway(payload: dict[str, Any], now: float) -> dict[str, Any]:
+    """PyJWT has checked the times with the leeway; Litestar's Token re-checks them without."""
+    payload["exp"] = max(payload["exp"], math.ceil(now) + 1)
+    payload["iat"] = min(payload["iat"], math.floor(now))
+    return payload
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple | set | frozenset):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 async def actor_from_token(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:

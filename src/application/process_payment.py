@@ -122,23 +122,24 @@ async def process_payment(
         raise InvalidInput("paymentMethodId", "must not be empty")
     if cmd.idempotency_key:
         validate_idempotency_key(cmd.idempotency_key)
-    wallet = await asyncio.to_thread(wallets.find, cmd.user_id)
-    key, fingerprint = _identity(cmd, wallet)
 
-    def method() -> str:
-        return payment_method_to_charge(wallet, cmd.payment_method_id)
+    def find_or_create() -> tuple[Wallet | None, Payment]:
+        """One trip to a worker thread: the wallet, then the payment it stands for."""
+        wallet = wallets.find(cmd.user_id)
+        key, fingerprint = _identity(cmd, wallet)
+        payment = _initiate(
+            cmd,
+            money,
+            metadata,
+            key=key,
+            fingerprint=fingerprint,
+            key_derived=not cmd.idempotency_key,
+            store=store,
+            method=lambda: payment_method_to_charge(wallet, cmd.payment_method_id),
+        )
+        return wallet, payment
 
-    payment = await asyncio.to_thread(
-        _initiate,
-        cmd,
-        money,
-        metadata,
-        key=key,
-        fingerprint=fingerprint,
-        key_derived=not cmd.idempotency_key,
-        store=store,
-        method=method,
-    )
+    wallet, payment = await asyncio.to_thread(find_or_create)
     if payment.charge_status is PaymentStatus.PENDING:
         return await _charge(
             payment, gateway=gateway, store=store, wallets=wallets, wallet=wallet, deadline=deadline

@@ -47,19 +47,28 @@ class Ingested:
 def ingest_stripe_event(
     cmd: IngestStripeEvent, *, store: WebhookStore, wallets: WalletStore | None = None
 ) -> Ingested:
-    """Apply the event and save its receipt in one transaction; a second copy collides."""
-    for _ in range(MAX_ATTEMPTS - 1):
+    """Apply the event and save its receipt in one transaction; a second copy collides.
+
+    The first attempt does not look for a receipt: most events arrive once, and a copy of one
+    already taken in collides on its receipt when saving, so nothing of it is kept. Each later
+    attempt looks first, and answers a copy as a duplicate.
+    """
+    for attempt in range(MAX_ATTEMPTS - 1):
         try:
-            return _ingest_once(cmd, store, wallets)
+            return _ingest_once(cmd, store, wallets, look_for_receipt=attempt > 0)
         except ConcurrencyConflict:
             continue  # another copy of this event, or another event of this payment, was first
-    return _ingest_once(cmd, store, wallets)
+    return _ingest_once(cmd, store, wallets, look_for_receipt=True)
 
 
 def _ingest_once(
-    cmd: IngestStripeEvent, store: WebhookStore, wallets: WalletStore | None
+    cmd: IngestStripeEvent,
+    store: WebhookStore,
+    wallets: WalletStore | None,
+    *,
+    look_for_receipt: bool,
 ) -> Ingested:
-    seen = store.find_receipt(cmd.event_id)
+    seen = store.find_receipt(cmd.event_id) if look_for_receipt else None
     if seen is not None:
         return Ingested(outcome=Outcome.DUPLICATE, payment_id=seen.payment_id)
     if cmd.payment_method_change is not None and wallets is not None:
@@ -77,9 +86,11 @@ def _ingest_once(
     outcome = Outcome.APPLIED if payment.version > version_before else Outcome.NO_CHANGE
     if len(payment.overstated_refunds) > overstated_before:
         outcome = Outcome.REFUND_CAPPED
-        log.error("refund above the payment's amount capped: payment=%s", payment.id)
     payment.note_stripe_event(cmd.event_id, cmd.event_type, cmd.created, outcome.value)
-    return _keep(cmd, store, outcome, payment, *intent_link(payment, intent_before))
+    kept = _keep(cmd, store, outcome, payment, *intent_link(payment, intent_before))
+    if outcome is Outcome.REFUND_CAPPED:  # logged once kept: a copy that collides is not
+        log.error("refund above the payment's amount capped: payment=%s", payment.id)
+    return kept
 
 
 def _ingest_wallet_change(

@@ -115,3 +115,23 @@ def test_an_event_for_a_payment_not_saved_yet_is_refused_then_applied_when_sent_
     later = store.find(payment_id)
     assert later is not None and (later.status.value, later.intent_id) == ("succeeded", "pi_early")
     assert store.payment_for_intent("pi_early") == payment_id
+
+
+def test_a_copy_of_a_capped_refund_is_a_duplicate_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = memory_store()
+    payment = pending_payment(store, INTENT)
+    ingest_stripe_event(
+        command(event("payment_intent.succeeded", payment_intent(INTENT, "succeeded"))), store=store
+    )
+    whole = event("refund.created", refund(new_id("re"), INTENT, AMOUNT, "succeeded"))
+    assert ingest_stripe_event(command(whole), store=store).outcome is Outcome.APPLIED
+    outside = event("refund.created", refund(new_id("re"), INTENT, 100, "succeeded"))
+    first = ingest_stripe_event(command(outside), store=store)
+    events_after_first = len(store.events_of(payment.id))
+    copy = ingest_stripe_event(command(outside), store=store)
+    assert first.outcome is Outcome.REFUND_CAPPED and copy.outcome is Outcome.DUPLICATE
+    assert len(store.events_of(payment.id)) == events_after_first
+    capped = [r for r in caplog.records if "capped" in r.getMessage()]
+    assert len(capped) == 1

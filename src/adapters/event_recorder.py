@@ -11,6 +11,7 @@ Everything else (reads, the notification log, tables, errors) is the library's.
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -39,9 +40,17 @@ class OneTripApplicationRecorder(PostgresApplicationRecorder):
         super().__init__(*args, **kwargs)
         self.insert_function = f"{self.events_table_name.replace('.', '_')}_insert"
         self.sql_create_statements.append(self.create_function_statement())
-        self.insert_statement = SQL("SELECT * FROM {schema}.{function}(%s, %s, %s, %s, %s)").format(
-            schema=Identifier(self.datastore.schema), function=Identifier(self.insert_function)
+        # Rendered once: psycopg renders composed SQL anew at each execution.
+        self.insert_statement = (
+            SQL("SELECT * FROM {schema}.{function}(%s, %s, %s, %s, %s)")
+            .format(
+                schema=Identifier(self.datastore.schema), function=Identifier(self.insert_function)
+            )
+            .as_string()
         )
+        self.select_aggregate_statement = (
+            self.select_events_statement + SQL(" ORDER BY originator_version ASC")
+        ).as_string()
         self.lock_timeout = f"{self.datastore.lock_timeout}s"
 
     def create_function_statement(self) -> Composed:
@@ -51,6 +60,34 @@ class OneTripApplicationRecorder(PostgresApplicationRecorder):
             table=Identifier(self.events_table_name),
             channel=Identifier(self.channel_name),
         )
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """An aggregate's events; the common case (all of them, in order) with prepared SQL."""
+        if gt is not None or lte is not None or desc or limit is not None:
+            events: Sequence[StoredEvent] = super().select_events(
+                originator_id, gt=gt, lte=lte, desc=desc, limit=limit
+            )
+            return events
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_aggregate_statement, (originator_id,), prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
     def insert_events(

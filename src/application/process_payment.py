@@ -80,8 +80,12 @@ def request_identity(cmd: ProcessPayment, wallets: WalletStore) -> tuple[str, st
     default card when none is named), and so is the fingerprint: naming the default card or
     leaving it out is the same request.
     """
-    needs_wallet = not cmd.idempotency_key and cmd.payment_method_id is None
-    return _identity(cmd, wallets.find(cmd.user_id) if needs_wallet else None)
+    return _identity(cmd, wallets.find(cmd.user_id) if identity_needs_wallet(cmd) else None)
+
+
+def identity_needs_wallet(cmd: ProcessPayment) -> bool:
+    """Only a request without a key that names no card is identified by the default card."""
+    return not cmd.idempotency_key and cmd.payment_method_id is None
 
 
 def _identity(cmd: ProcessPayment, wallet: Wallet | None) -> tuple[str, str]:

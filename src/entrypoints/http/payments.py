@@ -14,6 +14,7 @@ from application.idempotency import IdempotentRequests, Outcome
 from application.ports import PaymentGateway, PaymentHistory, PaymentStore, WalletStore
 from application.process_payment import (
     ProcessPayment,
+    identity_needs_wallet,
     process_payment,
     request_identity,
 )
@@ -114,7 +115,11 @@ class PaymentController(Controller):
                 )
                 return json_outcome(response, 201)
 
-            key, fingerprint = await asyncio.to_thread(request_identity, cmd, wallets)
+            key, fingerprint = (
+                await asyncio.to_thread(request_identity, cmd, wallets)
+                if identity_needs_wallet(cmd)
+                else request_identity(cmd, wallets)  # no wallet to read: no trip to a thread
+            )
             return await idempotent_response(
                 idempotency,
                 route="process",

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from entrypoints.http.request_context import new_request_id
 from entrypoints.logs import REDACTED, configure_logging, scrub
 
 CARD = "4242424242424242"
@@ -96,3 +97,10 @@ def test_plain_values_are_left_as_they_are() -> None:
     assert scrub(1234567890123) == 1234567890123  # 13 digits, not a card number
     assert scrub(12.34) == 12.34
 
+
+def test_a_new_request_id_never_looks_like_a_card_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    card_like = uuid.UUID(CARD + "abcdefabcdefabcd")
+    plain = uuid.UUID("0f3c2b9a8d7e4f6a9b1c2d3e4f5a6b7c")
+    made = iter([card_like, plain])
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(made))
+    assert new_request_id() == plain.hex

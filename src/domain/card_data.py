@@ -12,9 +12,26 @@ from collections.abc import Iterator
 from typing import Any
 
 _SEPARATORS = r"[\s.\u00b7_\-\u2010-\u2015\u2212\u2e3a\u2e3b\ufe58]"
-_DIGIT_RUN = re.compile(rf"\d(?:{_SEPARATORS}{{0,3}}\d)*")
+_GAP = 3  # separators allowed between two digits of one run
+_DIGIT_RUN = re.compile(rf"\d(?:{_SEPARATORS}{{0,{_GAP}}}\d)*")
+_CARD_DIGITS = (13, 19)
+# A run of at least the shortest card number's digits, for text that is not all ASCII.
+_LONG_RUN = re.compile(rf"\d(?:{_SEPARATORS}{{0,{_GAP}}}\d){{{_CARD_DIGITS[0] - 1}}}")
+
+
+def _shape(char: str) -> str:
+    """The same test for ASCII text, without a regular expression: each digit becomes "0",
+    each separator "-", anything else "x"; more than _GAP separators in a row break a run,
+    fewer join its digits; a long enough run is then a row of zeros."""
+    if re.fullmatch(r"\d", char):
+        return "0"
+    return "-" if re.fullmatch(_SEPARATORS, char) else "x"
+
+
+_SHAPES = str.maketrans({chr(c): _shape(chr(c)) for c in range(128)})
+_BREAK, _LONG_RUN_SHAPE = "-" * (_GAP + 1), "0" * _CARD_DIGITS[0]
 # A run standing apart: not glued to letters or digits of a longer token (a hex key).
-_STANDALONE_RUN = re.compile(rf"(?<![^\W_])\d(?:{_SEPARATORS}{{0,3}}\d)*(?![^\W_])")
+_STANDALONE_RUN = re.compile(rf"(?<![^\W_])\d(?:{_SEPARATORS}{{0,{_GAP}}}\d)*(?![^\W_])")
 # A UUID's dashed digit groups can add up to a Luhn-valid run (about 1 id in 500).
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
@@ -34,14 +51,23 @@ def passes_luhn(digits: str) -> bool:
 
 def normalised(text: str) -> str:
     """NFKC, without format characters (category Cf): what a reader of the text would see."""
+    if text.isascii():
+        return text  # NFKC leaves ASCII as it is, and no ASCII character is a format character
     folded = unicodedata.normalize("NFKC", text)
     return "".join(c for c in folded if unicodedata.category(c) != "Cf")
 
 
 def _has_card_run(pattern: re.Pattern[str], text: str) -> bool:
-    for match in pattern.finditer(_UUID.sub(" ", normalised(text))):
+    text = _UUID.sub(" ", normalised(text))
+    if text.isascii():
+        shape = text.translate(_SHAPES).replace(_BREAK, "x").replace("-", "")
+        if _LONG_RUN_SHAPE not in shape:
+            return False  # most text: no run is long enough to be a card number
+    elif _LONG_RUN.search(text) is None:
+        return False
+    for match in pattern.finditer(text):
         digits = "".join(c for c in match.group() if c.isdigit())
-        if 13 <= len(digits) <= 19 and passes_luhn(digits):
+        if _CARD_DIGITS[0] <= len(digits) <= _CARD_DIGITS[1] and passes_luhn(digits):
             return True
     return False
 

@@ -1,5 +1,6 @@
 """The card-data guard sees through disguises, and leaves random keys and ids alone."""
 
+import re
 import uuid
 
 import pytest
@@ -7,7 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from application.idempotency import validate_idempotency_key
-from domain.card_data import find_card_data, is_card_number, is_cvc_name, looks_like_card_number
+from domain.card_data import (
+    find_card_data,
+    is_card_number,
+    is_cvc_name,
+    looks_like_card_number,
+    passes_luhn,
+)
 
 CARD = "4111111111111111"
 
@@ -68,3 +75,48 @@ ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 def test_stripe_like_ids_are_not_card_numbers(suffix: str) -> None:
     for prefix in ("pi_", "pm_", "cus_", "re_", "evt_"):
         assert not is_card_number(prefix + suffix)
+
+
+@pytest.mark.parametrize("separator", ["", " ", "-", "_", "\t", "\n", "...", "-_-", " \t "])
+def test_a_card_number_in_plain_ascii_is_seen_behind_up_to_three_separators(
+    separator: str,
+) -> None:
+    assert looks_like_card_number(f"ref 7 paid with {spaced(separator)} on 2026-01-02")
+    assert is_card_number(f"key {spaced(separator)}")
+
+
+def test_four_separators_in_a_row_part_two_numbers() -> None:
+    assert not looks_like_card_number(spaced("...."))
+    assert not looks_like_card_number(spaced(" -_ "))
+
+
+def test_look_alike_digits_of_other_scripts_are_digits() -> None:
+    bold = "".join(chr(0x1D7CE + int(d)) for d in CARD)  # mathematical bold digits
+    superscript = "".join("⁰¹²³⁴⁵⁶⁷⁸⁹"[int(d)] for d in CARD)
+    for text in (bold, superscript, "⁴" + CARD[1:]):
+        assert looks_like_card_number(f"note: {text}"), text
+
+
+def by_the_definition(text: str) -> bool:
+    """An ASCII text's card runs as the module docstring describes them, found the slow way."""
+    uuid_shape = r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"
+    without_ids = re.sub(uuid_shape, " ", text, flags=re.I)
+    for run in re.finditer(r"\d(?:[\s._-]{0,3}\d)*", without_ids):
+        digits = re.sub(r"\D", "", run.group())
+        if 13 <= len(digits) <= 19 and passes_luhn(digits):
+            return True
+    return False
+
+
+ASCII_PIECES = st.one_of(
+    st.text(alphabet="0123456789 -._\tabcdefxyz:/", max_size=12),
+    st.sampled_from([CARD, spaced(" "), spaced("--"), spaced("...."), str(uuid.UUID(int=7))]),
+    st.uuids().map(str),
+    st.uuids().map(lambda u: u.hex),
+)
+
+
+@given(st.lists(ASCII_PIECES, max_size=6).map("".join))
+@settings(max_examples=2000)
+def test_ascii_text_is_judged_as_the_definition_says(text: str) -> None:
+    assert looks_like_card_number(text) == by_the_definition(text)

@@ -1,0 +1,106 @@
+"""The JSON lines the service writes: their fields and format, and no secret in any of them."""
+
+import io
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from entrypoints.http.request_context import new_request_id
+from entrypoints.logs import REDACTED, configure_logging, scrub
+
+CARD = "4242424242424242"
+KEY = "sk_live_51Hx9aB2eZvKYlo2C1abcdef"
+TOKEN = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl"
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    buffer = io.StringIO()
+    configure_logging(buffer)
+    yield buffer
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == "payments-json"]:
+        root.removeHandler(handler)
+    structlog.contextvars.clear_contextvars()
+
+
+def lines(buffer: io.StringIO) -> list[str]:
+    return buffer.getvalue().splitlines()
+
+
+def test_our_lines_and_library_lines_are_json_with_the_same_common_fields(
+    logs: io.StringIO,
+) -> None:
+    structlog.contextvars.bind_contextvars(request_id="trace-1")
+    structlog.get_logger("payments.access").info(
+        "request", method="GET", path="/api/payments/history", status=200, duration_ms=1.5
+    )
+    logging.getLogger("uvicorn.error").info("Started server process [%d]", 42)
+    structlog.get_logger("payments.audit").warning("payment.refund", note="café")
+
+    for line in lines(logs):
+        assert line == json.dumps(json.loads(line))  # json.dumps' own spacing, ASCII only
+    access, library, audit = [json.loads(line) for line in lines(logs)]
+    common = {"event", "request_id", "level", "logger", "timestamp", "pid"}
+    assert set(access) == common | {"method", "path", "status", "duration_ms"}
+    assert set(library) == common
+    assert access["path"] == "/api/payments/history" and access["duration_ms"] == 1.5
+    assert library["event"] == "Started server process [42]"
+    assert (library["logger"], library["level"], library["request_id"]) == (
+        "uvicorn.error",
+        "info",
+        "trace-1",
+    )
+    assert audit["note"] == "café" and audit["level"] == "warning"
+
+
+def test_no_secret_reaches_a_line_whatever_field_or_exception_carries_it(
+    logs: io.StringIO,
+) -> None:
+    audit = structlog.get_logger("payments.audit")
+    for _ in range(2):  # a value is checked every time it is logged, not only the first
+        audit.info(
+            "payment.process",
+            note=f"card {CARD[:4]} {CARD[4:8]} {CARD[8:12]} {CARD[12:]}",
+            amount=int(CARD),
+            nested={"authorization": "anything", "items": [KEY]},
+            error=ValueError(TOKEN),
+        )
+    try:
+        raise RuntimeError(f"stripe said {KEY}")
+    except RuntimeError as error:
+        audit.exception("payment.process")
+        raised = error
+    logging.getLogger("payments.test").error("header was %s", TOKEN, exc_info=raised)
+
+    text = logs.getvalue()
+    for secret in [CARD, CARD[:4] + " " + CARD[4:8], KEY, "eyJhbGci"]:
+        assert secret not in text, secret
+    first, second, failed, library = [json.loads(line) for line in lines(logs)]
+    assert first == second | {"timestamp": first["timestamp"]}
+    assert first["amount"] == REDACTED and first["note"] == f"card {REDACTED}"
+    assert first["nested"] == {"authorization": REDACTED, "items": [REDACTED]}
+    assert first["error"] == f"ValueError('{REDACTED}')"
+    assert failed["exception"].endswith(f"RuntimeError: stripe said {REDACTED}")
+    assert library["event"] == f"header was {REDACTED}"
+    assert library["exception"].endswith(f"RuntimeError: stripe said {REDACTED}")
+
+
+def test_plain_values_are_left_as_they_are() -> None:
+    for value in ["POST", "/api/payments/process", uuid.uuid4().hex, str(uuid.uuid4()), "", 201]:
+        assert scrub(value) == value
+        assert scrub(value) == value
+    assert scrub(1234567890123) == 1234567890123  # 13 digits, not a card number
+    assert scrub(12.34) == 12.34
+
+
+def test_a_new_request_id_never_looks_like_a_card_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    card_like = uuid.UUID(CARD + "abcdefabcdefabcd")
+    plain = uuid.UUID("0f3c2b9a8d7e4f6a9b1c2d3e4f5a6b7c")
+    made = iter([card_like, plain])
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(made))
+    assert new_request_id() == plain.hex

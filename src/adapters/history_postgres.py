@@ -38,6 +38,13 @@ class PostgresHistoryView(PostgresTrackingRecorder, HistoryView):
             record = c.fetchone()
         return _row(record) if record else None
 
+    def read_rows(self, payment_ids: Sequence[UUID]) -> dict[UUID, HistoryRow]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT {COLUMNS} FROM payment_history WHERE id = ANY(%s)", (list(payment_ids),)
+            )
+            return {row.id: row for row in map(_row, c.fetchall())}
+
     def write_rows(
         self, rows: Sequence[HistoryRow], count_deltas: CountDeltas, tracking: Tracking
     ) -> None:

@@ -39,6 +39,11 @@ class PostgresOperatorView(PostgresTrackingRecorder, OperatorView):
             record = c.fetchone()
         return _row(record) if record else None
 
+    def read_rows(self, payment_ids: Sequence[UUID]) -> dict[UUID, OperatorRow]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT {COLUMNS} FROM {TABLE} WHERE id = ANY(%s)", (list(payment_ids),))
+            return {row.id: row for row in map(_row, c.fetchall())}
+
     def write_rows(self, rows: Sequence[OperatorRow], tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.executemany(

@@ -54,12 +54,18 @@ class ProjectionFollower:
         last = Tracking(self.app.name, notifications[-1].id)
         batch = getattr(self.view, "batch", None)  # one transaction for the whole batch
         with batch(last) if batch is not None else nullcontext():
+            prefetch = getattr(self.view, "prefetch", None)  # the batch's rows in one read
+            if prefetch is not None:
+                prefetch({n.originator_id for n in notifications if self._wants(n)})
             for notification in notifications:
-                if not self.wanted or notification.topic in self.wanted:
+                if self._wants(notification):
                     event = self.app.mapper.to_domain_event(notification)
                     self.projection.process_event(event, Tracking(self.app.name, notification.id))
         if batch is None and self.wanted and notifications[-1].topic not in self.wanted:
             self.view.insert_tracking(last)
+
+    def _wants(self, notification: Notification) -> bool:
+        return not self.wanted or notification.topic in self.wanted
 
     def clear(self) -> None:
         clear: Callable[[], None] | None = getattr(self.view, "clear", None)

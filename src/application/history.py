@@ -1,7 +1,7 @@
 """The payment history read model: a projection of payment events into a list per user."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -23,6 +23,7 @@ CountDeltas = dict[tuple[str, str], int]
 class _Staged:
     rows: dict[UUID, HistoryRow] = field(default_factory=dict)
     counts: CountDeltas = field(default_factory=dict)
+    read: dict[UUID, HistoryRow | None] = field(default_factory=dict)  # as stored before
 
 
 class HistoryView(TrackingRecorder, ABC):
@@ -31,9 +32,25 @@ class HistoryView(TrackingRecorder, ABC):
     _staged: _Staged | None = None
 
     def find_row(self, payment_id: UUID) -> HistoryRow | None:
-        if self._staged is not None and payment_id in self._staged.rows:
-            return self._staged.rows[payment_id]
+        if self._staged is not None:
+            if payment_id in self._staged.rows:
+                return self._staged.rows[payment_id]
+            if payment_id in self._staged.read:
+                return self._staged.read[payment_id]
         return self.read_row(payment_id)
+
+    def prefetch(self, payment_ids: Collection[UUID]) -> None:
+        """Inside a batch: read the stored rows of these payments in one query."""
+        if self._staged is None:
+            return
+        wanted = [i for i in payment_ids if i not in self._staged.rows]
+        found = self.read_rows(wanted) if wanted else {}
+        self._staged.read.update({i: found.get(i) for i in wanted})
+
+    def read_rows(self, payment_ids: Sequence[UUID]) -> dict[UUID, HistoryRow]:
+        """The stored rows of these payments, by id (a backend may read them at once)."""
+        rows = {i: self.read_row(i) for i in payment_ids}
+        return {i: row for i, row in rows.items() if row is not None}
 
     def write_row(self, row: HistoryRow, previous_status: str | None, tracking: Tracking) -> None:
         """Upsert the row, move the per-status count, record the tracking, in one transaction."""

@@ -1,7 +1,7 @@
 """The operator read model: a projection of every payment, with what a search needs."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -21,11 +21,27 @@ class OperatorView(TrackingRecorder, ABC):
     """Rows of every user's payments, written together with the tracking position."""
 
     _staged: dict[UUID, OperatorRow] | None = None
+    _read: dict[UUID, OperatorRow | None] | None = None  # in a batch: rows as stored before
 
     def find_row(self, payment_id: UUID) -> OperatorRow | None:
         if self._staged is not None and payment_id in self._staged:
             return self._staged[payment_id]
+        if self._read is not None and payment_id in self._read:
+            return self._read[payment_id]
         return self.read_row(payment_id)
+
+    def prefetch(self, payment_ids: Collection[UUID]) -> None:
+        """Inside a batch: read the stored rows of these payments in one query."""
+        if self._staged is None or self._read is None:
+            return
+        wanted = [i for i in payment_ids if i not in self._staged]
+        found = self.read_rows(wanted) if wanted else {}
+        self._read.update({i: found.get(i) for i in wanted})
+
+    def read_rows(self, payment_ids: Sequence[UUID]) -> dict[UUID, OperatorRow]:
+        """The stored rows of these payments, by id (a backend may read them at once)."""
+        rows = {i: self.read_row(i) for i in payment_ids}
+        return {i: row for i, row in rows.items() if row is not None}
 
     def write_row(self, row: OperatorRow, tracking: Tracking) -> None:
         if self._staged is None:
@@ -41,11 +57,11 @@ class OperatorView(TrackingRecorder, ABC):
     def batch(self, tracking: Tracking) -> Iterator[None]:
         """Stage the rows of many events; commit them with `tracking` (the last) at once."""
         staged: dict[UUID, OperatorRow] = {}
-        self._staged = staged
+        self._staged, self._read = staged, {}
         try:
             yield
         finally:
-            self._staged = None
+            self._staged = self._read = None
         self.write_rows(list(staged.values()), tracking)
 
     @abstractmethod

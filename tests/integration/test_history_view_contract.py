@@ -42,6 +42,27 @@ class HistoryViewContract:
         ] == [1]
         assert view.max_tracking_id("payments") == 4
 
+    def test_rows_are_read_many_at_once_and_a_batch_sees_its_own_writes(
+        self, view: HistoryView
+    ) -> None:
+        from dataclasses import replace
+
+        stored = [row("alice", m) for m in (1, 2)]
+        for n, r in enumerate(stored, start=1):
+            view.write_row(r, None, Tracking("payments", n))
+        missing = uuid4()
+        found = view.read_rows([stored[0].id, stored[1].id, missing])
+        assert found == {r.id: r for r in stored}
+        with view.batch(Tracking("payments", 3)):
+            view.prefetch([stored[0].id, missing])
+            assert view.find_row(stored[0].id) == stored[0]
+            assert view.find_row(missing) is None
+            moved = replace(stored[0], status="succeeded", charge_status="succeeded")
+            view.write_row(moved, "pending", Tracking("payments", 3))
+            assert view.find_row(stored[0].id) == moved
+        assert view.find_row(stored[0].id) == moved
+        assert view.page("alice", limit=10, offset=0, status="succeeded").total == 1
+
     def test_a_status_change_moves_the_counts(self, view: HistoryView) -> None:
         first = row("alice", 1)
         view.write_row(first, None, Tracking("payments", 1))

@@ -98,6 +98,22 @@ class OperatorViewContract:
         assert page.items[0].created_at == first.created_at
         assert view.search(payment_query(status="pending")).total == 0
 
+    def test_rows_are_read_many_at_once_and_a_batch_sees_its_own_writes(
+        self, view: OperatorView
+    ) -> None:
+        stored = [row("alice", 1, status="pending"), row("bob", 2)]
+        given(view, *stored)
+        missing = uuid4()
+        assert view.read_rows([stored[0].id, stored[1].id, missing]) == {r.id: r for r in stored}
+        moved = replace(stored[0], status="succeeded", charge_status="succeeded")
+        with view.batch(Tracking("payments", 3)):
+            view.prefetch([stored[0].id, missing])
+            assert view.find_row(stored[0].id) == stored[0]
+            assert view.find_row(missing) is None
+            view.write_row(moved, Tracking("payments", 3))
+            assert view.find_row(stored[0].id) == moved
+        assert view.find_row(stored[0].id) == moved
+
     def test_an_event_is_applied_at_most_once(self, view: OperatorView) -> None:
         first = row("alice", 1)
         given(view, first)

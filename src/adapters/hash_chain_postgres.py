@@ -28,10 +28,14 @@ class PostgresHashChain(PostgresTrackingRecorder, HashChainView):
 
     def append(self, links: Sequence[Link], tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as c:
-            c.executemany(
-                "INSERT INTO audit_chain VALUES (%s, %s, %s, %s)",
-                [(k.position, k.originator_id, k.originator_version, k.digest) for k in links],
-            )
+            c.execute(  # one statement for the whole batch
+                "INSERT INTO audit_chain SELECT * FROM unnest("
+                "%s::bigint[], %s::text[], %s::integer[], %s::text[])",
+                [
+                    [k.position for k in links], [k.originator_id for k in links],
+                    [k.originator_version for k in links], [k.digest for k in links],
+                ],
+            )  # fmt: skip
             self._insert_tracking(c, tracking)
 
     def links_after(self, position: int, limit: int) -> list[Link]:

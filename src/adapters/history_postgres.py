@@ -48,26 +48,32 @@ class PostgresHistoryView(PostgresTrackingRecorder, HistoryView):
     def write_rows(
         self, rows: Sequence[HistoryRow], count_deltas: CountDeltas, tracking: Tracking
     ) -> None:
+        # One statement per table for the whole batch: its rows and counts are unique by key.
         with self.datastore.transaction(commit=True) as c:
-            c.executemany(
-                f"INSERT INTO payment_history ({COLUMNS}) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            c.execute(
+                f"INSERT INTO payment_history ({COLUMNS}) SELECT * FROM unnest("
+                "%s::uuid[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
+                "%s::bigint[], %s::text[], %s::timestamptz[], %s::timestamptz[]) "
                 "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
                 "charge_status = excluded.charge_status, "
                 "refunded_amount = excluded.refunded_amount, updated_at = excluded.updated_at",
                 [
-                    (
-                        row.id, row.user_id, row.amount, row.currency, row.status,
-                        row.charge_status, row.refunded_amount, row.course_id,
-                        row.created_at, row.updated_at,
-                    )
-                    for row in rows
+                    [row.id for row in rows], [row.user_id for row in rows],
+                    [row.amount for row in rows], [row.currency for row in rows],
+                    [row.status for row in rows], [row.charge_status for row in rows],
+                    [row.refunded_amount for row in rows], [row.course_id for row in rows],
+                    [row.created_at for row in rows], [row.updated_at for row in rows],
                 ],
             )  # fmt: skip
-            c.executemany(
-                "INSERT INTO payment_counts (user_id, status, n) VALUES (%s, %s, %s) "
+            c.execute(
+                "INSERT INTO payment_counts (user_id, status, n) "
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]) "
                 "ON CONFLICT (user_id, status) DO UPDATE SET n = payment_counts.n + excluded.n",
-                [(user, status, n) for (user, status), n in count_deltas.items()],
+                [
+                    [user for user, _ in count_deltas],
+                    [status for _, status in count_deltas],
+                    list(count_deltas.values()),
+                ],
             )
             self._insert_tracking(c, tracking)
 

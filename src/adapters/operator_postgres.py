@@ -45,20 +45,22 @@ class PostgresOperatorView(PostgresTrackingRecorder, OperatorView):
             return {row.id: row for row in map(_row, c.fetchall())}
 
     def write_rows(self, rows: Sequence[OperatorRow], tracking: Tracking) -> None:
+        # One statement for the whole batch: its rows are unique by id.
         with self.datastore.transaction(commit=True) as c:
-            c.executemany(
-                f"INSERT INTO {TABLE} ({COLUMNS}) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            c.execute(
+                f"INSERT INTO {TABLE} ({COLUMNS}) SELECT * FROM unnest("
+                "%s::uuid[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
+                "%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[]) "
                 "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
                 "charge_status = excluded.charge_status, intent_id = excluded.intent_id, "
                 "refunded_amount = excluded.refunded_amount, updated_at = excluded.updated_at",
                 [
-                    (
-                        row.id, row.user_id, row.amount, row.currency, row.status,
-                        row.charge_status, row.refunded_amount, row.course_id, row.intent_id,
-                        row.created_at, row.updated_at,
-                    )
-                    for row in rows
+                    [row.id for row in rows], [row.user_id for row in rows],
+                    [row.amount for row in rows], [row.currency for row in rows],
+                    [row.status for row in rows], [row.charge_status for row in rows],
+                    [row.refunded_amount for row in rows], [row.course_id for row in rows],
+                    [row.intent_id for row in rows], [row.created_at for row in rows],
+                    [row.updated_at for row in rows],
                 ],
             )  # fmt: skip
             self._insert_tracking(c, tracking)

@@ -42,6 +42,7 @@ from entrypoints.http.rate_limits import (
 )
 from entrypoints.http.request_id import request_cause_middleware
 from entrypoints.http.schemas import ProcessPaymentBody, RefundBody
+from entrypoints.http.services import Services, made_once
 from entrypoints.http.strict_body import strict_json_body
 from entrypoints.http.webhooks import StripeWebhookController
 from entrypoints.logs import configure_logging
@@ -109,6 +110,17 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
     def provide(provider: Any) -> Provide:
         return Provide(lambda: provider(), sync_to_thread=False, use_cache=True)
 
+    services = made_once(
+        lambda: Services(
+            store=container.payment_store(),
+            gateway=container.gateway(),
+            wallets=container.wallets(),
+            idempotency=container.idempotency(),
+            admission=admission,
+            webhook_secrets=settings.webhook_secrets,
+        )
+    )
+
     app = Litestar(
         route_handlers=[
             PaymentController,
@@ -134,6 +146,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             "operator_search": provide(container.operator_view),
             "chain_state": provide(container.chain_state),
             "settings": Provide(lambda: settings, sync_to_thread=False),
+            "services": Provide(services, sync_to_thread=False, use_cache=True),
         },
         guards=[strict_json_body],
         exception_handlers={Exception: handle_exception},

@@ -10,8 +10,8 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 
 from application.actors import Actor
 from application.errors import NotFound, PaymentDeclined, PaymentMethodRejected
-from application.idempotency import IdempotentRequests, Outcome
-from application.ports import PaymentGateway, PaymentHistory, PaymentStore, WalletStore
+from application.idempotency import Outcome
+from application.ports import PaymentHistory, PaymentStore
 from application.process_payment import (
     ProcessPayment,
     identity_needs_wallet,
@@ -21,7 +21,6 @@ from application.process_payment import (
 from application.queries import get_payment, payment_history
 from application.refund_payment import RefundPayment
 from entrypoints.http import audit_log
-from entrypoints.http.admission import Admission
 from entrypoints.http.idempotency import (
     error_outcome,
     idempotent_response,
@@ -42,6 +41,7 @@ from entrypoints.http.schemas import (
     StatusName,
     details_response,
 )
+from entrypoints.http.services import Services
 
 AnyRequest = Request[Actor, Any, Any]
 # Checked by optional_key, whose error names the header rather than the Python parameter.
@@ -73,14 +73,11 @@ class PaymentController(Controller):
         self,
         request: AnyRequest,
         data: JSONBody[ProcessPaymentBody],
-        store: NamedDependency[PaymentStore],
-        gateway: NamedDependency[PaymentGateway],
-        wallets: NamedDependency[WalletStore],
-        idempotency: NamedDependency[IdempotentRequests],
-        admission: NamedDependency[Admission],
+        services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[ProcessPaymentResponse]:
-        async with admission.admitted("process") as deadline:
+        store, gateway, wallets = services.store, services.gateway, services.wallets
+        async with services.admission.admitted("process") as deadline:
             cmd = ProcessPayment(
                 user_id=request.user.user_id,
                 amount=data.amount,
@@ -121,7 +118,7 @@ class PaymentController(Controller):
                 else request_identity(cmd, wallets)  # no wallet to read: no trip to a thread
             )
             return await idempotent_response(
-                idempotency,
+                services.idempotency,
                 route="process",
                 user_id=cmd.user_id,
                 key=key,
@@ -177,10 +174,7 @@ class PaymentController(Controller):
         self,
         request: AnyRequest,
         data: JSONBody[RefundBody],
-        store: NamedDependency[PaymentStore],
-        gateway: NamedDependency[PaymentGateway],
-        idempotency: NamedDependency[IdempotentRequests],
-        admission: NamedDependency[Admission],
+        services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[RefundResponse]:
         cmd = RefundPayment(
@@ -191,7 +185,11 @@ class PaymentController(Controller):
             idempotency_key=optional_key(idempotency_key),
         )
         return await refund_response(
-            cmd, store=store, gateway=gateway, idempotency=idempotency, admission=admission
+            cmd,
+            store=services.store,
+            gateway=services.gateway,
+            idempotency=services.idempotency,
+            admission=services.admission,
         )
 
     @get(

@@ -16,9 +16,9 @@ from adapters.stripe_payment_methods import payment_method_change
 from adapters.stripe_signature import HEADER, verify_stripe_signature
 from application.errors import PaymentNotRecordedYet
 from application.ingest_stripe_event import IngestStripeEvent, ingest_stripe_event
-from application.ports import WalletStore, WebhookStore
 from domain.errors import InvalidInput
 from entrypoints.http.openapi_docs import error_responses
+from entrypoints.http.services import Services
 from entrypoints.metrics import webhook_events_total, webhook_processing_seconds
 
 MAX_WEBHOOK_BYTES = 256 * 1024
@@ -98,20 +98,18 @@ class StripeWebhookController(Controller):
         self,
         request: Request[Any, Any, Any],
         body: RawBody,
-        store: NamedDependency[WebhookStore],
-        wallets: NamedDependency[WalletStore],
-        webhook_secrets: NamedDependency[tuple[str, ...]],
+        services: NamedDependency[Services],
         signature: Annotated[str | None, HeaderParameter(name=HEADER)] = None,
     ) -> WebhookAck:
         with measured() as labels:
             content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if content_type != "application/json":
                 raise ValidationException("send the body as application/json", status_code=415)
-            verify_stripe_signature(body, signature, webhook_secrets)
+            verify_stripe_signature(body, signature, services.webhook_secrets)
             event = parse_event(body)
             labels["type"] = event.event_type
             ingested = await asyncio.to_thread(
-                ingest_stripe_event, event, store=store, wallets=wallets
+                ingest_stripe_event, event, store=services.store, wallets=services.wallets
             )  # the event store's steps run off the event loop
             labels["outcome"] = ingested.outcome.value
         return WebhookAck(received=True)

@@ -1,0 +1,35 @@
+"""What the busiest routes use, given to them as one dependency.
+
+Litestar resolves a handler's several dependencies concurrently, starting a task group and a
+task per dependency on every request, and checks each value against its annotation (slow for
+protocols). The routes that take money or Stripe's events take this one object instead.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from application.idempotency import IdempotentRequests
+from application.ports import PaymentGateway, WalletStore, WebhookStore
+from entrypoints.http.admission import Admission
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    store: WebhookStore
+    gateway: PaymentGateway
+    wallets: WalletStore
+    idempotency: IdempotentRequests
+    admission: Admission
+    webhook_secrets: tuple[str, ...]
+
+
+def made_once(make: Callable[[], Services]) -> Callable[[], Services]:
+    """The first call makes the services (at the first request, not at import)."""
+    made: list[Services] = []
+
+    def services() -> Services:
+        if not made:
+            made.append(make())
+        return made[0]
+
+    return services

@@ -190,6 +190,7 @@ def main() -> None:
             service = stack.enter_context(
                 running(service_command(args.workers), env, "/health/live", folder, log_file)
             )
+            service.wait_for_listeners(args.workers)  # connections go to every worker
             stack.enter_context(
                 running([str(BIN / "payment-service"), "project"], env, None, folder, log_file)
             )

@@ -32,6 +32,14 @@ class Server:
         children = [int(p) for p in path.read_text().split()] if path.exists() else []
         return children or [self.process.pid]
 
+    def wait_for_listeners(self, count: int, timeout: float = 60) -> None:
+        """Until `count` sockets listen on the port: with a socket per worker, every worker's."""
+        deadline = time.monotonic() + timeout
+        while listening_sockets(self.port) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"fewer than {count} sockets listen on {self.port}")
+            time.sleep(0.1)
+
     def peak_rss_mb(self) -> dict[int, float]:
         peaks = {}
         for pid in self.worker_pids():
@@ -39,6 +47,21 @@ class Server:
                 if line.startswith("VmHWM:"):
                     peaks[pid] = round(int(line.split()[1]) / 1024, 1)
         return peaks
+
+
+def listening_sockets(port: int) -> int:
+    """How many TCP sockets listen on this port (from /proc/net/tcp and tcp6)."""
+    hex_port = f":{port:04X}"
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        path = Path(table)
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(hex_port) and fields[3] == "0A":  # 0A: LISTEN
+                count += 1
+    return count
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:

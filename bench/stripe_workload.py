@@ -44,6 +44,7 @@ def measure(
             "PAYMENTS_REQUEST_TIMEOUT": str(timeout),
         }
         with running(service_command(workers), stripe_env, "/health/live", folder) as service:
+            service.wait_for_listeners(workers)
             for n in clients:
                 requests = charge_requests(n * per_client, users=n, user_prefix=f"stripe-{n}")
                 load = run_load(

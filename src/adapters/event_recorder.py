@@ -41,17 +41,30 @@ class OneTripApplicationRecorder(PostgresApplicationRecorder):
         self.insert_function = f"{self.events_table_name.replace('.', '_')}_insert"
         self.sql_create_statements.append(self.create_function_statement())
         # Rendered once: psycopg renders composed SQL anew at each execution.
-        self.insert_statement = (
-            SQL("SELECT * FROM {schema}.{function}(%s, %s, %s, %s, %s)")
+        self.insert_call = (
+            SQL("SELECT * FROM {schema}.{function}")
             .format(
                 schema=Identifier(self.datastore.schema), function=Identifier(self.insert_function)
             )
             .as_string()
         )
+        self.insert_statements: dict[int, str] = {}
         self.select_aggregate_statement = (
             self.select_events_statement + SQL(" ORDER BY originator_version ASC")
         ).as_string()
         self.lock_timeout = f"{self.datastore.lock_timeout}s"
+
+    def _insert_statement(self, count: int) -> str:
+        """The call for `count` events: arrays of scalar parameters, cheaper to send than lists."""
+        statement = self.insert_statements.get(count)
+        if statement is None:
+            arrays = [
+                f"ARRAY[{', '.join(['%s'] * count)}]::{kind}[]"
+                for kind in ("uuid", "bigint", "text", "bytea")
+            ]
+            statement = f"{self.insert_call}({', '.join(arrays)}, %s)"
+            self.insert_statements[count] = statement
+        return statement
 
     def create_function_statement(self) -> Composed:
         return SQL(FUNCTION).format(
@@ -95,13 +108,13 @@ class OneTripApplicationRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
-        params = (
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [e.state for e in stored_events],
+        params = [
+            *(e.originator_id for e in stored_events),
+            *(e.originator_version for e in stored_events),
+            *(e.topic for e in stored_events),
+            *(e.state for e in stored_events),
             self.lock_timeout,
-        )
+        ]
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.insert_statement, params, prepare=True)
+            curs.execute(self._insert_statement(len(stored_events)), params, prepare=True)
             return sorted(row[self.insert_function] for row in curs.fetchall())

@@ -287,3 +287,7 @@ def configure_logging(stream: IO[str] | None = None, level: int = logging.INFO) 
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # one access line per request is ours
+    # stripe-python writes two INFO lines per API call (request and response); the audit
+    # line of each operation says what was asked of Stripe and how it ended. Its warnings
+    # and errors still come through.
+    logging.getLogger("stripe").setLevel(max(level, logging.WARNING))

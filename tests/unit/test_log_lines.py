@@ -104,3 +104,15 @@ def test_a_new_request_id_never_looks_like_a_card_number(monkeypatch: pytest.Mon
     made = iter([card_like, plain])
     monkeypatch.setattr(uuid, "uuid4", lambda: next(made))
     assert new_request_id() == plain.hex
+
+
+def test_stripe_clients_own_info_lines_are_left_out_and_its_warnings_kept(
+    logs: io.StringIO,
+) -> None:
+    from stripe._util import log_info  # what stripe-python calls for every request
+
+    log_info("Request to Stripe api", method="post", path="/v1/payment_intents")
+    logging.getLogger("stripe").warning("Stripe API error received: rate_limit")
+    [line] = [json.loads(line) for line in lines(logs)]
+    assert line["logger"] == "stripe" and line["level"] == "warning"
+    assert "rate_limit" in line["event"]

@@ -21,7 +21,7 @@ TOP_STATEMENTS = 25
 
 @dataclass
 class Snapshot:
-    statements: dict[str, int] | None
+    statements: dict[str, tuple[int, float]] | None  # calls and milliseconds, by statement
     redis_commands: dict[str, int]
     wal_lsn: int
     log_lines: int
@@ -49,11 +49,11 @@ class RequestCounts:
             statements = None
             if self.statements_missing is None:
                 rows = conn.execute(
-                    "SELECT query, sum(calls)::bigint FROM pg_stat_statements"
+                    "SELECT query, sum(calls)::bigint, sum(total_exec_time) FROM pg_stat_statements"
                     " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
                     " GROUP BY query"
                 ).fetchall()
-                statements = {query: int(calls) for query, calls in rows}
+                statements = {query: (int(calls), float(ms)) for query, calls, ms in rows}
         client = redis.Redis.from_url(self.redis_url)
         try:
             stats = client.info("commandstats")
@@ -94,14 +94,22 @@ class RequestCounts:
             counts["sql_unavailable"] = self.statements_missing
             return counts
         ran = {
-            query: calls - before.statements.get(query, 0)
-            for query, calls in after.statements.items()
-        }
-        ran = {query: calls for query, calls in ran.items() if calls > 0 and _service(query)}
-        counts["sql_statements"] = round(sum(ran.values()) / n, 2)
+            query: (calls - before.statements.get(query, (0, 0.0))[0],
+                    ms - before.statements.get(query, (0, 0.0))[1])
+            for query, (calls, ms) in after.statements.items()
+        }  # fmt: skip
+        ran = {query: done for query, done in ran.items() if done[0] > 0 and _service(query)}
+        counts["sql_statements"] = round(sum(calls for calls, _ in ran.values()) / n, 2)
+        counts["sql_ms"] = round(sum(ms for _, ms in ran.values()) / n, 3)
         counts["sql_top"] = [
-            {"per_request": round(calls / n, 2), "query": " ".join(query.split())[:160]}
-            for query, calls in sorted(ran.items(), key=lambda item: -item[1])[:TOP_STATEMENTS]
+            {
+                "per_request": round(calls / n, 2),
+                "ms_per_request": round(ms / n, 3),
+                "query": " ".join(query.split())[:150],
+            }
+            for query, (calls, ms) in sorted(ran.items(), key=lambda item: -item[1][1])[
+                :TOP_STATEMENTS
+            ]
         ]
         return counts
 

@@ -99,15 +99,20 @@ def print_counts(results: dict[str, Any]) -> None:
             continue
         sql = counts["sql_statements"]
         print(
-            f"\n{name}, per request: {sql if sql is not None else '?'} SQL statements, "
-            f"{counts['redis_commands']} Redis commands {counts['redis_by_command']}, "
+            f"\n{name}, per request: {sql if sql is not None else '?'} SQL statements "
+            f"({counts.get('sql_ms', '?')} ms in the server), "
+            f"{counts['redis_commands']} Redis commands {counts['redis_by_command']} "
+            "(those a script runs included), "
             f"{counts['wal_bytes']} WAL bytes, {counts['log_lines']} log lines "
             f"({counts['log_bytes']} bytes)"
         )
         if sql is None:
             print(f"  SQL statements not counted: {counts.get('sql_unavailable')}")
         for statement in counts.get("sql_top", []):
-            print(f"  {statement['per_request']:>6}  {statement['query']}")
+            print(
+                f"  {statement['per_request']:>6} x {statement['ms_per_request']:>6} ms"
+                f"  {statement['query']}"
+            )
 
 
 def write_outputs(results: dict[str, Any], folder: Path) -> tuple[Path, Path | None]:

@@ -31,7 +31,7 @@ from application.ports import (
 )
 from application.provider_calls import call_provider, shielded
 from application.wallet_charges import payment_method_to_charge
-from domain.errors import InvalidInput
+from domain.errors import DomainError, InvalidInput
 from domain.metadata import validated_metadata
 from domain.money import Money
 from domain.payment import Payment
@@ -166,26 +166,42 @@ def _initiate(
 
     The wallet is consulted only to create one, so a replay answers as the first request did.
     """
+
+    def created(attempt: int) -> Payment | None:
+        payment = Payment(
+            user_id=cmd.user_id,
+            amount=money.amount,
+            currency=money.currency,
+            payment_method_id=method(),
+            course_id=cmd.course_id,
+            metadata=metadata,
+            idempotency_key=key,
+            key_derived=key_derived,
+            attempt=attempt,
+            request_hash=fingerprint,
+        )
+        try:
+            store.save(payment)
+        except ConcurrencyConflict:
+            return None  # a request with this key created it first: read theirs
+        return payment
+
+    # Most keys are new: try to create the payment before looking for it. A key used before
+    # collides on saving (nothing is kept), or finds no card to charge now: either way the
+    # payment is then read, and answered as the first request was.
+    try:
+        first = created(0)
+    except (DomainError, PaymentMethodRejected):
+        first = None
+    if first is not None:
+        return first
     attempt = 0
     while True:
         payment = store.find(payment_id_for(cmd.user_id, key, attempt))
         if payment is None:
-            payment = Payment(
-                user_id=cmd.user_id,
-                amount=money.amount,
-                currency=money.currency,
-                payment_method_id=method(),
-                course_id=cmd.course_id,
-                metadata=metadata,
-                idempotency_key=key,
-                key_derived=key_derived,
-                attempt=attempt,
-                request_hash=fingerprint,
-            )
-            try:
-                store.save(payment)
-            except ConcurrencyConflict:
-                continue  # another request with this key created it first: read theirs
+            payment = created(attempt)
+            if payment is None:
+                continue
             return payment
         if payment.request_hash != fingerprint:
             raise IdempotencyMismatch(

@@ -180,6 +180,16 @@ def test_a_replay_with_its_key_answers_as_the_first_request_did(cards: Wallets) 
     assert len({c.payment_id for c in cards.gateway.charge_calls}) == 1
 
 
+def test_a_replay_answers_as_the_first_request_did_when_no_card_is_left(cards: Wallets) -> None:
+    visa = cards.add("u1", "pm_card_visa").card.payment_method_id
+    first = cards.pay("u1", None, key="order-8")
+    cards.remove("u1", visa)
+    assert cards.pay("u1", None, key="order-8") == first
+    assert len(cards.gateway.charge_calls) == 1
+    with pytest.raises(PaymentMethodRejected):
+        cards.pay("u1", None, key="order-9")  # a new key has no card to charge
+
+
 def test_an_expired_card_is_flagged_in_the_listing(cards: Wallets) -> None:
     cards.add("u1", "pm_card_visa")
     cards.clock.moment = datetime(2035, 1, 1, tzinfo=UTC)

@@ -101,16 +101,7 @@ def main() -> None:
     spy = shutil.which("py-spy") or str(BIN / "py-spy")
     folder = Path(tempfile.mkdtemp(prefix="payments-profile-"))
     database = fresh_database(args.database_url, folder)
-    env = {
-        "PAYMENTS_DATABASE_URL": database,
-        "PAYMENTS_REDIS_URL": args.redis_url,
-        "PAYMENTS_DATA_DIR": str(folder),
-        "PAYMENTS_JWT_SECRET": workloads.JWT_SECRET,
-        "STRIPE_WEBHOOK_SECRET": workloads.WEBHOOK_SECRET,
-        "PAYMENTS_RATE_LIMIT_PER_MINUTE": "0",
-        "PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE": "0",
-        "PAYMENTS_SIMULATED_WEBHOOK_URL": "off",
-    }
+    env = workloads.service_env(database, args.redis_url, str(folder))
     project = [str(BIN / "payment-service"), "project"]
     try:
         with (

@@ -174,17 +174,7 @@ def main() -> None:
                 args.concurrency,
             )
             results["baselines"]["minimal_litestar"] = load.summary()
-        env = {
-            "PAYMENTS_DATABASE_URL": database,
-            "PAYMENTS_REDIS_URL": args.redis_url,
-            "PAYMENTS_DATA_DIR": str(folder),
-            "PAYMENTS_JWT_SECRET": workloads.JWT_SECRET,
-            "STRIPE_WEBHOOK_SECRET": workloads.WEBHOOK_SECRET,
-            "PAYMENTS_RATE_LIMIT_PER_MINUTE": "0",
-            "PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE": "0",
-            # each figure measures one thing: no simulated webhooks behind every charge
-            "PAYMENTS_SIMULATED_WEBHOOK_URL": "off",
-        }
+        env = workloads.service_env(database, args.redis_url, str(folder))
         log_file = folder / "service.log"
         with ExitStack() as stack:
             service = stack.enter_context(

@@ -15,6 +15,21 @@ JWT_SECRET = "bench-jwt-secret-0123456789-0123456789-abcdef"
 WEBHOOK_SECRET = "whsec_bench_0123456789abcdef"
 
 
+def service_env(database_url: str, redis_url: str, data_dir: str) -> dict[str, str]:
+    """The service's environment for a benchmark: PostgreSQL, Redis, no rate limits."""
+    return {
+        "PAYMENTS_DATABASE_URL": database_url,
+        "PAYMENTS_REDIS_URL": redis_url,
+        "PAYMENTS_DATA_DIR": data_dir,
+        "PAYMENTS_JWT_SECRET": JWT_SECRET,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "PAYMENTS_RATE_LIMIT_PER_MINUTE": "0",
+        "PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE": "0",
+        # each figure measures one thing: no simulated webhooks behind every charge
+        "PAYMENTS_SIMULATED_WEBHOOK_URL": "off",
+    }
+
+
 def token(user_id: str) -> str:
     now = int(time.time())
     claims = {"sub": user_id, "roles": [], "iat": now, "exp": now + 7200}

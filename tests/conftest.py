@@ -1,5 +1,7 @@
 """Shared fixtures: servers from TEST_* variables or testcontainers; never skipped in CI."""
 
+import io
+import logging
 import os
 import socket
 import tempfile
@@ -13,10 +15,12 @@ from urllib.parse import urlparse
 import jwt
 import psycopg
 import pytest
+import structlog
 from litestar.testing import TestClient
 
 from entrypoints.container import Container, build_container
 from entrypoints.http.app import create_app
+from entrypoints.logs import configure_logging
 from entrypoints.schema import migrate_schema
 from entrypoints.settings import Settings
 from tests.fake_stripe import FakeStripe
@@ -25,6 +29,18 @@ from tests.localstripe_server import LocalStripe
 ROOT = Path(__file__).resolve().parents[1]
 JWT_SECRET = "test-jwt-secret-that-is-long-enough-0123456789"
 WEBHOOK_SECRET = "whsec_test_0123456789abcdef"
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """The service's JSON log lines, written to a buffer for the test to read."""
+    buffer = io.StringIO()
+    configure_logging(buffer)
+    yield buffer
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == "payments-json"]:
+        root.removeHandler(handler)
+    structlog.contextvars.clear_contextvars()
 
 
 def unavailable(what: str) -> None:

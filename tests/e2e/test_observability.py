@@ -3,10 +3,8 @@
 import io
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from dependency_injector import providers
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -15,7 +13,6 @@ from adapters.simulated_gateway import SimulatedGateway
 from application.ports import ChargeOutcome, ChargeRequest, GatewayUnavailable
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
-from entrypoints.logs import configure_logging
 from tests.conftest import JWT_SECRET, ROOT, WEBHOOK_SECRET, bearer, make_token
 
 Client = TestClient[Any]
@@ -39,16 +36,6 @@ def samples(client: Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], flo
 
 def value(found: dict[Any, float], name: str, **labels: str) -> float:
     return found.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    buffer = io.StringIO()
-    configure_logging(buffer)
-    yield buffer
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if h.get_name() == "payments-json"]:
-        root.removeHandler(handler)
 
 
 def lines(buffer: io.StringIO) -> list[dict[str, Any]]:

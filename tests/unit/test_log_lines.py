@@ -4,28 +4,16 @@ import io
 import json
 import logging
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import structlog
 
 from entrypoints.http.request_context import new_request_id
-from entrypoints.logs import REDACTED, configure_logging, scrub
+from entrypoints.logs import REDACTED, scrub
 
 CARD = "4242424242424242"
 KEY = "sk_live_51Hx9aB2eZvKYlo2C1abcdef"
 TOKEN = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl"
-
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    buffer = io.StringIO()
-    configure_logging(buffer)
-    yield buffer
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if h.get_name() == "payments-json"]:
-        root.removeHandler(handler)
-    structlog.contextvars.clear_contextvars()
 
 
 def lines(buffer: io.StringIO) -> list[str]:

@@ -164,7 +164,10 @@ def test_migrate_serve_charge_and_history_from_the_installed_wheel(
         payment_id = charged.json()["paymentId"]
         deadline = time.monotonic() + 5
         history = httpx.get(f"{url}/api/payments/history", headers=headers, timeout=10)
-        while history.json().get("total") != 1 and time.monotonic() < deadline:
+        # the read model follows the log: the row comes, then its succeeded status
+        while [p["status"] for p in history.json().get("payments", [])] != [
+            "succeeded"
+        ] and time.monotonic() < deadline:
             time.sleep(0.05)
             history = httpx.get(f"{url}/api/payments/history", headers=headers, timeout=10)
     finally:

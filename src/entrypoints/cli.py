@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import jwt
 
@@ -18,6 +19,8 @@ from application.causes import caused_by
 from application.causes import command as cli_command
 from entrypoints import audit_cli, events_cli, operations
 from entrypoints.settings import ConfigError, Settings, load_dotenv
+
+APP = "entrypoints.http.app:app_from_env"
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
@@ -41,6 +44,7 @@ def _metrics_dir(settings: Settings) -> tuple[Path, bool]:
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from entrypoints import reuseport
     from entrypoints.http import header_limits
     from entrypoints.logs import configure_logging
 
@@ -59,18 +63,24 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         loopback = f"[{loopback}]" if ":" in loopback else loopback
         url = f"http://{loopback}:{args.port}/api/webhooks/stripe"
         os.environ["PAYMENTS_SIMULATED_WEBHOOK_URL"] = url
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": 20,
+        **header_limits.uvicorn_options(),
+    }
     try:
-        uvicorn.run(
-            "entrypoints.http.app:app_from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=20,
-            **header_limits.uvicorn_options(),
-        )
+        if args.workers > 1:
+            try:
+                reuseport.run(uvicorn.Config(APP, **options))
+            except reuseport.CannotListen as error:
+                raise operations.Unusable(f"serve: {error}") from None
+        else:
+            uvicorn.run(APP, **options)
     finally:
         if made_here:
             shutil.rmtree(metrics_dir, ignore_errors=True)

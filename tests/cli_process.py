@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -45,6 +46,20 @@ def start_cli(env: dict[str, str], *args: str, cwd: Path) -> "subprocess.Popen[s
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def worker_pids(master: "subprocess.Popen[Any]") -> list[int]:
+    """uvicorn's worker processes: the master's children but multiprocessing's helpers."""
+    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+    workers = []
+    for pid in children:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"resource_tracker" not in command and b"forkserver" not in command:
+            workers.append(int(pid))
+    return workers
 
 
 def free_port() -> int:

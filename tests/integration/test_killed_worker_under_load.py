@@ -18,7 +18,7 @@ import pytest
 
 from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from domain.payment_status import PaymentStatus, payment_id_for
-from tests.cli_process import COMMAND, cli_env, free_port
+from tests.cli_process import COMMAND, cli_env, free_port, worker_pids
 from tests.conftest import bearer, eventually
 from tests.fake_stripe import FakeStripe
 
@@ -62,20 +62,6 @@ def _live(url: str) -> bool:
         return False
 
 
-def _workers(master: subprocess.Popen[bytes]) -> list[int]:
-    """uvicorn's worker processes: the master's children but multiprocessing's helpers."""
-    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
-    workers = []
-    for pid in children:
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except FileNotFoundError:
-            continue
-        if b"resource_tracker" not in command and b"forkserver" not in command:
-            workers.append(int(pid))
-    return workers
-
-
 def test_a_worker_killed_under_load_loses_no_acknowledged_charge_and_charges_none_twice(
     serving_two_workers: tuple[str, subprocess.Popen[bytes], FakeStripe],
     postgres_url: str,
@@ -83,7 +69,7 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_charge_and_charges_non
 ) -> None:
     url, master, stripe = serving_two_workers
     run = uuid.uuid4().hex[:8]  # Redis outlives the database: keys of this run only
-    assert eventually(lambda: len(_workers(master)) == 2, timeout=30)
+    assert eventually(lambda: len(worker_pids(master)) == 2, timeout=30)
     acknowledged: dict[UUID, str] = {}
     unanswered: list[tuple[str, str]] = []
     lock = threading.Lock()
@@ -120,7 +106,7 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_charge_and_charges_non
         for n in range(CLIENTS):
             pool.submit(client, n)
         assert kill_after.wait(timeout=60), "the load did not get going"
-        victim = _workers(master)[0]
+        victim = worker_pids(master)[0]
         os.kill(victim, signal.SIGKILL)
 
     assert unanswered, "the kill cut requests in flight"
@@ -131,7 +117,7 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_charge_and_charges_non
             assert payment is not None and payment.status.value == status == "succeeded"
 
         # a client that got no answer retries with the same key, as the contract says
-        assert eventually(lambda: len(_workers(master)) >= 1, timeout=30)
+        assert eventually(lambda: len(worker_pids(master)) >= 1, timeout=30)
         for user, key in unanswered:
             answer = _retry_until_answered(url, user, key)
             assert answer.status_code == 201, answer.text

@@ -52,8 +52,12 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     # this one, so that a SIGTERM after a clean drain ends with exit status 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
 
-    with operations.opened(settings):
-        pass  # a wrong encryption key fails here, in one line, not at the first request
+    with operations.opened(settings) as container:
+        # a wrong encryption key fails here, in one line, not at the first request
+        if settings.database_url is None:
+            # SQLite: the read models' tables are made here, once, before the workers start,
+            # so that several workers do not race to make them
+            operations.make_embedded_views(container)
     configure_logging()
     metrics_dir, made_here = _metrics_dir(settings)
     os.environ["PAYMENTS_RUN_PROJECTIONS"] = "0" if args.no_projections else "1"

@@ -12,6 +12,7 @@ from rich.progress import Progress
 
 from adapters.encryption import UnreadableEvents, check_events_readable
 from adapters.hash_chain import HashChainFollower
+from adapters.history_views import close_view
 from adapters.migrations import MigrationsMissing
 from adapters.outbox_view import OutboundEventsFollower
 from adapters.projection_runner import PollingProjectionRunner
@@ -45,6 +46,17 @@ def opened(settings: Settings, *, decrypts: bool = True) -> Iterator[Container]:
         yield container
     finally:
         container.payment_store().close()
+
+
+def make_embedded_views(container: Container) -> None:
+    """Make the read models' tables (history, audit chain, operator view, outbox) and close."""
+    for view in (
+        container.history(),
+        container.hash_chain(),
+        container.operator_view(),
+        container.outbound.outbox(),
+    ):
+        close_view(view)
 
 
 def selected(

@@ -8,24 +8,17 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 
 from adapters.operator_sql import COLUMNS, TABLE, count_sql, found, page_sql
+from adapters.postgres_rows import row_of, rows_by_id, upsert_rows
 from application.operator_projection import OperatorView
 from application.operator_search import OperatorPage, OperatorRow, PaymentQuery
 
-
-def _row(record: Any) -> OperatorRow:
-    return OperatorRow(
-        id=record["id"],
-        user_id=record["user_id"],
-        amount=record["amount"],
-        currency=record["currency"].strip(),
-        status=record["status"],
-        charge_status=record["charge_status"],
-        refunded_amount=record["refunded_amount"],
-        course_id=record["course_id"],
-        intent_id=record["intent_id"],
-        created_at=record["created_at"],
-        updated_at=record["updated_at"],
-    )
+# The columns of operator_sql.COLUMNS, in order, with their types.
+TYPES = {
+    "id": "uuid", "user_id": "text", "amount": "bigint", "currency": "text", "status": "text",
+    "charge_status": "text", "refunded_amount": "bigint", "course_id": "text",
+    "intent_id": "text", "created_at": "timestamptz", "updated_at": "timestamptz",
+}  # fmt: skip
+UPDATED = ("status", "charge_status", "intent_id", "refunded_amount", "updated_at")
 
 
 def _same(value: Any) -> Any:
@@ -34,35 +27,15 @@ def _same(value: Any) -> Any:
 
 class PostgresOperatorView(PostgresTrackingRecorder, OperatorView):
     def read_row(self, payment_id: UUID) -> OperatorRow | None:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT {COLUMNS} FROM {TABLE} WHERE id = %s", (payment_id,))
-            record = c.fetchone()
-        return _row(record) if record else None
+        return self.read_rows([payment_id]).get(payment_id)
 
     def read_rows(self, payment_ids: Sequence[UUID]) -> dict[UUID, OperatorRow]:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT {COLUMNS} FROM {TABLE} WHERE id = ANY(%s)", (list(payment_ids),))
-            return {row.id: row for row in map(_row, c.fetchall())}
+            return rows_by_id(c, OperatorRow, TABLE, COLUMNS, payment_ids)
 
     def write_rows(self, rows: Sequence[OperatorRow], tracking: Tracking) -> None:
-        # One statement for the whole batch: its rows are unique by id.
         with self.datastore.transaction(commit=True) as c:
-            c.execute(
-                f"INSERT INTO {TABLE} ({COLUMNS}) SELECT * FROM unnest("
-                "%s::uuid[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
-                "%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[]) "
-                "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
-                "charge_status = excluded.charge_status, intent_id = excluded.intent_id, "
-                "refunded_amount = excluded.refunded_amount, updated_at = excluded.updated_at",
-                [
-                    [row.id for row in rows], [row.user_id for row in rows],
-                    [row.amount for row in rows], [row.currency for row in rows],
-                    [row.status for row in rows], [row.charge_status for row in rows],
-                    [row.refunded_amount for row in rows], [row.course_id for row in rows],
-                    [row.intent_id for row in rows], [row.created_at for row in rows],
-                    [row.updated_at for row in rows],
-                ],
-            )  # fmt: skip
+            upsert_rows(c, TABLE, TYPES, rows, UPDATED)  # one statement for the whole batch
             self._insert_tracking(c, tracking)
 
     def search(self, query: PaymentQuery) -> OperatorPage:
@@ -71,7 +44,7 @@ class PostgresOperatorView(PostgresTrackingRecorder, OperatorView):
             count = c.fetchone()
             counted = int(count["total"]) if count else 0
             c.execute(*page_sql(query, "%s", _same, _same))
-            rows = [_row(r) for r in c.fetchall()]
+            rows = [row_of(OperatorRow, r) for r in c.fetchall()]
         return found(counted, rows)
 
     def clear(self) -> None:

@@ -1,11 +1,11 @@
 """The payment history read model: a projection of payment events into a list per user."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
@@ -19,11 +19,41 @@ from domain.payment_status import PaymentStatus, derive_status
 CountDeltas = dict[tuple[str, str], int]
 
 
+R = TypeVar("R")
+
+
 @dataclass
-class _Staged:
-    rows: dict[UUID, HistoryRow] = field(default_factory=dict)
+class RowBatch(Generic[R]):
+    """A read model's batch: the rows it wrote, and those it read as they were stored."""
+
+    rows: dict[UUID, R] = field(default_factory=dict)
+    read: dict[UUID, R | None] = field(default_factory=dict)
+
+    def find(self, payment_id: UUID, read_row: Callable[[UUID], R | None]) -> R | None:
+        if payment_id in self.rows:
+            return self.rows[payment_id]
+        if payment_id not in self.read:
+            self.read[payment_id] = read_row(payment_id)
+        return self.read[payment_id]
+
+    def prefetch(
+        self, payment_ids: Collection[UUID], read_rows: Callable[[list[UUID]], dict[UUID, R]]
+    ) -> None:
+        """Read the stored rows of these payments, in one query where the backend can."""
+        wanted = [i for i in payment_ids if i not in self.rows and i not in self.read]
+        found = read_rows(wanted) if wanted else {}
+        self.read.update({i: found.get(i) for i in wanted})
+
+
+def read_each(read_row: Callable[[UUID], R | None], payment_ids: Sequence[UUID]) -> dict[UUID, R]:
+    """Rows by id, one read each: for a backend without a read of many."""
+    rows = {i: read_row(i) for i in payment_ids}
+    return {i: row for i, row in rows.items() if row is not None}
+
+
+@dataclass
+class _Staged(RowBatch[HistoryRow]):
     counts: CountDeltas = field(default_factory=dict)
-    read: dict[UUID, HistoryRow | None] = field(default_factory=dict)  # as stored before
 
 
 class HistoryView(TrackingRecorder, ABC):
@@ -32,25 +62,17 @@ class HistoryView(TrackingRecorder, ABC):
     _staged: _Staged | None = None
 
     def find_row(self, payment_id: UUID) -> HistoryRow | None:
-        if self._staged is not None:
-            if payment_id in self._staged.rows:
-                return self._staged.rows[payment_id]
-            if payment_id in self._staged.read:
-                return self._staged.read[payment_id]
-        return self.read_row(payment_id)
+        if self._staged is None:
+            return self.read_row(payment_id)
+        return self._staged.find(payment_id, self.read_row)
 
     def prefetch(self, payment_ids: Collection[UUID]) -> None:
-        """Inside a batch: read the stored rows of these payments in one query."""
-        if self._staged is None:
-            return
-        wanted = [i for i in payment_ids if i not in self._staged.rows]
-        found = self.read_rows(wanted) if wanted else {}
-        self._staged.read.update({i: found.get(i) for i in wanted})
+        """Inside a batch: read the stored rows of these payments at once."""
+        if self._staged is not None:
+            self._staged.prefetch(payment_ids, self.read_rows)
 
     def read_rows(self, payment_ids: Sequence[UUID]) -> dict[UUID, HistoryRow]:
-        """The stored rows of these payments, by id (a backend may read them at once)."""
-        rows = {i: self.read_row(i) for i in payment_ids}
-        return {i: row for i, row in rows.items() if row is not None}
+        return read_each(self.read_row, payment_ids)
 
     def write_row(self, row: HistoryRow, previous_status: str | None, tracking: Tracking) -> None:
         """Upsert the row, move the per-status count, record the tracking, in one transaction."""

@@ -11,7 +11,7 @@ from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
-from application.history import CHARGE_EVENTS
+from application.history import CHARGE_EVENTS, RowBatch, read_each
 from application.operator_search import OperatorPage, OperatorRow, PaymentQuery
 from domain.payment import Payment
 from domain.payment_status import PaymentStatus, derive_status
@@ -20,34 +20,26 @@ from domain.payment_status import PaymentStatus, derive_status
 class OperatorView(TrackingRecorder, ABC):
     """Rows of every user's payments, written together with the tracking position."""
 
-    _staged: dict[UUID, OperatorRow] | None = None
-    _read: dict[UUID, OperatorRow | None] | None = None  # in a batch: rows as stored before
+    _staged: RowBatch[OperatorRow] | None = None
 
     def find_row(self, payment_id: UUID) -> OperatorRow | None:
-        if self._staged is not None and payment_id in self._staged:
-            return self._staged[payment_id]
-        if self._read is not None and payment_id in self._read:
-            return self._read[payment_id]
-        return self.read_row(payment_id)
+        if self._staged is None:
+            return self.read_row(payment_id)
+        return self._staged.find(payment_id, self.read_row)
 
     def prefetch(self, payment_ids: Collection[UUID]) -> None:
-        """Inside a batch: read the stored rows of these payments in one query."""
-        if self._staged is None or self._read is None:
-            return
-        wanted = [i for i in payment_ids if i not in self._staged]
-        found = self.read_rows(wanted) if wanted else {}
-        self._read.update({i: found.get(i) for i in wanted})
+        """Inside a batch: read the stored rows of these payments at once."""
+        if self._staged is not None:
+            self._staged.prefetch(payment_ids, self.read_rows)
 
     def read_rows(self, payment_ids: Sequence[UUID]) -> dict[UUID, OperatorRow]:
-        """The stored rows of these payments, by id (a backend may read them at once)."""
-        rows = {i: self.read_row(i) for i in payment_ids}
-        return {i: row for i, row in rows.items() if row is not None}
+        return read_each(self.read_row, payment_ids)
 
     def write_row(self, row: OperatorRow, tracking: Tracking) -> None:
         if self._staged is None:
             self.write_rows([row], tracking)
         else:
-            self._staged[row.id] = row
+            self._staged.rows[row.id] = row
 
     def skip(self, tracking: Tracking) -> None:
         if self._staged is None:
@@ -56,13 +48,12 @@ class OperatorView(TrackingRecorder, ABC):
     @contextmanager
     def batch(self, tracking: Tracking) -> Iterator[None]:
         """Stage the rows of many events; commit them with `tracking` (the last) at once."""
-        staged: dict[UUID, OperatorRow] = {}
-        self._staged, self._read = staged, {}
+        self._staged = staged = RowBatch[OperatorRow]()
         try:
             yield
         finally:
-            self._staged = self._read = None
-        self.write_rows(list(staged.values()), tracking)
+            self._staged = None
+        self.write_rows(list(staged.rows.values()), tracking)
 
     @abstractmethod
     def read_row(self, payment_id: UUID) -> OperatorRow | None: ...

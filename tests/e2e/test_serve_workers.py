@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.servers import listening_sockets
 
 from tests.cli_process import COMMAND, cli_env, free_port, run_cli, worker_pids
 from tests.conftest import eventually
@@ -32,7 +33,7 @@ def two_workers(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[int, "Ser
         )  # fmt: skip
         server = Server(process, log_path)
         try:
-            up = eventually(lambda: _live(port) and listening(port) == 2, timeout=30)
+            up = eventually(lambda: _live(port) and listening_sockets(port) == 2, timeout=30)
             assert up, log_path.read_text()[-2000:]
             yield port, server
             process.send_signal(signal.SIGTERM)
@@ -58,16 +59,6 @@ class Server:
             if record.get("event") == "request":
                 answered[record["request_id"]] = record["pid"]
         return answered
-
-
-def listening(port: int) -> int:
-    """How many sockets listen on the port, from the kernel's socket tables."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            count += int(local.rsplit(":", 1)[1], 16) == port and state == "0A"
-    return count
 
 
 def _live(port: int) -> bool:
@@ -156,7 +147,7 @@ def test_a_second_server_on_the_port_is_refused_in_one_line(
             base_env, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
             cwd=tmp_path,
         )  # fmt: skip
-        assert listening(port) == 2
+        assert listening_sockets(port) == 2
         assert _get_once(port, "still-served") == 200
 
     assert second.returncode == 2

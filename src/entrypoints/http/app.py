@@ -1,6 +1,7 @@
 """The Litestar application factory."""
 
 import asyncio
+import functools
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -42,7 +43,7 @@ from entrypoints.http.rate_limits import (
 )
 from entrypoints.http.request_id import request_cause_middleware
 from entrypoints.http.schemas import ProcessPaymentBody, RefundBody
-from entrypoints.http.services import Services, made_once
+from entrypoints.http.services import Services
 from entrypoints.http.strict_body import strict_json_body
 from entrypoints.http.webhooks import StripeWebhookController
 from entrypoints.logs import configure_logging
@@ -110,7 +111,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
     def provide(provider: Any) -> Provide:
         return Provide(lambda: provider(), sync_to_thread=False, use_cache=True)
 
-    services = made_once(
+    services = functools.cache(  # made at the first request, not when the app is built
         lambda: Services(
             store=container.payment_store(),
             gateway=container.gateway(),
@@ -138,7 +139,6 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             "history": provide(container.history),
             "history_runner": provide(container.history_runner),
             "clock": provide(container.clock),
-            "webhook_secrets": Provide(lambda: settings.webhook_secrets, sync_to_thread=False),
             "readiness": provide(container.readiness),
             "idempotency": provide(container.idempotency),
             "audit": provide(container.audit_trail),

@@ -5,7 +5,6 @@ task per dependency on every request, and checks each value against its annotati
 protocols). The routes that take money or Stripe's events take this one object instead.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from application.idempotency import IdempotentRequests
@@ -21,15 +20,3 @@ class Services:
     idempotency: IdempotentRequests
     admission: Admission
     webhook_secrets: tuple[str, ...]
-
-
-def made_once(make: Callable[[], Services]) -> Callable[[], Services]:
-    """The first call makes the services (at the first request, not at import)."""
-    made: list[Services] = []
-
-    def services() -> Services:
-        if not made:
-            made.append(make())
-        return made[0]
-
-    return services

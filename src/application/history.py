@@ -51,17 +51,15 @@ def read_each(read_row: Callable[[UUID], R | None], payment_ids: Sequence[UUID])
     return {i: row for i, row in rows.items() if row is not None}
 
 
-@dataclass
-class _Staged(RowBatch[HistoryRow]):
-    counts: CountDeltas = field(default_factory=dict)
+class BatchedRows(ABC, Generic[R]):
+    """A read model whose rows are found in the batch being written before in the store."""
 
+    _staged: RowBatch[R] | None = None
 
-class HistoryView(TrackingRecorder, ABC):
-    """Rows and per-user counts, written together with the tracking position."""
+    @abstractmethod
+    def read_row(self, payment_id: UUID) -> R | None: ...
 
-    _staged: _Staged | None = None
-
-    def find_row(self, payment_id: UUID) -> HistoryRow | None:
+    def find_row(self, payment_id: UUID) -> R | None:
         if self._staged is None:
             return self.read_row(payment_id)
         return self._staged.find(payment_id, self.read_row)
@@ -71,8 +69,19 @@ class HistoryView(TrackingRecorder, ABC):
         if self._staged is not None:
             self._staged.prefetch(payment_ids, self.read_rows)
 
-    def read_rows(self, payment_ids: Sequence[UUID]) -> dict[UUID, HistoryRow]:
+    def read_rows(self, payment_ids: Sequence[UUID]) -> dict[UUID, R]:
         return read_each(self.read_row, payment_ids)
+
+
+@dataclass
+class _Staged(RowBatch[HistoryRow]):
+    counts: CountDeltas = field(default_factory=dict)
+
+
+class HistoryView(TrackingRecorder, BatchedRows[HistoryRow]):
+    """Rows and per-user counts, written together with the tracking position."""
+
+    _staged: _Staged | None = None
 
     def write_row(self, row: HistoryRow, previous_status: str | None, tracking: Tracking) -> None:
         """Upsert the row, move the per-status count, record the tracking, in one transaction."""
@@ -102,9 +111,6 @@ class HistoryView(TrackingRecorder, ABC):
         finally:
             self._staged = None
         self.write_rows(list(staged.rows.values()), staged.counts, tracking)
-
-    @abstractmethod
-    def read_row(self, payment_id: UUID) -> HistoryRow | None: ...
 
     @abstractmethod
     def write_rows(

@@ -1,39 +1,23 @@
 """The operator read model: a projection of every payment, with what a search needs."""
 
-from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Sequence
+from abc import abstractmethod
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
-from application.history import CHARGE_EVENTS, RowBatch, read_each
+from application.history import CHARGE_EVENTS, BatchedRows, RowBatch
 from application.operator_search import OperatorPage, OperatorRow, PaymentQuery
 from domain.payment import Payment
 from domain.payment_status import PaymentStatus, derive_status
 
 
-class OperatorView(TrackingRecorder, ABC):
+class OperatorView(TrackingRecorder, BatchedRows[OperatorRow]):
     """Rows of every user's payments, written together with the tracking position."""
-
-    _staged: RowBatch[OperatorRow] | None = None
-
-    def find_row(self, payment_id: UUID) -> OperatorRow | None:
-        if self._staged is None:
-            return self.read_row(payment_id)
-        return self._staged.find(payment_id, self.read_row)
-
-    def prefetch(self, payment_ids: Collection[UUID]) -> None:
-        """Inside a batch: read the stored rows of these payments at once."""
-        if self._staged is not None:
-            self._staged.prefetch(payment_ids, self.read_rows)
-
-    def read_rows(self, payment_ids: Sequence[UUID]) -> dict[UUID, OperatorRow]:
-        return read_each(self.read_row, payment_ids)
 
     def write_row(self, row: OperatorRow, tracking: Tracking) -> None:
         if self._staged is None:
@@ -54,9 +38,6 @@ class OperatorView(TrackingRecorder, ABC):
         finally:
             self._staged = None
         self.write_rows(list(staged.rows.values()), tracking)
-
-    @abstractmethod
-    def read_row(self, payment_id: UUID) -> OperatorRow | None: ...
 
     @abstractmethod
     def write_rows(self, rows: Sequence[OperatorRow], tracking: Tracking) -> None:

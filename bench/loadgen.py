@@ -18,6 +18,7 @@ class LoadResult:
     by_status: dict[int, list[float]] = field(default_factory=dict)
     timeouts: int = 0
     probe_latencies: list[float] = field(default_factory=list)
+    client_lag: list[float] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -123,6 +124,14 @@ async def _drive(
             await asyncio.sleep(0.05)
         writer.close()
 
+    async def lag_monitor() -> None:
+        """How late the generator itself answers: its lag is part of every latency measured."""
+        while not done.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            result.client_lag.append(time.perf_counter() - before - 0.005)
+
+    lagging = asyncio.create_task(lag_monitor())
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     probing = asyncio.create_task(prober()) if probe else None
@@ -130,6 +139,7 @@ async def _drive(
     done.set()
     if probing is not None:
         await probing
+    await lagging
     result.elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     result.client_cpu = (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)

@@ -1,7 +1,8 @@
-"""Where a route's CPU goes: `python -m bench.profile charges|webhooks|live [--seconds 10]`.
+"""Where a route's CPU goes: `python -m bench.profile charges|webhooks|live|stripe [--seconds 10]`.
 
 Starts the service as `make bench` does (PostgreSQL, Redis, `--workers 2`, the projection
-worker beside it), drives the route with 16 clients, and meanwhile samples every worker and
+worker beside it), drives the route with 16 clients (`stripe`: charges through the loopback
+Stripe stand-in at 300 ms, 128 clients, or `--clients`), and meanwhile samples every worker and
 the projection worker with py-spy (only while they hold the GIL, so time spent waiting on
 PostgreSQL or Redis is not counted) and the CPU time of every process on the machine. Prints:
 the share of CPU by process; per worker process, the functions that were on the stack in the
@@ -15,9 +16,11 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from bench import workloads
@@ -26,6 +29,7 @@ from bench.run import drop_database, fresh_database
 from bench.servers import BIN, running, service_command
 
 ROOT = Path(__file__).resolve().parents[1]
+STANDIN = [sys.executable, "-m", "bench.stripe_standin", "--port", "{port}", "--latency", "0.3"]
 FRAME = re.compile(r":\d+\)$")
 # Frames every sample of a worker carries: they say nothing about where the time goes.
 COMMON = (
@@ -84,6 +88,8 @@ def sampling(spy: str, pid: int, seconds: float, out: Path) -> list[str]:
 def requests_for(route: str, base_url: str, count: int) -> list[bytes]:
     if route == "charges":
         return workloads.charge_requests(count)
+    if route == "stripe":
+        return workloads.charge_requests(count, users=128, user_prefix="profile")
     if route == "webhooks":
         return workloads.webhook_requests(workloads.pending_payments(base_url, count))
     return [build_request("GET", "/health/live", {})] * count * 10
@@ -91,7 +97,8 @@ def requests_for(route: str, base_url: str, count: int) -> list[bytes]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("route", choices=["charges", "webhooks", "live"])
+    parser.add_argument("route", choices=["charges", "webhooks", "live", "stripe"])
+    parser.add_argument("--clients", type=int, default=0, help="16, or 128 for stripe")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--top", type=int, default=40)
@@ -103,13 +110,22 @@ def main() -> None:
     database = fresh_database(args.database_url, folder)
     env = workloads.service_env(database, args.redis_url, str(folder))
     project = [str(BIN / "payment-service"), "project"]
+    clients = args.clients or (128 if args.route == "stripe" else 16)
     try:
-        with (
-            running(service_command(2), env, "/health/live", folder) as service,
-            running(project, env, None, folder) as projector,
-        ):
+        with ExitStack() as stack:
+            if args.route == "stripe":
+                standin = stack.enter_context(running(STANDIN, {}, "/health", ROOT))
+                env |= {
+                    "STRIPE_SECRET_KEY": "sk_test_bench_0123456789abcdef",
+                    "STRIPE_API_BASE": f"http://127.0.0.1:{standin.port}",
+                }
+            service = stack.enter_context(running(service_command(2), env, "/health/live", folder))
+            projector = stack.enter_context(running(project, env, None, folder))
             service.wait_for_listeners(2)
             requests = requests_for(args.route, f"http://127.0.0.1:{service.port}", args.requests)
+            if args.route == "stripe":  # each user's Customer made first, as saving a card does
+                run_load("127.0.0.1", service.port, requests[:128], 128)
+                requests = requests_for(args.route, "", args.requests)
             targets = {f"worker {pid}": pid for pid in service.worker_pids()}
             targets["projection worker"] = projector.process.pid
             samplers = [
@@ -125,7 +141,7 @@ def main() -> None:
                 target=lambda: shares.extend(cpu_share(min(5.0, args.seconds / 2)))
             )
             measuring.start()
-            load = run_load("127.0.0.1", service.port, requests, 16)
+            load = run_load("127.0.0.1", service.port, requests, clients)
             measuring.join()
             for sampler in samplers:
                 sampler.wait()

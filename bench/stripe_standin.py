@@ -61,7 +61,8 @@ class StandIn:
                 path, _, query = target.partition("?")
                 form = dict(parse_qsl(raw or query))
                 key = headers.get("idempotency-key")
-                await asyncio.sleep(self.latency)
+                if path != "/health":  # readiness is answered at once
+                    await asyncio.sleep(self.latency)
                 if key and method == "POST" and key in self.by_key:
                     status, body = 200, self.by_key[key]
                 else:

@@ -1,7 +1,9 @@
 """A low-overhead HTTP/1.1 load generator: pre-built requests over keep-alive sockets."""
 
 import asyncio
+import concurrent.futures
 import itertools
+import multiprocessing
 import resource
 import time
 from collections import Counter
@@ -155,11 +157,46 @@ def run_load(
     timeout: float | None = None,
     probe: bytes | None = None,
     shed_pause: float = 0.0,
+    processes: int = 1,
 ) -> LoadResult:
     """Send every request once, `concurrency` connections at a time; time each answer.
 
     `timeout`: a client waiting longer gives up and reconnects (counted in `timeouts`);
     `probe`: a request sent every 50 ms meanwhile on its own connection, timed apart;
-    `shed_pause`: seconds a client waits after a 503 before its next request (Retry-After).
+    `shed_pause`: seconds a client waits after a 503 before its next request (Retry-After);
+    `processes`: the connections and requests split over this many generator processes, so
+    that one generator's own lag (its event loop busy with hundreds of connections) is not
+    measured as the server's; their figures are merged.
     """
-    return asyncio.run(_drive(host, port, requests, concurrency, timeout, probe, shed_pause))
+    if processes <= 1:
+        return asyncio.run(_drive(host, port, requests, concurrency, timeout, probe, shed_pause))
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
+        parts = [
+            pool.submit(
+                run_load,
+                host,
+                port,
+                requests[i::processes],
+                concurrency // processes + (i < concurrency % processes),
+                timeout=timeout,
+                probe=probe if i == 0 else None,
+                shed_pause=shed_pause,
+            )
+            for i in range(processes)
+        ]
+        return _merged([part.result() for part in parts])
+
+
+def _merged(parts: list[LoadResult]) -> LoadResult:
+    merged = LoadResult(elapsed=max(part.elapsed for part in parts))
+    for part in parts:
+        merged.latencies += part.latencies
+        merged.statuses.update(part.statuses)
+        merged.client_cpu += part.client_cpu
+        merged.timeouts += part.timeouts
+        merged.probe_latencies += part.probe_latencies
+        merged.client_lag += part.client_lag
+        for status, times in part.by_status.items():
+            merged.by_status.setdefault(status, []).extend(times)
+    return merged

@@ -20,6 +20,7 @@ from bench.workloads import charge_requests
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_GIVES_UP_AFTER = 30.0
+CLIENTS_PER_GENERATOR = 256  # one generator process per this many clients
 RETRY_AFTER = 1.0  # what a shed request's Retry-After asks; clients wait that long
 LIVE = build_request("GET", "/health/live", {})
 Row = tuple[str, str, str, str, str, str]
@@ -58,6 +59,7 @@ def measure(
                 load = run_load(
                     "127.0.0.1", service.port, requests, n,
                     timeout=CLIENT_GIVES_UP_AFTER, probe=LIVE, shed_pause=RETRY_AFTER,
+                    processes=max(1, n // CLIENTS_PER_GENERATOR),
                 )  # fmt: skip
                 by_status = load.status_summary()
                 charged = by_status.get("201", {})

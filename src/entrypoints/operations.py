@@ -18,6 +18,7 @@ from adapters.outbox_view import OutboundEventsFollower
 from adapters.projection_runner import PollingProjectionRunner
 from adapters.schema_version import SchemaNotReady, SchemaUnknown
 from entrypoints.container import Container, build_container
+from entrypoints.heap import freeze_startup_objects
 from entrypoints.schema import require_current_schema
 from entrypoints.settings import Settings
 
@@ -85,6 +86,7 @@ def project(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as container:
         runners = selected(container, args.projection)
         dispatchers = container.outbound.dispatchers() if args.projection is None else []
+        freeze_startup_objects()
         for runner in [*runners, *dispatchers]:
             runner.start()
         shown: dict[str, bool | None] = {r.name: None for r in runners}

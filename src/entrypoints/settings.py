@@ -45,6 +45,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     request_timeout: float = 10.0
     max_in_flight: int | None = None
+    max_loop_lag: float | None = 0.040  # seconds; None: admission by count alone
     events: EventsSettings = field(default_factory=EventsSettings)
     events_retry_base: float = 1.0  # seconds before the first retry; tests shorten it
 
@@ -119,6 +120,7 @@ class Settings:
                 "PAYMENTS_REQUEST_TIMEOUT", get("PAYMENTS_REQUEST_TIMEOUT") or "10"
             ),
             max_in_flight=_max_in_flight(get("PAYMENTS_MAX_IN_FLIGHT")),
+            max_loop_lag=_max_loop_lag(get("PAYMENTS_MAX_LOOP_LAG_MS") or "40"),
             auth_failures_per_minute=_non_negative_int(
                 "PAYMENTS_AUTH_FAILURES_PER_MINUTE",
                 get("PAYMENTS_AUTH_FAILURES_PER_MINUTE") or "30",
@@ -235,6 +237,12 @@ def _max_in_flight(value: str | None) -> int | None:
     if number == 0:
         raise ConfigError("PAYMENTS_MAX_IN_FLIGHT: must be at least 1")
     return number
+
+
+def _max_loop_lag(value: str) -> float | None:
+    """PAYMENTS_MAX_LOOP_LAG_MS: milliseconds; 0 turns admission by the loop's lag off."""
+    milliseconds = _non_negative_int("PAYMENTS_MAX_LOOP_LAG_MS", value)
+    return milliseconds / 1000 if milliseconds else None
 
 
 def _seconds(name: str, value: str) -> float:

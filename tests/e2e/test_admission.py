@@ -15,6 +15,7 @@ from adapters.simulated_gateway import SimulatedGateway
 from application.ports import ChargeOutcome, ChargeRequest
 from domain.payment_status import PaymentStatus, payment_id_for
 from entrypoints.container import Container
+from entrypoints.http.admission import LAG_FLOOR
 from entrypoints.http.app import create_app
 from tests.conftest import bearer, eventually
 from tests.live_server import serving
@@ -42,6 +43,18 @@ class HeldGateway(SimulatedGateway):
         while not self.release.is_set() and time.monotonic() < until:
             await asyncio.sleep(0.01)
         return await super().charge(request)
+
+
+class BusyGateway(HeldGateway):
+    """Stripe whose charges, until released, keep the worker's event loop busy: 30 ms of CPU
+    work at a time, as a worker past its capacity has."""
+
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        self.started.release()
+        while not self.release.is_set():
+            time.sleep(0.03)
+            await asyncio.sleep(0)
+        return await SimulatedGateway.charge(self, request)
 
 
 @pytest.fixture
@@ -164,3 +177,32 @@ def test_at_capacity_a_charge_is_refused_before_it_is_authenticated_or_read(
     assert other_route.status_code == 200, "only charges and refunds are bounded"
     assert len(gateway.charge_calls) == 1
     assert post(url, user_id, "after").status_code == 201, "admitted again once below the bound"
+
+
+def test_while_the_worker_runs_late_it_admits_fewer_charges_and_refuses_the_rest_at_once(
+    serve: Callable[..., tuple[str, Container]], user_id: str
+) -> None:
+    gateway = BusyGateway()
+    # on time, 12 may run at once; a worker late for half a second admits only the first 8
+    url, container = serve(gateway, PAYMENTS_MAX_IN_FLIGHT="12", PAYMENTS_MAX_LOOP_LAG_MS="25")
+    shed_before = shed_count(url)
+    with ThreadPoolExecutor(LAG_FLOOR) as pool:
+        held = [pool.submit(post, url, user_id, f"held-{n}") for n in range(LAG_FLOOR)]
+        for _ in range(LAG_FLOOR):
+            assert gateway.started.acquire(timeout=10)
+        time.sleep(1.0)  # the loop has been late for a while
+        refused = post(url, user_id, "while-late")
+        live = httpx.get(f"{url}/health/live", timeout=5)
+        gateway.release.set()
+        assert [f.result().status_code for f in held] == [201] * LAG_FLOOR
+
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert refused.headers["Retry-After"] == "1"
+    assert live.status_code == 200
+    assert container.payment_store().find(payment_id_for(user_id, "while-late")) is None
+    assert len(gateway.charge_calls) == LAG_FLOOR, "nothing more was sent to Stripe"
+    assert shed_count(url) == shed_before + 1
+    assert eventually(lambda: post(url, user_id, "while-late").status_code == 201, timeout=5), (
+        "admitted again once the loop is on time"
+    )

@@ -75,6 +75,8 @@ def test_a_check_that_answers_gives_its_value_or_its_error() -> None:
         ("PAYMENTS_CORS_ORIGINS", "courses.example.com"),
         ("PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE", "-1"),
         ("PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE", "many"),
+        ("PAYMENTS_MAX_LOOP_LAG_MS", "-5"),
+        ("PAYMENTS_MAX_LOOP_LAG_MS", "0.5s"),
     ],
 )
 def test_bad_operability_settings_name_the_variable(tmp_path: Path, name: str, value: str) -> None:
@@ -88,12 +90,19 @@ def test_operability_settings(tmp_path: Path) -> None:
             "PAYMENTS_DATA_DIR": str(tmp_path),
             "PAYMENTS_CORS_ORIGINS": "https://a.example, https://b.example/",
             "PAYMENTS_WEBHOOK_RATE_LIMIT_PER_MINUTE": "0",
+            "PAYMENTS_MAX_LOOP_LAG_MS": "0",
         }
     )
     assert settings.cors_origins == ("https://a.example", "https://b.example")
     assert settings.webhook_rate_limit_per_minute == 0
+    assert settings.max_loop_lag is None
     defaults = Settings.from_env({"PAYMENTS_DATA_DIR": str(tmp_path)})
     assert defaults.cors_origins == () and defaults.webhook_rate_limit_per_minute == 600
+    assert defaults.max_loop_lag == 0.040
+    lag_40 = Settings.from_env(
+        {"PAYMENTS_DATA_DIR": str(tmp_path), "PAYMENTS_MAX_LOOP_LAG_MS": "40"}
+    )
+    assert lag_40.max_loop_lag == 0.040
 
 
 class FoundNothing:
@@ -117,3 +126,33 @@ def test_a_projection_that_keeps_failing_makes_readiness_degraded() -> None:
     assert overall(components) == "degraded"
     assert behind.components()["history"] == Component("ok", None, 3)
     assert overall(behind.components()) == "ok"
+
+
+def test_a_served_app_keeps_what_start_made_out_of_full_collections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve`'s factory freezes the start-up heap; what is made afterwards is still collected."""
+    import gc
+    import weakref
+
+    from entrypoints.http import app as app_module
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAYMENTS_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setattr(app_module, "configure_logging", lambda: None)
+    assert gc.get_freeze_count() == 0
+    try:
+        app_module.app_from_env()
+        assert gc.get_freeze_count() > 1000
+
+        class Node:
+            other: object = None
+
+        made_later = Node()
+        made_later.other = made_later  # a cycle: only the collector frees it
+        gone = weakref.ref(made_later)
+        del made_later
+        gc.collect()
+        assert gone() is None
+    finally:
+        gc.unfreeze()

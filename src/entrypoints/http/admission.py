@@ -2,7 +2,8 @@
 
 Beyond the bound a request is refused at once, before anything is stored or sent to Stripe;
 an admitted one is answered within its deadline (the work Stripe has started still finishes
-and is recorded; a retry with the same key gets its outcome).
+and is recorded; a retry with the same key gets its outcome). The bound is a count that also
+follows the worker's own pace: while its event loop runs late (its CPU is spent), it shrinks.
 """
 
 import asyncio
@@ -21,19 +22,81 @@ from entrypoints.metrics import payment_errors_total, requests_shed_total
 SHED = "the service is at capacity; nothing was done. Retry shortly"
 LATE = "the request did not finish in time; retry with the same Idempotency-Key for its outcome"
 ADMITTED_ROUTES = {"/api/payments/process": "process", "/api/payments/refund": "refund"}
+# However late the loop runs, this many in flight are admitted (a lone request during a pause).
+LAG_FLOOR = 8
+
+
+class LoopLag:
+    """How late this worker's event loop runs what is due, smoothed over about the last ten
+    samples: one pause moves it little, a loop that stays late moves it all the way."""
+
+    SMOOTHING = 0.1
+
+    def __init__(self) -> None:
+        self.smoothed = 0.0
+
+    def observe(self, late: float) -> None:
+        self.smoothed += (max(late, 0.0) - self.smoothed) * self.SMOOTHING
 
 
 class Admission:
-    """Per worker (one event loop): how many charges and refunds run, and for how long."""
+    """Per worker (one event loop): how many charges and refunds run, and for how long.
 
-    def __init__(self, limit: int, timeout: float) -> None:
+    `limit` bounds what is in flight. With `max_lag` (seconds), the bound also follows the
+    worker's pace: the loop's lag is sampled every 10 ms (`watch`), and while the smoothed lag
+    exceeds `max_lag` the bound drops by a fifth every 100 ms (not below `LAG_FLOOR`); every
+    sample on time raises it by one again, up to `limit`. A worker whose CPU is spent thus
+    admits what it can carry, and refusals and liveness probes are still answered promptly.
+    """
+
+    INTERVAL = 0.01
+    DECREASE_EVERY = 0.1  # seconds
+    DECREASE = 0.8
+
+    def __init__(
+        self,
+        limit: int,
+        timeout: float,
+        *,
+        max_lag: float | None = None,
+        lag: LoopLag | None = None,
+    ) -> None:
         self.limit = limit
         self.timeout = timeout
+        self.max_lag = max_lag
+        self.lag = lag or LoopLag()
+        self.allowed = float(limit)
         self.in_flight = 0
+        self._decreased_at = float("-inf")
+
+    @property
+    def bound(self) -> int:
+        """How many may be in flight now."""
+        return max(min(self.limit, LAG_FLOOR), min(self.limit, int(self.allowed)))
 
     @property
     def full(self) -> bool:
-        return self.in_flight >= self.limit
+        return self.in_flight >= self.bound
+
+    def pace(self, late: float, now: float) -> None:
+        """One sample of the loop's lag, taken at `now` (seconds): the bound follows."""
+        self.lag.observe(late)
+        if self.max_lag is None:
+            return
+        if self.lag.smoothed <= self.max_lag:
+            self.allowed = min(float(self.limit), self.allowed + 1)
+        elif now - self._decreased_at >= self.DECREASE_EVERY:
+            self._decreased_at = now
+            self.allowed = max(float(LAG_FLOOR), self.allowed * self.DECREASE)
+
+    async def watch(self) -> None:
+        """Sample the loop's lag for as long as the worker serves."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.INTERVAL
+            await asyncio.sleep(self.INTERVAL)
+            now = loop.time()
+            self.pace(now - due, now)
 
     @asynccontextmanager
     async def admitted(self, route: str) -> AsyncIterator[Deadline]:

@@ -25,6 +25,7 @@ from entrypoints.console.setup import (
     templates,
 )
 from entrypoints.container import Container, build_container
+from entrypoints.heap import freeze_startup_objects
 from entrypoints.http import auth_failures, header_limits, request_context
 from entrypoints.http.admission import Admission, shed_when_full
 from entrypoints.http.audit import AuditController
@@ -73,7 +74,9 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
         issuer=settings.jwt_issuer,
     )
     prometheus = PrometheusConfig(app_name="payments", group_path=True)
-    admission = Admission(settings.admitted_in_flight, settings.request_timeout)
+    admission = Admission(
+        settings.admitted_in_flight, settings.request_timeout, max_lag=settings.max_loop_lag
+    )
     limits = rate_limits(
         settings.rate_limit_per_minute,
         settings.webhook_rate_limit_per_minute,
@@ -92,9 +95,11 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
         dispatchers = container.outbound.dispatchers() if run_projections else []
         for runner in [*runners, *dispatchers]:
             runner.start()
+        watching = asyncio.get_running_loop().create_task(admission.watch())
         try:
             yield
         finally:
+            watching.cancel()
             for runner in runners:
                 # waits for the batch in hand, then takes in what the drained requests wrote
                 runner.stop(catch_up=True)
@@ -192,4 +197,6 @@ def app_from_env() -> Litestar:
     load_dotenv()
     configure_logging()
     run_projections = os.environ.get("PAYMENTS_RUN_PROJECTIONS", "1") != "0"
-    return create_app(build_container(Settings.from_env()), run_projections=run_projections)
+    app = create_app(build_container(Settings.from_env()), run_projections=run_projections)
+    freeze_startup_objects()  # one worker process serves this app until it stops
+    return app

@@ -74,6 +74,23 @@ class InProcessIdempotencyStore:
     def ping(self) -> None:
         return None
 
+    # Awaitable too: a dict behind a lock held for microseconds needs no thread.
+    async def aclaim(self, key: str, fingerprint: str, *, lock_ttl: float) -> Claim:
+        return self.claim(key, fingerprint, lock_ttl=lock_ttl)
+
+    async def acomplete(
+        self, key: str, claim: Claimed, response: StoredResponse, *, ttl: float
+    ) -> None:
+        self.complete(key, claim, response, ttl=ttl)
+
+    async def arelease(self, key: str, claim: Claimed) -> None:
+        self.release(key, claim)
+
+    async def asupersede(
+        self, key: str, stale: Completed, claim: Claimed, *, lock_ttl: float
+    ) -> Claim:
+        return self.supersede(key, stale, claim, lock_ttl=lock_ttl)
+
     def _write(self, key: str, entry: _Entry) -> None:
         self._entries[key] = entry
         self._writes += 1

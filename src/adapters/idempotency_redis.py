@@ -1,13 +1,18 @@
 """The Redis idempotency store: one key per (scope, user, key), shared by every API process."""
 
+import asyncio
 import base64
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import redis
+import redis.asyncio
 from eventsourcing.cipher import AESCipher
 from eventsourcing.utils import Environment
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
 
 from adapters.circuit_breaker import CircuitBreaker
 from adapters.redis_probe import TIMEOUT_SECONDS, no_retries
@@ -68,8 +73,26 @@ def _millis(seconds: float) -> int:
     return max(int(seconds * 1000), 1)
 
 
+AsyncClientFactory = Callable[[], "redis.asyncio.Redis"]
+
+
+class _AsyncClient:
+    """One event loop's client and its scripts."""
+
+    def __init__(self, client: "redis.asyncio.Redis") -> None:
+        self.client = client
+        self.complete = client.register_script(_COMPLETE)
+        self.release = client.register_script(_RELEASE)
+        self.supersede = client.register_script(_SUPERSEDE)
+
+
 class RedisIdempotencyStore:
-    """IdempotencyStore on Redis: SET NX GET takes a lock and reads the holder in one step."""
+    """IdempotencyStore on Redis: SET NX GET takes a lock and reads the holder in one step.
+
+    Its calls can also be awaited (`aclaim`, ...): with `async_client` (as `from_url` gives),
+    through an asyncio client of each event loop's own, holding no thread while Redis answers;
+    the same commands, scripts, breaker and errors as the blocking calls.
+    """
 
     def __init__(
         self,
@@ -78,6 +101,7 @@ class RedisIdempotencyStore:
         prefix: str = DEFAULT_PREFIX,
         breaker: CircuitBreaker | None = None,
         cipher: BodyCipher | None = None,
+        async_client: AsyncClientFactory | None = None,
     ) -> None:
         self._client = client
         self._prefix = prefix
@@ -86,6 +110,8 @@ class RedisIdempotencyStore:
         self._complete = client.register_script(_COMPLETE)
         self._release = client.register_script(_RELEASE)
         self._supersede = client.register_script(_SUPERSEDE)
+        self._async_client = async_client
+        self._async_clients: dict[asyncio.AbstractEventLoop, _AsyncClient] = {}
 
     @classmethod
     def from_url(
@@ -102,7 +128,16 @@ class RedisIdempotencyStore:
             socket_timeout=TIMEOUT_SECONDS,
             retry=no_retries(),
         )
-        return cls(client, prefix=prefix, breaker=breaker, cipher=cipher)
+
+        def async_client() -> "redis.asyncio.Redis":
+            return redis.asyncio.Redis.from_url(
+                url,
+                socket_connect_timeout=TIMEOUT_SECONDS,
+                socket_timeout=TIMEOUT_SECONDS,
+                retry=AsyncRetry(NoBackoff(), 0),
+            )
+
+        return cls(client, prefix=prefix, breaker=breaker, cipher=cipher, async_client=async_client)
 
     def claim(self, key: str, fingerprint: str, *, lock_ttl: float) -> Claim:
         claim = Claimed(token=secrets.token_hex(16), fingerprint=fingerprint)
@@ -145,6 +180,73 @@ class RedisIdempotencyStore:
     def close(self) -> None:
         self._client.close()
 
+    async def aclaim(self, key: str, fingerprint: str, *, lock_ttl: float) -> Claim:
+        if self._async_client is None:
+            return await asyncio.to_thread(self.claim, key, fingerprint, lock_ttl=lock_ttl)
+        claim = Claimed(token=secrets.token_hex(16), fingerprint=fingerprint)
+        existing = await self._acall(
+            self._loop_client().client.set,
+            self._prefix + key,
+            _lock_value(claim),
+            nx=True,
+            get=True,
+            px=_millis(lock_ttl),
+        )
+        return claim if existing is None else self._claim_from(existing)
+
+    async def acomplete(
+        self, key: str, claim: Claimed, response: StoredResponse, *, ttl: float
+    ) -> None:
+        if self._async_client is None:
+            return await asyncio.to_thread(self.complete, key, claim, response, ttl=ttl)
+        answer = self._answer_value(claim.fingerprint, response)
+        await self._acall(
+            self._loop_client().complete,
+            keys=[self._prefix + key],
+            args=[_lock_value(claim), answer, _millis(ttl)],
+        )
+        return None
+
+    async def asupersede(
+        self, key: str, stale: Completed, claim: Claimed, *, lock_ttl: float
+    ) -> Claim:
+        if self._async_client is None:
+            return await asyncio.to_thread(self.supersede, key, stale, claim, lock_ttl=lock_ttl)
+        current = await self._acall(
+            self._loop_client().supersede,
+            keys=[self._prefix + key],
+            args=[
+                stale.stored_as or self._answer_value(stale.fingerprint, stale.response),
+                _lock_value(claim),
+                _millis(lock_ttl),
+            ],
+        )
+        return claim if current is None else self._claim_from(current)
+
+    async def arelease(self, key: str, claim: Claimed) -> None:
+        if self._async_client is None:
+            return await asyncio.to_thread(self.release, key, claim)
+        await self._acall(
+            self._loop_client().release, keys=[self._prefix + key], args=[_lock_value(claim)]
+        )
+        return None
+
+    async def aclose(self) -> None:
+        """Close the running event loop's client (a worker's, as it stops)."""
+        loop_client = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if loop_client is not None:
+            await loop_client.client.aclose()
+
+    def _loop_client(self) -> _AsyncClient:
+        loop = asyncio.get_running_loop()
+        loop_client = self._async_clients.get(loop)
+        if loop_client is None:
+            assert self._async_client is not None
+            for closed in [known for known in self._async_clients if known.is_closed()]:
+                del self._async_clients[closed]  # a loop that ended (tests start several)
+            loop_client = self._async_clients[loop] = _AsyncClient(self._async_client())
+        return loop_client
+
     def _answer_value(self, fingerprint: str, response: StoredResponse) -> str:
         if self._cipher is None:
             body = response.body.decode()
@@ -170,6 +272,16 @@ class RedisIdempotencyStore:
         response = StoredResponse(status_code=int(stored["status"]), body=body)
         raw = existing.decode() if isinstance(existing, bytes) else existing
         return Completed(fingerprint=stored["fingerprint"], response=response, stored_as=raw)
+
+    async def _acall(self, command: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._breaker is not None and not self._breaker.allow():
+            raise IdempotencyStoreUnavailable("circuit open")
+        try:
+            return await command(*args, **kwargs)
+        except (redis.RedisError, OSError) as error:
+            if self._breaker is not None:
+                self._breaker.failed(error)
+            raise IdempotencyStoreUnavailable(type(error).__name__) from None
 
     def _call(self, command: Any, *args: Any, **kwargs: Any) -> Any:
         if self._breaker is not None and not self._breaker.allow():

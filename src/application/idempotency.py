@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from application.errors import IdempotencyConflict, IdempotencyMismatch
 from application.ports import (
+    AwaitableIdempotencyStore,
     Claim,
     Claimed,
     Completed,
@@ -80,6 +81,7 @@ class IdempotentRequests:
         self.fallback = fallback
         self.lock_ttl = lock_ttl
         self.response_ttl = response_ttl
+        self._stores = [_Awaited(s) for s in (store, fallback) if s is not None]
 
     async def run(
         self,
@@ -91,9 +93,9 @@ class IdempotentRequests:
         handle: Callable[[], Awaitable[Outcome]],
         revalidate: Revalidate | None = None,
     ) -> Answer:
-        """The store is synchronous (Redis, memory): its calls run in worker threads."""
+        """A store that can be awaited holds no thread; another one's calls run in a thread."""
         hashed = key_hash(scope, user_id, key)
-        store, claim = await asyncio.to_thread(self._claim, hashed, fingerprint)
+        store, claim = await self._claim(hashed, fingerprint)
         for _ in range(2):  # a superseded answer is looked at once more, never in a loop
             if claim is None or isinstance(claim, Claimed):
                 break
@@ -108,41 +110,44 @@ class IdempotentRequests:
             )
             if replay is not None:
                 return Answer(response=replay, replayed=True, key_hash=hashed)
-            store, claim = await asyncio.to_thread(self._supersede, store, hashed, claim)
+            store, claim = await self._supersede(store, hashed, claim)
         try:
             outcome = await handle()
         except BaseException:
-            await asyncio.to_thread(self._finish, store, hashed, claim, None)
+            await self._finish(store, hashed, claim, None)
             raise
         kept = outcome.response if outcome.keep else None
-        await asyncio.to_thread(self._finish, store, hashed, claim, kept)
+        await self._finish(store, hashed, claim, kept)
         return Answer(response=outcome.response, replayed=False, key_hash=hashed)
 
-    def _supersede(
-        self, store: IdempotencyStore | None, hashed: str, stale: Completed
-    ) -> tuple[IdempotencyStore | None, Claim | None]:
+    async def aclose(self) -> None:
+        """Close what the stores opened for the running event loop."""
+        for store in self._stores:
+            await store.aclose()
+
+    async def _supersede(
+        self, store: "_Awaited | None", hashed: str, stale: Completed
+    ) -> tuple["_Awaited | None", Claim | None]:
         if store is None:
             return None, None
         claim = Claimed(token=secrets.token_hex(16), fingerprint=stale.fingerprint)
         try:
-            return store, store.supersede(hashed, stale, claim, lock_ttl=self.lock_ttl)
+            return store, await store.supersede(hashed, stale, claim, lock_ttl=self.lock_ttl)
         except IdempotencyStoreUnavailable as error:
             log.debug("idempotency store unavailable (%s); using the durable path", error)
             return None, None
 
-    def _claim(self, hashed: str, fingerprint: str) -> tuple[IdempotencyStore | None, Claim | None]:
-        for store in (self.store, self.fallback):
-            if store is None:
-                continue
+    async def _claim(self, hashed: str, fingerprint: str) -> tuple["_Awaited | None", Claim | None]:
+        for store in self._stores:
             try:
-                return store, store.claim(hashed, fingerprint, lock_ttl=self.lock_ttl)
+                return store, await store.claim(hashed, fingerprint, lock_ttl=self.lock_ttl)
             except IdempotencyStoreUnavailable as error:
                 log.debug("idempotency store unavailable (%s); using the next path", error)
         return None, None
 
-    def _finish(
+    async def _finish(
         self,
-        store: IdempotencyStore | None,
+        store: "_Awaited | None",
         hashed: str,
         claim: Claim | None,
         response: StoredResponse | None,
@@ -151,9 +156,49 @@ class IdempotentRequests:
             return
         try:
             if response is None:
-                store.release(hashed, claim)
+                await store.release(hashed, claim)
             else:
-                store.complete(hashed, claim, response, ttl=self.response_ttl)
+                await store.complete(hashed, claim, response, ttl=self.response_ttl)
         except IdempotencyStoreUnavailable as error:
             # The lock expires by itself; the durable path answers any retry.
             log.debug("idempotency store unavailable at completion (%s)", error)
+
+
+class _Awaited:
+    """A store's calls as coroutines: awaited on the loop when the store offers that, else
+    run in a worker thread (a blocking client)."""
+
+    def __init__(self, store: IdempotencyStore) -> None:
+        self.awaitable = store if isinstance(store, AwaitableIdempotencyStore) else None
+        self.store = store
+
+    async def claim(self, key: str, fingerprint: str, *, lock_ttl: float) -> Claim:
+        if self.awaitable is not None:
+            return await self.awaitable.aclaim(key, fingerprint, lock_ttl=lock_ttl)
+        return await asyncio.to_thread(self.store.claim, key, fingerprint, lock_ttl=lock_ttl)
+
+    async def complete(
+        self, key: str, claim: Claimed, response: StoredResponse, *, ttl: float
+    ) -> None:
+        if self.awaitable is not None:
+            await self.awaitable.acomplete(key, claim, response, ttl=ttl)
+        else:
+            await asyncio.to_thread(self.store.complete, key, claim, response, ttl=ttl)
+
+    async def release(self, key: str, claim: Claimed) -> None:
+        if self.awaitable is not None:
+            await self.awaitable.arelease(key, claim)
+        else:
+            await asyncio.to_thread(self.store.release, key, claim)
+
+    async def supersede(
+        self, key: str, stale: Completed, claim: Claimed, *, lock_ttl: float
+    ) -> Claim:
+        if self.awaitable is not None:
+            return await self.awaitable.asupersede(key, stale, claim, lock_ttl=lock_ttl)
+        return await asyncio.to_thread(self.store.supersede, key, stale, claim, lock_ttl=lock_ttl)
+
+    async def aclose(self) -> None:
+        close = getattr(self.store, "aclose", None)
+        if close is not None:
+            await close()

@@ -267,6 +267,24 @@ class IdempotencyStore(Protocol):
     def ping(self) -> None: ...
 
 
+@runtime_checkable
+class AwaitableIdempotencyStore(IdempotencyStore, Protocol):
+    """An IdempotencyStore whose calls can also be awaited on the event loop, holding no
+    thread: a client of its own that does not block (Redis), or no waiting at all (memory)."""
+
+    async def aclaim(self, key: str, fingerprint: str, *, lock_ttl: float) -> Claim: ...
+
+    async def acomplete(
+        self, key: str, claim: Claimed, response: StoredResponse, *, ttl: float
+    ) -> None: ...
+
+    async def arelease(self, key: str, claim: Claimed) -> None: ...
+
+    async def asupersede(
+        self, key: str, stale: Completed, claim: Claimed, *, lock_ttl: float
+    ) -> Claim: ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class AuditEntry:
     aggregate_id: UUID

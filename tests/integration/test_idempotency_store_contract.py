@@ -1,5 +1,7 @@
-"""One contract for every IdempotencyStore: the in-process store and Redis behave alike."""
+"""One contract for every IdempotencyStore: the in-process store and Redis behave alike,
+and so do their awaitable calls (`aclaim`, ...), the ones a worker's event loop uses."""
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -10,6 +12,8 @@ from eventsourcing.cipher import AESCipher
 from adapters.idempotency_memory import InProcessIdempotencyStore
 from adapters.idempotency_redis import RedisIdempotencyStore, body_cipher
 from application.ports import (
+    AwaitableIdempotencyStore,
+    Claim,
     Claimed,
     Completed,
     IdempotencyStore,
@@ -163,6 +167,88 @@ class TestEncryptedRedisStore(IdempotencyStoreContract):
         assert store.claim("k", "fp-a", lock_ttl=LOCK) == Completed(
             fingerprint="fp-a", response=secret
         )
+
+
+class Awaited:
+    """The store's awaitable calls, each awaited on one event loop, as the sync port."""
+
+    def __init__(self, store: AwaitableIdempotencyStore) -> None:
+        self.store = store
+        self.loop = asyncio.new_event_loop()
+
+    def claim(self, key: str, fingerprint: str, *, lock_ttl: float) -> Claim:
+        return self.loop.run_until_complete(self.store.aclaim(key, fingerprint, lock_ttl=lock_ttl))
+
+    def complete(self, key: str, claim: Claimed, response: StoredResponse, *, ttl: float) -> None:
+        self.loop.run_until_complete(self.store.acomplete(key, claim, response, ttl=ttl))
+
+    def release(self, key: str, claim: Claimed) -> None:
+        self.loop.run_until_complete(self.store.arelease(key, claim))
+
+    def supersede(self, key: str, stale: Completed, claim: Claimed, *, lock_ttl: float) -> Claim:
+        return self.loop.run_until_complete(
+            self.store.asupersede(key, stale, claim, lock_ttl=lock_ttl)
+        )
+
+    def ping(self) -> None:
+        self.store.ping()
+
+    def close(self) -> None:
+        close = getattr(self.store, "aclose", None)
+        if close is not None:
+            self.loop.run_until_complete(close())
+        self.loop.close()
+
+
+class TestInProcessStoreAwaited(IdempotencyStoreContract):
+    @pytest.fixture
+    def store(self) -> Iterator[IdempotencyStore]:
+        awaited = Awaited(InProcessIdempotencyStore())
+        yield awaited
+        awaited.close()
+
+
+class TestRedisStoreAwaited(IdempotencyStoreContract):
+    @pytest.fixture
+    def store(self, redis_server_url: str) -> Iterator[IdempotencyStore]:
+        with unique_prefix(redis_server_url) as prefix:
+            awaited = Awaited(RedisIdempotencyStore.from_url(redis_server_url, prefix=prefix))
+            yield awaited
+            awaited.close()
+            awaited.store.close()
+
+
+class TestEncryptedRedisStoreAwaited(TestEncryptedRedisStore):
+    @pytest.fixture
+    def store(self, redis_server_url: str) -> Iterator[IdempotencyStore]:
+        with unique_prefix(redis_server_url) as prefix:
+            sealed = RedisIdempotencyStore.from_url(
+                redis_server_url, prefix=prefix, cipher=body_cipher(KEY)
+            )
+            awaited = Awaited(sealed)
+            self.raw = redis.Redis.from_url(redis_server_url)
+            self.prefix = prefix
+            yield awaited
+            awaited.close()
+            sealed.close()
+            self.raw.close()
+
+
+def test_both_stores_can_be_awaited() -> None:
+    assert isinstance(InProcessIdempotencyStore(), AwaitableIdempotencyStore)
+    assert isinstance(
+        RedisIdempotencyStore.from_url("redis://127.0.0.1:1/0"), AwaitableIdempotencyStore
+    )
+
+
+def test_an_unreachable_redis_is_reported_as_unavailable_when_awaited(closed_port: int) -> None:
+    store = RedisIdempotencyStore.from_url(f"redis://127.0.0.1:{closed_port}/0")
+
+    async def claim() -> Claim:
+        return await store.aclaim("k", "fp", lock_ttl=LOCK)
+
+    with pytest.raises(IdempotencyStoreUnavailable):
+        asyncio.run(claim())
 
 
 def test_an_unreachable_redis_is_reported_as_unavailable(closed_port: int) -> None:

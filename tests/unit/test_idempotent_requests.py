@@ -147,3 +147,34 @@ def test_with_the_store_down_and_no_fallback_every_request_runs_on_the_durable_p
     handler = Handler()
     send(requests, handler)
     assert send(requests, handler) == (StoredResponse(status_code=201, body=b'{"run":2}'), False)
+
+
+class OnTheLoopOnly(InProcessIdempotencyStore):
+    """A store whose blocking calls must not be used: a worker thread would call those."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop_calls = 0
+
+    async def aclaim(self, key: str, fingerprint: str, *, lock_ttl: float) -> Claim:
+        self.loop_calls += 1
+        return await super().aclaim(key, fingerprint, lock_ttl=lock_ttl)
+
+
+def test_a_store_that_can_be_awaited_is_awaited_on_the_loop_not_in_a_thread() -> None:
+    import threading
+
+    store = OnTheLoopOnly()
+    called_from: list[str] = []
+    blocking_claim = store.claim
+
+    def claim(key: str, fingerprint: str, *, lock_ttl: float) -> Claim:
+        called_from.append(threading.current_thread().name)
+        return blocking_claim(key, fingerprint, lock_ttl=lock_ttl)
+
+    store.claim = claim  # type: ignore[method-assign]
+    handler = Handler()
+    send(IdempotentRequests(store), handler)
+    assert send(IdempotentRequests(store), handler)[1] is True
+    assert store.loop_calls == 2
+    assert called_from == [threading.main_thread().name] * 2, "claimed on the loop's thread"

@@ -29,15 +29,15 @@ def counting_server() -> Iterator[tuple[int, list[bytes]]]:
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
 
-    async def serve() -> None:
-        server = await asyncio.start_server(answer, sock=listener)
-        async with server:
-            await server.serve_forever()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
+    server = asyncio.run_coroutine_threadsafe(
+        asyncio.start_server(answer, sock=listener), loop
+    ).result(timeout=5)
     yield port, seen
+    loop.call_soon_threadsafe(server.close)
     loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=5)
 
 
 def test_split_over_processes_every_request_is_sent_once_and_the_figures_add_up(

@@ -106,6 +106,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             for dispatcher in dispatchers:
                 dispatcher.stop()
             container.payment_store().close()
+            await container.idempotency().aclose()  # this loop's Redis connections
             close_gateway = getattr(container.gateway(), "aclose", None)
             if close_gateway is not None:
                 await close_gateway()

@@ -142,6 +142,9 @@ def main() -> None:
     parser.add_argument(
         "--only", nargs="*", default=["charges", "stripe", "webhooks", "history", "replay"]
     )
+    parser.add_argument(
+        "--loop", choices=["auto", "uvloop", "asyncio"], default="auto", help="serve --loop"
+    )
     parser.add_argument("--stripe-latency", type=float, default=0.3, help="seconds per call")
     parser.add_argument("--stripe-clients", type=int, nargs="*", default=[128, 1024])
     parser.add_argument("--deadline", type=float, default=10.0, help="PAYMENTS_REQUEST_TIMEOUT")
@@ -177,9 +180,8 @@ def main() -> None:
         env = workloads.service_env(database, args.redis_url, str(folder))
         log_file = folder / "service.log"
         with ExitStack() as stack:
-            service = stack.enter_context(
-                running(service_command(args.workers), env, "/health/live", folder, log_file)
-            )
+            command = service_command(args.workers, args.loop)
+            service = stack.enter_context(running(command, env, "/health/live", folder, log_file))
             service.wait_for_listeners(args.workers)  # connections go to every worker
             stack.enter_context(
                 running([str(BIN / "payment-service"), "project"], env, None, folder, log_file)
@@ -237,6 +239,7 @@ def main() -> None:
                 clients=args.stripe_clients,
                 per_client=scale["stripe_requests_per_client"],
                 timeout=args.deadline,
+                loop=args.loop,
             )
         if "replay" in args.only:
             replay_db = fresh_database(args.database_url, folder)

@@ -132,7 +132,7 @@ def _start(
     raise AssertionError("unreachable")
 
 
-def service_command(workers: int) -> list[str]:
+def service_command(workers: int, loop: str = "auto") -> list[str]:
     return [
         str(BIN / "payment-service"),
         "serve",
@@ -143,6 +143,8 @@ def service_command(workers: int) -> list[str]:
         "--workers",
         str(workers),
         "--no-projections",
+        "--loop",
+        loop,
     ]
 
 

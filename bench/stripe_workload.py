@@ -35,6 +35,7 @@ def measure(
     clients: list[int],
     per_client: int,
     timeout: float,
+    loop: str = "auto",
 ) -> dict[str, Any]:
     standin_command = [
         sys.executable, "-m", "bench.stripe_standin", "--port", "{port}", "--latency", str(latency)
@@ -47,7 +48,7 @@ def measure(
             "STRIPE_API_BASE": f"http://127.0.0.1:{standin.port}",
             "PAYMENTS_REQUEST_TIMEOUT": str(timeout),
         }
-        with running(service_command(workers), stripe_env, "/health/live", folder) as service:
+        with running(service_command(workers, loop), stripe_env, "/health/live", folder) as service:
             service.wait_for_listeners(workers)
             for n in clients:
                 prefix = f"stripe-{n}"

@@ -26,6 +26,7 @@ from application.ports import (
 )
 
 DEFAULT_PREFIX = "payments:idempotency:"
+ASYNC_CONNECTIONS = 32  # per worker loop; a call waits up to TIMEOUT_SECONDS for one
 
 # Write the response only over our own lock, or over nothing when our lock has expired:
 # never over another request's lock or an answer already stored.
@@ -130,12 +131,16 @@ class RedisIdempotencyStore:
         )
 
         def async_client() -> "redis.asyncio.Redis":
-            return redis.asyncio.Redis.from_url(
+            # A bounded pool that waits for a free connection: the default one refuses past
+            # 100 calls at once (MaxConnectionsError), as hundreds of admitted charges make.
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
                 url,
+                max_connections=ASYNC_CONNECTIONS,
+                timeout=TIMEOUT_SECONDS,
                 socket_connect_timeout=TIMEOUT_SECONDS,
                 socket_timeout=TIMEOUT_SECONDS,
-                retry=AsyncRetry(NoBackoff(), 0),
             )
+            return redis.asyncio.Redis(connection_pool=pool, retry=AsyncRetry(NoBackoff(), 0))
 
         return cls(client, prefix=prefix, breaker=breaker, cipher=cipher, async_client=async_client)
 

@@ -75,6 +75,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 20,
+        "loop": args.loop,
         **header_limits.uvicorn_options(),
     }
     try:
@@ -148,6 +149,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--no-projections", action="store_true", help="leave read models to `project`")
+    p.add_argument(
+        "--loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default="auto",
+        help="each worker's event loop (auto: uvloop). uvloop accepts one new connection per "
+        "pass of the loop, so a busy worker takes a storm of new connections in seconds; "
+        "asyncio accepts them all at once, for some 8%% less throughput",
+    )
     p.set_defaults(run=serve)
 
     p = commands.add_parser("migrate", help="apply the SQL migrations to PostgreSQL")

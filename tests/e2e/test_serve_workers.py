@@ -22,13 +22,15 @@ CONNECTIONS, ROUNDS = 16, 3
 
 
 @contextmanager
-def two_workers(tmp_path: Path, env: dict[str, str]) -> Iterator[tuple[int, "Server"]]:
+def two_workers(
+    tmp_path: Path, env: dict[str, str], loop: str = "auto"
+) -> Iterator[tuple[int, "Server"]]:
     port = free_port()
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [COMMAND, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-             "--no-projections"],
+             "--no-projections", "--loop", loop],
             env=cli_env(env), cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         server = Server(process, log_path)
@@ -90,10 +92,11 @@ def _get(connection: http.client.HTTPConnection, request_id: str) -> tuple[int, 
     return answer.status, answer.will_close
 
 
+@pytest.mark.parametrize("loop", ["auto", "asyncio"])
 def test_a_burst_of_keep_alive_connections_is_spread_over_both_workers(
-    tmp_path: Path, base_env: dict[str, str]
+    tmp_path: Path, base_env: dict[str, str], loop: str
 ) -> None:
-    with two_workers(tmp_path, base_env) as (port, server):
+    with two_workers(tmp_path, base_env, loop) as (port, server):
         connections = [open_connection(port) for _ in range(CONNECTIONS)]  # all at once
         local_ports = [c.sock.getsockname()[1] for c in connections]
         for round_ in range(ROUNDS):

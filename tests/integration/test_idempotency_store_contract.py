@@ -234,6 +234,24 @@ class TestEncryptedRedisStoreAwaited(TestEncryptedRedisStore):
             self.raw.close()
 
 
+def test_hundreds_of_calls_at_once_on_one_loop_all_answer(redis_server_url: str) -> None:
+    """As many claims as a worker admits charges, at once: none is refused for connections."""
+    with unique_prefix(redis_server_url) as prefix:
+        store = RedisIdempotencyStore.from_url(redis_server_url, prefix=prefix)
+
+        async def claim_all() -> list[Claim]:
+            try:
+                return await asyncio.gather(
+                    *(store.aclaim(f"k-{n}", "fp", lock_ttl=LOCK) for n in range(300))
+                )
+            finally:
+                await store.aclose()
+
+        claims = asyncio.run(claim_all())
+        store.close()
+    assert all(isinstance(claim, Claimed) for claim in claims)
+
+
 def test_both_stores_can_be_awaited() -> None:
     assert isinstance(InProcessIdempotencyStore(), AwaitableIdempotencyStore)
     assert isinstance(

@@ -4,7 +4,8 @@ import asyncio
 import base64
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import redis
@@ -72,6 +73,11 @@ def body_cipher(encryption_key: str | None) -> BodyCipher | None:
 
 def _millis(seconds: float) -> int:
     return max(int(seconds * 1000), 1)
+
+
+def _take(lock_ttl: float) -> dict[str, Any]:
+    """SET's options that take a free key, or read who holds it, in one step."""
+    return {"nx": True, "get": True, "px": _millis(lock_ttl)}
 
 
 AsyncClientFactory = Callable[[], "redis.asyncio.Redis"]
@@ -146,38 +152,18 @@ class RedisIdempotencyStore:
 
     def claim(self, key: str, fingerprint: str, *, lock_ttl: float) -> Claim:
         claim = Claimed(token=secrets.token_hex(16), fingerprint=fingerprint)
-        existing = self._call(
-            self._client.set,
-            self._prefix + key,
-            _lock_value(claim),
-            nx=True,
-            get=True,
-            px=_millis(lock_ttl),
-        )
+        existing = self._call(self._client.set, *self._lock(key, claim), **_take(lock_ttl))
         return claim if existing is None else self._claim_from(existing)
 
     def complete(self, key: str, claim: Claimed, response: StoredResponse, *, ttl: float) -> None:
-        answer = self._answer_value(claim.fingerprint, response)
-        self._call(
-            self._complete,
-            keys=[self._prefix + key],
-            args=[_lock_value(claim), answer, _millis(ttl)],
-        )
+        self._call(self._complete, **self._completion(key, claim, response, ttl))
 
     def supersede(self, key: str, stale: Completed, claim: Claimed, *, lock_ttl: float) -> Claim:
-        current = self._call(
-            self._supersede,
-            keys=[self._prefix + key],
-            args=[
-                stale.stored_as or self._answer_value(stale.fingerprint, stale.response),
-                _lock_value(claim),
-                _millis(lock_ttl),
-            ],
-        )
+        current = self._call(self._supersede, **self._succession(key, stale, claim, lock_ttl))
         return claim if current is None else self._claim_from(current)
 
     def release(self, key: str, claim: Claimed) -> None:
-        self._call(self._release, keys=[self._prefix + key], args=[_lock_value(claim)])
+        self._call(self._release, **self._release_of(key, claim))
 
     def ping(self) -> None:
         self._call(self._client.ping)
@@ -189,14 +175,8 @@ class RedisIdempotencyStore:
         if self._async_client is None:
             return await asyncio.to_thread(self.claim, key, fingerprint, lock_ttl=lock_ttl)
         claim = Claimed(token=secrets.token_hex(16), fingerprint=fingerprint)
-        existing = await self._acall(
-            self._loop_client().client.set,
-            self._prefix + key,
-            _lock_value(claim),
-            nx=True,
-            get=True,
-            px=_millis(lock_ttl),
-        )
+        command = self._loop_client().client.set
+        existing = await self._acall(command, *self._lock(key, claim), **_take(lock_ttl))
         return claim if existing is None else self._claim_from(existing)
 
     async def acomplete(
@@ -204,12 +184,8 @@ class RedisIdempotencyStore:
     ) -> None:
         if self._async_client is None:
             return await asyncio.to_thread(self.complete, key, claim, response, ttl=ttl)
-        answer = self._answer_value(claim.fingerprint, response)
-        await self._acall(
-            self._loop_client().complete,
-            keys=[self._prefix + key],
-            args=[_lock_value(claim), answer, _millis(ttl)],
-        )
+        completion = self._completion(key, claim, response, ttl)
+        await self._acall(self._loop_client().complete, **completion)
         return None
 
     async def asupersede(
@@ -217,23 +193,14 @@ class RedisIdempotencyStore:
     ) -> Claim:
         if self._async_client is None:
             return await asyncio.to_thread(self.supersede, key, stale, claim, lock_ttl=lock_ttl)
-        current = await self._acall(
-            self._loop_client().supersede,
-            keys=[self._prefix + key],
-            args=[
-                stale.stored_as or self._answer_value(stale.fingerprint, stale.response),
-                _lock_value(claim),
-                _millis(lock_ttl),
-            ],
-        )
+        succession = self._succession(key, stale, claim, lock_ttl)
+        current = await self._acall(self._loop_client().supersede, **succession)
         return claim if current is None else self._claim_from(current)
 
     async def arelease(self, key: str, claim: Claimed) -> None:
         if self._async_client is None:
             return await asyncio.to_thread(self.release, key, claim)
-        await self._acall(
-            self._loop_client().release, keys=[self._prefix + key], args=[_lock_value(claim)]
-        )
+        await self._acall(self._loop_client().release, **self._release_of(key, claim))
         return None
 
     async def aclose(self) -> None:
@@ -278,22 +245,44 @@ class RedisIdempotencyStore:
         raw = existing.decode() if isinstance(existing, bytes) else existing
         return Completed(fingerprint=stored["fingerprint"], response=response, stored_as=raw)
 
-    async def _acall(self, command: Any, *args: Any, **kwargs: Any) -> Any:
+    # The same commands whether awaited or not: a key's lock, and the scripts' keys and args.
+    def _lock(self, key: str, claim: Claimed) -> tuple[str, str]:
+        return self._prefix + key, _lock_value(claim)
+
+    def _completion(
+        self, key: str, claim: Claimed, response: StoredResponse, ttl: float
+    ) -> dict[str, list[Any]]:
+        answer = self._answer_value(claim.fingerprint, response)
+        return {"keys": [self._prefix + key], "args": [_lock_value(claim), answer, _millis(ttl)]}
+
+    def _succession(
+        self, key: str, stale: Completed, claim: Claimed, lock_ttl: float
+    ) -> dict[str, list[Any]]:
+        was = stale.stored_as or self._answer_value(stale.fingerprint, stale.response)
+        return {
+            "keys": [self._prefix + key],
+            "args": [was, _lock_value(claim), _millis(lock_ttl)],
+        }
+
+    def _release_of(self, key: str, claim: Claimed) -> dict[str, list[Any]]:
+        return {"keys": [self._prefix + key], "args": [_lock_value(claim)]}
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """Skipped while the breaker is open; a Redis error opens it and reads unavailable."""
         if self._breaker is not None and not self._breaker.allow():
             raise IdempotencyStoreUnavailable("circuit open")
         try:
-            return await command(*args, **kwargs)
+            yield
         except (redis.RedisError, OSError) as error:
             if self._breaker is not None:
                 self._breaker.failed(error)
             raise IdempotencyStoreUnavailable(type(error).__name__) from None
 
+    async def _acall(self, command: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._guarded():
+            return await command(*args, **kwargs)
+
     def _call(self, command: Any, *args: Any, **kwargs: Any) -> Any:
-        if self._breaker is not None and not self._breaker.allow():
-            raise IdempotencyStoreUnavailable("circuit open")
-        try:
+        with self._guarded():
             return command(*args, **kwargs)
-        except (redis.RedisError, OSError) as error:
-            if self._breaker is not None:
-                self._breaker.failed(error)
-            raise IdempotencyStoreUnavailable(type(error).__name__) from None

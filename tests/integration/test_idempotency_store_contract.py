@@ -147,16 +147,21 @@ class TestRedisStore(IdempotencyStoreContract):
 class TestEncryptedRedisStore(IdempotencyStoreContract):
     """With the events' key, cached answers (a client secret among them) are sealed in Redis."""
 
+    awaited = False  # the contract through the blocking calls, or through the awaitable ones
+
     @pytest.fixture
     def store(self, redis_server_url: str) -> Iterator[IdempotencyStore]:
         with unique_prefix(redis_server_url) as prefix:
-            store = RedisIdempotencyStore.from_url(
+            sealed = RedisIdempotencyStore.from_url(
                 redis_server_url, prefix=prefix, cipher=body_cipher(KEY)
             )
+            used = Awaited(sealed) if self.awaited else None
             self.raw = redis.Redis.from_url(redis_server_url)
             self.prefix = prefix
-            yield store
-            store.close()
+            yield used or sealed
+            if used is not None:
+                used.close()
+            sealed.close()
             self.raw.close()
 
     def test_the_stored_answer_is_not_readable_in_redis(self, store: IdempotencyStore) -> None:
@@ -219,19 +224,7 @@ class TestRedisStoreAwaited(IdempotencyStoreContract):
 
 
 class TestEncryptedRedisStoreAwaited(TestEncryptedRedisStore):
-    @pytest.fixture
-    def store(self, redis_server_url: str) -> Iterator[IdempotencyStore]:
-        with unique_prefix(redis_server_url) as prefix:
-            sealed = RedisIdempotencyStore.from_url(
-                redis_server_url, prefix=prefix, cipher=body_cipher(KEY)
-            )
-            awaited = Awaited(sealed)
-            self.raw = redis.Redis.from_url(redis_server_url)
-            self.prefix = prefix
-            yield awaited
-            awaited.close()
-            sealed.close()
-            self.raw.close()
+    awaited = True
 
 
 def test_hundreds_of_calls_at_once_on_one_loop_all_answer(redis_server_url: str) -> None:

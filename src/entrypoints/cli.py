@@ -43,6 +43,7 @@ def _metrics_dir(settings: Settings) -> tuple[Path, bool]:
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
 
     from entrypoints import reuseport
     from entrypoints.http import header_limits
@@ -84,6 +85,10 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
                 reuseport.run(uvicorn.Config(APP, **options))
             except reuseport.CannotListen as error:
                 raise operations.Unusable(f"serve: {error}") from None
+            except reuseport.WorkerFailedToStart as error:
+                # the status a single worker's failed start ends with too (uvicorn's)
+                print(f"serve: {error}", file=sys.stderr)
+                return STARTUP_FAILURE
         else:
             uvicorn.run(APP, **options)
     finally:

@@ -26,6 +26,11 @@ class CannotListen(Exception):
     """The address cannot be bound for several workers; the message is one line."""
 
 
+class WorkerFailedToStart(Exception):
+    """A worker exited before it served (its app or its socket could not start), and the
+    supervisor stopped the others; the message is one line, the worker's log says why."""
+
+
 class MasterSocket(socket.socket):
     """The master's socket: bound with SO_REUSEPORT, never listening.
 
@@ -56,7 +61,11 @@ def run(config: Config) -> None:
             address[1],
             config.workers,
         )
-        Multiprocess(config, sockets=[master]).run()
+        supervisor = Multiprocess(config, sockets=[master])
+        supervisor.run()
+    failed = [p.pid for p in supervisor.processes if p.exitcode == STARTUP_FAILURE]
+    if failed:
+        raise WorkerFailedToStart(f"a worker (pid {failed[0]}) failed to start; its log says why")
 
 
 def _refuse_taken(family: int, address: tuple[Any, ...]) -> None:

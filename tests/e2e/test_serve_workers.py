@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -155,3 +156,31 @@ def test_a_second_server_on_the_port_is_refused_in_one_line(
 
     assert second.returncode == 2
     assert second.stderr.strip() == f"serve: cannot bind 127.0.0.1:{port}: Address already in use"
+
+
+UNSTARTABLE = """
+import sys
+import uvicorn
+from entrypoints import reuseport
+
+config = uvicorn.Config(
+    "tests.unstartable_app:app", host="127.0.0.1", port=int(sys.argv[1]), workers=2,
+    log_config=None,
+)
+try:
+    reuseport.run(config)
+except reuseport.WorkerFailedToStart as error:
+    print(error)
+    sys.exit(3)
+"""
+
+
+def test_workers_that_cannot_start_stop_the_server_and_say_so(tmp_path: Path) -> None:
+    """Not served, not restarted for ever, and not reported as a clean exit."""
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", UNSTARTABLE, str(free_port())],
+        cwd=root, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "failed to start" in result.stdout

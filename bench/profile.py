@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,9 +26,9 @@ from bench import workloads
 from bench.loadgen import build_request, run_load
 from bench.run import drop_database, fresh_database
 from bench.servers import BIN, running, service_command
+from bench.stripe_workload import standin_command
 
 ROOT = Path(__file__).resolve().parents[1]
-STANDIN = [sys.executable, "-m", "bench.stripe_standin", "--port", "{port}", "--latency", "0.3"]
 FRAME = re.compile(r":\d+\)$")
 # Frames every sample of a worker carries: they say nothing about where the time goes.
 COMMON = (
@@ -85,11 +84,11 @@ def sampling(spy: str, pid: int, seconds: float, out: Path) -> list[str]:
             "-o", str(out), "--nonblocking", "--gil"]  # fmt: skip
 
 
-def requests_for(route: str, base_url: str, count: int) -> list[bytes]:
+def requests_for(route: str, base_url: str, count: int, clients: int) -> list[bytes]:
     if route == "charges":
         return workloads.charge_requests(count)
     if route == "stripe":
-        return workloads.charge_requests(count, users=128, user_prefix="profile")
+        return workloads.charge_requests(count, users=clients, user_prefix="profile")
     if route == "webhooks":
         return workloads.webhook_requests(workloads.pending_payments(base_url, count))
     return [build_request("GET", "/health/live", {})] * count * 10
@@ -114,7 +113,7 @@ def main() -> None:
     try:
         with ExitStack() as stack:
             if args.route == "stripe":
-                standin = stack.enter_context(running(STANDIN, {}, "/health", ROOT))
+                standin = stack.enter_context(running(standin_command(0.3), {}, "/health", ROOT))
                 env |= {
                     "STRIPE_SECRET_KEY": "sk_test_bench_0123456789abcdef",
                     "STRIPE_API_BASE": f"http://127.0.0.1:{standin.port}",
@@ -122,10 +121,11 @@ def main() -> None:
             service = stack.enter_context(running(service_command(2), env, "/health/live", folder))
             projector = stack.enter_context(running(project, env, None, folder))
             service.wait_for_listeners(2)
-            requests = requests_for(args.route, f"http://127.0.0.1:{service.port}", args.requests)
+            base_url = f"http://127.0.0.1:{service.port}"
+            requests = requests_for(args.route, base_url, args.requests, clients)
             if args.route == "stripe":  # each user's Customer made first, as saving a card does
-                run_load("127.0.0.1", service.port, requests[:128], 128)
-                requests = requests_for(args.route, "", args.requests)
+                run_load("127.0.0.1", service.port, requests[:clients], clients)
+                requests = requests_for(args.route, base_url, args.requests, clients)
             targets = {f"worker {pid}": pid for pid in service.worker_pids()}
             targets["projection worker"] = projector.process.pid
             samplers = [

@@ -26,6 +26,12 @@ LIVE = build_request("GET", "/health/live", {})
 Row = tuple[str, str, str, str, str, str]
 
 
+def standin_command(latency: float) -> list[str]:
+    """The loopback Stripe stand-in, answering after `latency` seconds."""
+    return [sys.executable, "-m", "bench.stripe_standin", "--port", "{port}", "--latency",
+            str(latency)]  # fmt: skip
+
+
 def measure(
     env: dict[str, str],
     folder: Path,
@@ -37,11 +43,8 @@ def measure(
     timeout: float,
     loop: str = "auto",
 ) -> dict[str, Any]:
-    standin_command = [
-        sys.executable, "-m", "bench.stripe_standin", "--port", "{port}", "--latency", str(latency)
-    ]  # fmt: skip
     results: dict[str, Any] = {"latency_s": latency, "deadline_s": timeout}
-    with running(standin_command, {}, "/health", ROOT) as standin:
+    with running(standin_command(latency), {}, "/health", ROOT) as standin:
         stripe_env = {
             **env,
             "STRIPE_SECRET_KEY": "sk_test_bench_0123456789abcdef",

@@ -96,9 +96,9 @@ class _AsyncClient:
 class RedisIdempotencyStore:
     """IdempotencyStore on Redis: SET NX GET takes a lock and reads the holder in one step.
 
-    Its calls can also be awaited (`aclaim`, ...): with `async_client` (as `from_url` gives),
-    through an asyncio client of each event loop's own, holding no thread while Redis answers;
-    the same commands, scripts, breaker and errors as the blocking calls.
+    Its calls can also be awaited (`aclaim`, ...): through an asyncio client of each event
+    loop's own (`async_client` makes one), holding no thread while Redis answers; the same
+    commands, scripts, breaker and errors as the blocking calls.
     """
 
     def __init__(
@@ -108,7 +108,7 @@ class RedisIdempotencyStore:
         prefix: str = DEFAULT_PREFIX,
         breaker: CircuitBreaker | None = None,
         cipher: BodyCipher | None = None,
-        async_client: AsyncClientFactory | None = None,
+        async_client: AsyncClientFactory,
     ) -> None:
         self._client = client
         self._prefix = prefix
@@ -172,8 +172,6 @@ class RedisIdempotencyStore:
         self._client.close()
 
     async def aclaim(self, key: str, fingerprint: str, *, lock_ttl: float) -> Claim:
-        if self._async_client is None:
-            return await asyncio.to_thread(self.claim, key, fingerprint, lock_ttl=lock_ttl)
         claim = Claimed(token=secrets.token_hex(16), fingerprint=fingerprint)
         command = self._loop_client().client.set
         existing = await self._acall(command, *self._lock(key, claim), **_take(lock_ttl))
@@ -182,26 +180,20 @@ class RedisIdempotencyStore:
     async def acomplete(
         self, key: str, claim: Claimed, response: StoredResponse, *, ttl: float
     ) -> None:
-        if self._async_client is None:
-            return await asyncio.to_thread(self.complete, key, claim, response, ttl=ttl)
         completion = self._completion(key, claim, response, ttl)
         await self._acall(self._loop_client().complete, **completion)
-        return None
+        return
 
     async def asupersede(
         self, key: str, stale: Completed, claim: Claimed, *, lock_ttl: float
     ) -> Claim:
-        if self._async_client is None:
-            return await asyncio.to_thread(self.supersede, key, stale, claim, lock_ttl=lock_ttl)
         succession = self._succession(key, stale, claim, lock_ttl)
         current = await self._acall(self._loop_client().supersede, **succession)
         return claim if current is None else self._claim_from(current)
 
     async def arelease(self, key: str, claim: Claimed) -> None:
-        if self._async_client is None:
-            return await asyncio.to_thread(self.release, key, claim)
         await self._acall(self._loop_client().release, **self._release_of(key, claim))
-        return None
+        return
 
     async def aclose(self) -> None:
         """Close the running event loop's client (a worker's, as it stops)."""
@@ -213,7 +205,6 @@ class RedisIdempotencyStore:
         loop = asyncio.get_running_loop()
         loop_client = self._async_clients.get(loop)
         if loop_client is None:
-            assert self._async_client is not None
             for closed in [known for known in self._async_clients if known.is_closed()]:
                 del self._async_clients[closed]  # a loop that ended (tests start several)
             loop_client = self._async_clients[loop] = _AsyncClient(self._async_client())

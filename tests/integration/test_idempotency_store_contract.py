@@ -11,6 +11,7 @@ from eventsourcing.cipher import AESCipher
 
 from adapters.idempotency_memory import InProcessIdempotencyStore
 from adapters.idempotency_redis import RedisIdempotencyStore, body_cipher
+from application.idempotency import IdempotentRequests, Outcome
 from application.ports import (
     AwaitableIdempotencyStore,
     Claim,
@@ -260,6 +261,33 @@ def test_an_unreachable_redis_is_reported_as_unavailable_when_awaited(closed_por
 
     with pytest.raises(IdempotencyStoreUnavailable):
         asyncio.run(claim())
+
+
+def test_with_redis_unreachable_awaited_requests_keep_the_rules_in_process(
+    closed_port: int,
+) -> None:
+    """The worker's path: Redis refused, the in-process fallback answers replays and locks."""
+    requests = IdempotentRequests(
+        RedisIdempotencyStore.from_url(f"redis://127.0.0.1:{closed_port}/0"),
+        fallback=InProcessIdempotencyStore(),
+    )
+    runs: list[int] = []
+
+    async def handle() -> Outcome:
+        runs.append(1)
+        return Outcome(response=CREATED)
+
+    async def twice() -> list[bool]:
+        answers = [
+            await requests.run(
+                scope="process", user_id="u", key="k", fingerprint="fp", handle=handle
+            )
+            for _ in range(2)
+        ]
+        return [answer.replayed for answer in answers]
+
+    assert asyncio.run(twice()) == [False, True]
+    assert runs == [1], "run once; the copy replayed from the fallback"
 
 
 def test_an_unreachable_redis_is_reported_as_unavailable(closed_port: int) -> None:

@@ -57,6 +57,7 @@ def test_while_the_loop_stays_late_the_bound_shrinks_to_the_floor_and_grows_back
 
 def test_without_a_lag_bound_admission_is_by_count_alone() -> None:
     admission = Admission(250, 10.0, max_lag=None)
+    asyncio.run(asyncio.wait_for(admission.watch(), timeout=1))  # nothing to sample for
     late_for(admission, 10.0, late=0.500)
     admission.in_flight = 249
     assert not admission.full

@@ -59,20 +59,20 @@ class Admission:
         timeout: float,
         *,
         max_lag: float | None = None,
-        lag: LoopLag | None = None,
     ) -> None:
         self.limit = limit
         self.timeout = timeout
         self.max_lag = max_lag
-        self.lag = lag or LoopLag()
-        self.allowed = float(limit)
+        self.lag = LoopLag()
+        self.floor = min(limit, LAG_FLOOR)
+        self.allowed = float(limit)  # between `floor` and `limit`
         self.in_flight = 0
         self._decreased_at = float("-inf")
 
     @property
     def bound(self) -> int:
         """How many may be in flight now."""
-        return max(min(self.limit, LAG_FLOOR), min(self.limit, int(self.allowed)))
+        return int(self.allowed)
 
     @property
     def full(self) -> bool:
@@ -87,10 +87,12 @@ class Admission:
             self.allowed = min(float(self.limit), self.allowed + 1)
         elif now - self._decreased_at >= self.DECREASE_EVERY:
             self._decreased_at = now
-            self.allowed = max(float(LAG_FLOOR), self.allowed * self.DECREASE)
+            self.allowed = max(float(self.floor), self.allowed * self.DECREASE)
 
     async def watch(self) -> None:
-        """Sample the loop's lag for as long as the worker serves."""
+        """Sample the loop's lag for as long as the worker serves (not at all without a bound)."""
+        if self.max_lag is None:
+            return
         loop = asyncio.get_running_loop()
         while True:
             due = loop.time() + self.INTERVAL

@@ -54,7 +54,7 @@ class OneTripApplicationRecorder(PostgresApplicationRecorder):
         ).as_string()
         self.lock_timeout = f"{self.datastore.lock_timeout}s"
 
-    def _insert_statement(self, count: int) -> str:
+    def insert_statement(self, count: int) -> str:
         """The call for `count` events: arrays of scalar parameters, cheaper to send than lists."""
         statement = self.insert_statements.get(count)
         if statement is None:
@@ -116,5 +116,5 @@ class OneTripApplicationRecorder(PostgresApplicationRecorder):
             self.lock_timeout,
         ]
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._insert_statement(len(stored_events)), params, prepare=True)
+            curs.execute(self.insert_statement(len(stored_events)), params, prepare=True)
             return sorted(row[self.insert_function] for row in curs.fetchall())

@@ -6,8 +6,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from application.awaited import ImmediatePayments, run_now
 from application.errors import ConcurrencyConflict, NotFound
-from application.ports import PaymentStore
+from application.ports import AwaitablePaymentStore, PaymentStore
 from domain.payment import Payment
 from domain.stripe_events import PaymentIntentLink
 
@@ -41,19 +42,35 @@ def change_payment(
     `current` is a copy the caller has just loaded or saved: the first attempt uses it, and a
     version conflict (someone else wrote in between) reloads it.
     """
+    return run_now(achange_payment(ImmediatePayments(store), payment_id, change, current=current))
+
+
+async def achange_payment(
+    store: AwaitablePaymentStore,
+    payment_id: UUID,
+    change: Callable[[Payment], T],
+    *,
+    current: Payment | None = None,
+) -> T:
+    """change_payment over an awaitable store."""
     for _ in range(MAX_ATTEMPTS - 1):
         try:
-            return _change_once(store, payment_id, change, current)
+            return await _change_once(store, payment_id, change, current)
         except ConcurrencyConflict:
             current = None
-    return _change_once(store, payment_id, change, None)
+    return await _change_once(store, payment_id, change, None)
 
 
-def _change_once(
-    store: PaymentStore, payment_id: UUID, change: Callable[[Payment], T], current: Payment | None
+async def _change_once(
+    store: AwaitablePaymentStore,
+    payment_id: UUID,
+    change: Callable[[Payment], T],
+    current: Payment | None,
 ) -> T:
-    payment = current if current is not None else load_payment(store, payment_id)
+    payment = current if current is not None else await store.find(payment_id)
+    if payment is None:
+        raise NotFound("payment not found")
     intent_before = payment.intent_id
     result = change(payment)
-    store.save(payment, *intent_link(payment, intent_before))
+    await store.save(payment, *intent_link(payment, intent_before))
     return result

@@ -7,11 +7,17 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from application.awaited import ImmediateWallets, ImmediateWebhooks, run_now
 from application.causes import caused_by, stripe_event
 from application.changes import MAX_ATTEMPTS, intent_link
 from application.errors import ConcurrencyConflict, PaymentNotRecordedYet
 from application.payment_method_events import PaymentMethodChange, record_change
-from application.ports import WalletStore, WebhookStore
+from application.ports import (
+    AwaitableWalletStore,
+    AwaitableWebhookStore,
+    WalletStore,
+    WebhookStore,
+)
 from application.stripe_commands import ACKNOWLEDGED_TYPES, PAYMENT_COMMANDS, intent_id_of
 from domain.payment import Payment
 from domain.stripe_events import StripeEventReceipt
@@ -47,6 +53,16 @@ class Ingested:
 def ingest_stripe_event(
     cmd: IngestStripeEvent, *, store: WebhookStore, wallets: WalletStore | None = None
 ) -> Ingested:
+    """aingest_stripe_event over synchronous stores, in the calling thread."""
+    awaitable_wallets = ImmediateWallets(wallets) if wallets is not None else None
+    return run_now(aingest_stripe_event(cmd, ImmediateWebhooks(store), awaitable_wallets))
+
+
+async def aingest_stripe_event(
+    cmd: IngestStripeEvent,
+    store: AwaitableWebhookStore,
+    wallets: AwaitableWalletStore | None = None,
+) -> Ingested:
     """Apply the event and save its receipt in one transaction; a second copy collides.
 
     The first attempt does not look for a receipt: most events arrive once, and a copy of one
@@ -55,31 +71,31 @@ def ingest_stripe_event(
     """
     for attempt in range(MAX_ATTEMPTS - 1):
         try:
-            return _ingest_once(cmd, store, wallets, look_for_receipt=attempt > 0)
+            return await _ingest_once(cmd, store, wallets, look_for_receipt=attempt > 0)
         except ConcurrencyConflict:
             continue  # another copy of this event, or another event of this payment, was first
-    return _ingest_once(cmd, store, wallets, look_for_receipt=True)
+    return await _ingest_once(cmd, store, wallets, look_for_receipt=True)
 
 
-def _ingest_once(
+async def _ingest_once(
     cmd: IngestStripeEvent,
-    store: WebhookStore,
-    wallets: WalletStore | None,
+    store: AwaitableWebhookStore,
+    wallets: AwaitableWalletStore | None,
     *,
     look_for_receipt: bool,
 ) -> Ingested:
-    seen = store.find_receipt(cmd.event_id) if look_for_receipt else None
+    seen = await store.find_receipt(cmd.event_id) if look_for_receipt else None
     if seen is not None:
         return Ingested(outcome=Outcome.DUPLICATE, payment_id=seen.payment_id)
     if cmd.payment_method_change is not None and wallets is not None:
-        return _ingest_wallet_change(cmd, cmd.payment_method_change, store, wallets)
+        return await _ingest_wallet_change(cmd, cmd.payment_method_change, store, wallets)
     apply = PAYMENT_COMMANDS.get(cmd.event_type)
     if apply is None:
         known = cmd.event_type in ACKNOWLEDGED_TYPES
-        return _keep(cmd, store, Outcome.ACKNOWLEDGED if known else Outcome.UNHANDLED)
-    payment = _payment_for(cmd.data_object, store)
+        return await _keep(cmd, store, Outcome.ACKNOWLEDGED if known else Outcome.UNHANDLED)
+    payment = await _payment_for(cmd.data_object, store)
     if payment is None or not _same_intent(payment, cmd.data_object):
-        return _keep(cmd, store, Outcome.IGNORED)
+        return await _keep(cmd, store, Outcome.IGNORED)
     intent_before, version_before = payment.intent_id, payment.version
     overstated_before = len(payment.overstated_refunds)
     apply(payment, cmd.data_object)
@@ -87,26 +103,31 @@ def _ingest_once(
     if len(payment.overstated_refunds) > overstated_before:
         outcome = Outcome.REFUND_CAPPED
     payment.note_stripe_event(cmd.event_id, cmd.event_type, cmd.created, outcome.value)
-    kept = _keep(cmd, store, outcome, payment, *intent_link(payment, intent_before))
+    kept = await _keep(cmd, store, outcome, payment, *intent_link(payment, intent_before))
     if outcome is Outcome.REFUND_CAPPED:  # logged once kept: a copy that collides is not
         log.error("refund above the payment's amount capped: payment=%s", payment.id)
     return kept
 
 
-def _ingest_wallet_change(
-    cmd: IngestStripeEvent, change: PaymentMethodChange, store: WebhookStore, wallets: WalletStore
+async def _ingest_wallet_change(
+    cmd: IngestStripeEvent,
+    change: PaymentMethodChange,
+    store: AwaitableWebhookStore,
+    wallets: AwaitableWalletStore,
 ) -> Ingested:
     """A card changed at Stripe: the owner's wallet and the receipt are saved together."""
-    wallet = wallets.find_by_customer(change.customer_id) if change.customer_id else None
+    wallet = await wallets.find_by_customer(change.customer_id) if change.customer_id else None
     if wallet is None:
-        return _keep(cmd, store, Outcome.IGNORED)
+        return await _keep(cmd, store, Outcome.IGNORED)
     version_before = wallet.version
     record_change(wallet, change)
     changed = wallet.version > version_before
-    return _keep(cmd, store, Outcome.APPLIED if changed else Outcome.NO_CHANGE, wallet)
+    return await _keep(cmd, store, Outcome.APPLIED if changed else Outcome.NO_CHANGE, wallet)
 
 
-def _keep(cmd: IngestStripeEvent, store: WebhookStore, outcome: Outcome, *changed: Any) -> Ingested:
+async def _keep(
+    cmd: IngestStripeEvent, store: AwaitableWebhookStore, outcome: Outcome, *changed: Any
+) -> Ingested:
     payment_id = str(changed[0].id) if changed and isinstance(changed[0], Payment) else None
     receipt = StripeEventReceipt(
         event_id=cmd.event_id,
@@ -116,23 +137,23 @@ def _keep(cmd: IngestStripeEvent, store: WebhookStore, outcome: Outcome, *change
         payment_id=payment_id,
     )
     with caused_by(stripe_event(cmd.event_id)):
-        store.save(*changed, receipt)
+        await store.save(*changed, receipt)
     return Ingested(outcome=outcome, payment_id=payment_id)
 
 
-def _payment_for(obj: Mapping[str, Any], store: WebhookStore) -> Payment | None:
+async def _payment_for(obj: Mapping[str, Any], store: AwaitableWebhookStore) -> Payment | None:
     """Ours by the payment id we put in the metadata, else by the PaymentIntent we recorded."""
     metadata = obj.get("metadata")
     named = metadata.get("payment_id") if isinstance(metadata, Mapping) else None
     payment_id = _uuid(named)
     if payment_id is not None:
-        payment = store.find(payment_id)
+        payment = await store.find(payment_id)
         if payment is None:
             raise PaymentNotRecordedYet("the payment this event names is not recorded yet")
         return payment
     intent_id = intent_id_of(obj)
-    owner = store.payment_for_intent(intent_id) if intent_id else None
-    return store.find(owner) if owner else None
+    owner = await store.payment_for_intent(intent_id) if intent_id else None
+    return await store.find(owner) if owner else None
 
 
 def _same_intent(payment: Payment, obj: Mapping[str, Any]) -> bool:

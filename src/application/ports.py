@@ -176,6 +176,32 @@ class WebhookStore(PaymentStore, Protocol):
     def payment_for_intent(self, intent_id: str) -> UUID | None: ...
 
 
+class AwaitablePaymentStore(Protocol):
+    """The payment store's calls, awaited: an event store that waits on the event loop."""
+
+    async def find(self, payment_id: UUID) -> Payment | None: ...
+
+    async def save(self, *aggregates: Aggregate) -> int | None: ...
+
+
+class AwaitableWebhookStore(AwaitablePaymentStore, Protocol):
+    """The webhook store's calls, awaited."""
+
+    async def find_receipt(self, event_id: str) -> StripeEventReceipt | None: ...
+
+    async def payment_for_intent(self, intent_id: str) -> UUID | None: ...
+
+
+class AwaitableWalletStore(Protocol):
+    """The wallet store's calls, awaited."""
+
+    async def find(self, user_id: str) -> Wallet | None: ...
+
+    async def find_by_customer(self, customer_id: str) -> Wallet | None: ...
+
+    async def save(self, wallet: Wallet, *others: Aggregate) -> None: ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class HistoryRow:
     id: UUID

@@ -1,12 +1,12 @@
 """Charge a saved card exactly once per (user, idempotency key)."""
 
-import asyncio
 import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from application.changes import change_payment
+from application.awaited import EventStoreSteps
+from application.changes import achange_payment
 from application.charges import apply_charge_outcome
 from application.customers import customer_for
 from application.deadlines import NO_DEADLINE, Deadline
@@ -20,14 +20,16 @@ from application.errors import (
 )
 from application.idempotency import CONFLICT, validate_idempotency_key
 from application.ports import (
+    AwaitablePaymentStore,
+    AwaitableWalletStore,
     ChargeOutcome,
     ChargeRequest,
     GatewayRequestInFlight,
     GatewayUnavailable,
     PaymentGateway,
     PaymentMethodUnusable,
-    PaymentStore,
     WalletStore,
+    WebhookStore,
 )
 from application.provider_calls import call_provider, shielded
 from application.wallet_charges import payment_method_to_charge
@@ -114,44 +116,50 @@ def request_hash(cmd: ProcessPayment) -> str:
 async def process_payment(
     cmd: ProcessPayment,
     *,
-    store: PaymentStore,
+    store: WebhookStore,
     gateway: PaymentGateway,
     wallets: WalletStore,
     deadline: Deadline = NO_DEADLINE,
+    steps: EventStoreSteps | None = None,
 ) -> PaymentReceipt:
-    """Event-store steps run in worker threads; waiting on the gateway holds none."""
+    """Waiting on the gateway holds no thread; event-store steps are awaited where the store
+    allows it (`steps`), else each runs whole in a worker thread."""
     money = Money.charge(cmd.amount, cmd.currency)
     metadata = validated_metadata(cmd.metadata)
     if cmd.payment_method_id == "":
         raise InvalidInput("paymentMethodId", "must not be empty")
     if cmd.idempotency_key:
         validate_idempotency_key(cmd.idempotency_key)
+    if steps is None:
+        steps = EventStoreSteps(store=store, wallets=wallets)
 
-    def find_or_create() -> tuple[Wallet | None, Payment]:
-        """One trip to a worker thread: the wallet, then the payment it stands for."""
-        wallet = wallets.find(cmd.user_id)
+    async def find_or_create(
+        payments: AwaitablePaymentStore, wallet_store: AwaitableWalletStore
+    ) -> tuple[Wallet | None, Payment]:
+        """The wallet, then the payment it stands for."""
+        wallet = await wallet_store.find(cmd.user_id)
         key, fingerprint = _identity(cmd, wallet)
-        payment = _initiate(
+        payment = await _initiate(
             cmd,
             money,
             metadata,
             key=key,
             fingerprint=fingerprint,
             key_derived=not cmd.idempotency_key,
-            store=store,
+            store=payments,
             method=lambda: payment_method_to_charge(wallet, cmd.payment_method_id),
         )
         return wallet, payment
 
-    wallet, payment = await asyncio.to_thread(find_or_create)
+    wallet, payment = await steps.run(find_or_create)
     if payment.charge_status is PaymentStatus.PENDING:
         return await _charge(
-            payment, gateway=gateway, store=store, wallets=wallets, wallet=wallet, deadline=deadline
+            payment, gateway=gateway, steps=steps, wallets=wallets, wallet=wallet, deadline=deadline
         )
     return await _answer_for(payment, gateway=gateway)
 
 
-def _initiate(
+async def _initiate(
     cmd: ProcessPayment,
     money: Money,
     metadata: dict[str, str],
@@ -159,7 +167,7 @@ def _initiate(
     key: str,
     fingerprint: str,
     key_derived: bool,
-    store: PaymentStore,
+    store: AwaitablePaymentStore,
     method: Callable[[], str],
 ) -> Payment:
     """The payment this request stands for: found by its deterministic id, or created.
@@ -167,7 +175,7 @@ def _initiate(
     The wallet is consulted only to create one, so a replay answers as the first request did.
     """
 
-    def created(attempt: int) -> Payment | None:
+    async def created(attempt: int) -> Payment | None:
         payment = Payment(
             user_id=cmd.user_id,
             amount=money.amount,
@@ -181,7 +189,7 @@ def _initiate(
             request_hash=fingerprint,
         )
         try:
-            store.save(payment)
+            await store.save(payment)
         except ConcurrencyConflict:
             return None  # a request with this key created it first: read theirs
         return payment
@@ -190,16 +198,16 @@ def _initiate(
     # collides on saving (nothing is kept), or finds no card to charge now: either way the
     # payment is then read, and answered as the first request was.
     try:
-        first = created(0)
+        first = await created(0)
     except (DomainError, PaymentMethodRejected):
         first = None
     if first is not None:
         return first
     attempt = 0
     while True:
-        payment = store.find(payment_id_for(cmd.user_id, key, attempt))
+        payment = await store.find(payment_id_for(cmd.user_id, key, attempt))
         if payment is None:
-            payment = created(attempt)
+            payment = await created(attempt)
             if payment is None:
                 continue
             return payment
@@ -217,7 +225,7 @@ async def _charge(
     payment: Payment,
     *,
     gateway: PaymentGateway,
-    store: PaymentStore,
+    steps: EventStoreSteps,
     wallets: WalletStore,
     wallet: Wallet | None,
     deadline: Deadline,
@@ -240,14 +248,14 @@ async def _charge(
         customer_id=customer_id,
     )
     # Once Stripe is asked, its answer is recorded even if the request is abandoned meanwhile.
-    return await shielded(_charge_and_record(payment, request, gateway, store, deadline))
+    return await shielded(_charge_and_record(payment, request, gateway, steps, deadline))
 
 
 async def _charge_and_record(
     payment: Payment,
     request: ChargeRequest,
     gateway: PaymentGateway,
-    store: PaymentStore,
+    steps: EventStoreSteps,
     deadline: Deadline,
 ) -> PaymentReceipt:
     try:
@@ -258,15 +266,16 @@ async def _charge_and_record(
         raise GatewayError(NO_ANSWER) from None
     except PaymentMethodUnusable as error:
         decline = str(error) or "The payment method cannot be used."
-        await asyncio.to_thread(
-            change_payment,
-            store,
-            payment.id,
-            lambda p: p.mark_failed(PAYMENT_METHOD_ERROR, None, decline),
+        await steps.run(
+            lambda payments, _: achange_payment(
+                payments, payment.id, lambda p: p.mark_failed(PAYMENT_METHOD_ERROR, None, decline)
+            )
         )
         raise PaymentMethodRejected(decline, payment_id=str(payment.id)) from None
-    updated = await asyncio.to_thread(
-        change_payment, store, payment.id, lambda p: _applied(p, outcome), current=payment
+    updated = await steps.run(
+        lambda payments, _: achange_payment(
+            payments, payment.id, lambda p: _applied(p, outcome), current=payment
+        )
     )
     return await _answer_for(updated, gateway=gateway, client_secret=outcome.client_secret)
 

@@ -3,6 +3,11 @@
 from dependency_injector import containers, providers
 
 from adapters.audit_trail import EventStoreAuditTrail
+from adapters.awaited_event_store import (
+    AwaitedEventStore,
+    AwaitedPaymentStore,
+    AwaitedWalletStore,
+)
 from adapters.clock import SystemClock
 from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from adapters.hash_chain import HashChainFollower
@@ -17,6 +22,7 @@ from adapters.simulated_gateway import SimulatedGateway
 from adapters.simulated_webhooks import webhook_sender
 from adapters.stripe_gateway import StripeGateway
 from adapters.wallet_store import EventSourcedWalletStore
+from application.awaited import AwaitedStores, EventStoreSteps
 from application.history import PaymentHistoryProjection
 from application.idempotency import IdempotentRequests
 from application.operator_projection import OperatorProjection
@@ -25,6 +31,20 @@ from entrypoints.console.chain import ChainState
 from entrypoints.outbound_wiring import OutboundEvents
 from entrypoints.readiness import Readiness
 from entrypoints.settings import Settings
+
+
+def event_store_steps_for(
+    store: EventSourcedPaymentStore,
+    wallets: EventSourcedWalletStore,
+    awaited: AwaitedEventStore | None,
+) -> EventStoreSteps:
+    """Steps awaited on the event loop where the event store allows it (PostgreSQL)."""
+    stores = (
+        AwaitedStores(payments=AwaitedPaymentStore(awaited), wallets=AwaitedWalletStore(awaited))
+        if awaited is not None
+        else None
+    )
+    return EventStoreSteps(store=store, wallets=wallets, awaited=stores)
 
 
 def idempotency_store_for(
@@ -75,6 +95,10 @@ class Container(containers.DeclarativeContainer):
     payment_store = providers.Singleton(EventSourcedPaymentStore.from_env, env=event_store_env)
     history = providers.Singleton(history_view, env=view_env)
     wallets = providers.Singleton(EventSourcedWalletStore, app=payment_store.provided.app)
+    awaited_event_store = providers.Singleton(AwaitedEventStore.of, app=payment_store.provided.app)
+    event_store_steps = providers.Singleton(
+        event_store_steps_for, payment_store, wallets, awaited_event_store
+    )
     pending_payments = providers.Singleton(EventLogPendingPayments, app=payment_store.provided.app)
     simulated_webhooks = providers.Singleton(
         webhook_sender,

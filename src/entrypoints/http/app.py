@@ -105,6 +105,9 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
                 runner.stop(catch_up=True)
             for dispatcher in dispatchers:
                 dispatcher.stop()
+            awaited = container.awaited_event_store()
+            if awaited is not None:
+                await awaited.aclose()  # this loop's connections
             container.payment_store().close()
             await container.idempotency().aclose()  # this loop's Redis connections
             close_gateway = getattr(container.gateway(), "aclose", None)
@@ -122,6 +125,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             store=container.payment_store(),
             gateway=container.gateway(),
             wallets=container.wallets(),
+            steps=container.event_store_steps(),
             idempotency=container.idempotency(),
             admission=admission,
             webhook_secrets=settings.webhook_secrets,

@@ -92,7 +92,12 @@ class PaymentController(Controller):
                 try:
                     receipt = await audit_log.charge(
                         lambda: process_payment(
-                            cmd, store=store, gateway=gateway, wallets=wallets, deadline=deadline
+                            cmd,
+                            store=store,
+                            gateway=gateway,
+                            wallets=wallets,
+                            deadline=deadline,
+                            steps=services.steps,
                         ),
                         user_id=cmd.user_id,
                         amount=cmd.amount,

@@ -7,6 +7,7 @@ protocols). The routes that take money or Stripe's events take this one object i
 
 from dataclasses import dataclass
 
+from application.awaited import EventStoreSteps
 from application.idempotency import IdempotentRequests
 from application.ports import PaymentGateway, WalletStore, WebhookStore
 from entrypoints.http.admission import Admission
@@ -17,6 +18,7 @@ class Services:
     store: WebhookStore
     gateway: PaymentGateway
     wallets: WalletStore
+    steps: EventStoreSteps
     idempotency: IdempotentRequests
     admission: Admission
     webhook_secrets: tuple[str, ...]

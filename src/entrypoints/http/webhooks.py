@@ -1,6 +1,5 @@
 """Stripe's webhook: verified on the raw body, then taken in exactly once."""
 
-import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +14,7 @@ from litestar.params import HeaderParameter, RawBody
 from adapters.stripe_payment_methods import payment_method_change
 from adapters.stripe_signature import HEADER, verify_stripe_signature
 from application.errors import PaymentNotRecordedYet
-from application.ingest_stripe_event import IngestStripeEvent, ingest_stripe_event
+from application.ingest_stripe_event import IngestStripeEvent, aingest_stripe_event
 from domain.errors import InvalidInput
 from entrypoints.http.openapi_docs import error_responses
 from entrypoints.http.services import Services
@@ -108,8 +107,8 @@ class StripeWebhookController(Controller):
             verify_stripe_signature(body, signature, services.webhook_secrets)
             event = parse_event(body)
             labels["type"] = event.event_type
-            ingested = await asyncio.to_thread(
-                ingest_stripe_event, event, store=services.store, wallets=services.wallets
-            )  # the event store's steps run off the event loop
+            ingested = await services.steps.run(
+                lambda store, wallets: aingest_stripe_event(event, store, wallets)
+            )
             labels["outcome"] = ingested.outcome.value
         return WebhookAck(received=True)

@@ -1,0 +1,210 @@
+"""The event store's reads and saves awaited on the event loop (PostgreSQL only).
+
+The library's persistence is synchronous, so each of its calls runs in a worker thread, and
+under load every hand-off waits milliseconds for the interpreter lock while the event loop
+holds it. Here an aggregate is read, and a save's events inserted, over psycopg's asyncio
+connections (a pool for each event loop), with the library's own statements: the prepared
+select by originator, and the one-trip insert function of `OneTripApplicationRecorder`, which
+takes the same table lock, so notification order is still commit order. Mapping, encryption
+and the aggregates' projection are the library's (the application's mapper and projector).
+
+Failures keep the synchronous path's rules: no connection within the connect timeout is
+reported at once as `StorageError` and, for `RECHECK_SECONDS`, later calls fail without waiting;
+a connection lost mid-call is retried (a save that did commit then collides with itself, which
+the use cases answer by reading again); a version taken by another writer is a
+`ConcurrencyConflict`.
+"""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+from uuid import UUID
+
+import psycopg
+from eventsourcing.application import ProcessingEvent, project_aggregate
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from adapters.database_fail_fast import LIBPQ_CONNECT_TIMEOUT, RECHECK_SECONDS
+from adapters.event_recorder import OneTripApplicationRecorder
+from adapters.eventstore import PaymentsApplication
+from application.errors import ConcurrencyConflict, StorageError
+from domain.customer_link import CustomerLink, customer_link_id
+from domain.payment import Payment
+from domain.stripe_events import (
+    PaymentIntentLink,
+    StripeEventReceipt,
+    intent_link_id_for,
+    receipt_id_for,
+)
+from domain.wallet import Wallet, wallet_id_for
+
+A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
+CONNECTIONS = 10  # per event loop
+ATTEMPTS = 3  # a call on a connection that was lost is tried this many times in all
+RETRY_WAIT = 0.1
+Connection = psycopg.AsyncConnection[DictRow]
+
+
+class AwaitedEventStore:
+    """Aggregates read and saved without a thread, on the application's PostgreSQL tables."""
+
+    def __init__(
+        self,
+        app: PaymentsApplication,
+        recorder: OneTripApplicationRecorder,
+        *,
+        connections: int = CONNECTIONS,
+        recheck: float = RECHECK_SECONDS,
+    ) -> None:
+        self.app = app
+        self.recorder = recorder
+        kwargs = recorder.datastore.pool.kwargs
+        self._kwargs = {
+            **(kwargs if isinstance(kwargs, dict) else {}),
+            "row_factory": dict_row,
+            "autocommit": True,
+            "connect_timeout": LIBPQ_CONNECT_TIMEOUT,
+        }
+        self._timeout = float(recorder.datastore.pool.timeout)
+        self._connections = connections
+        self._recheck = recheck
+        self._failed_at = -float("inf")
+        self._pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool[Connection]] = {}
+
+    @classmethod
+    def of(cls, app: PaymentsApplication) -> "AwaitedEventStore | None":
+        """One for an application on PostgreSQL that keeps no cache or snapshots, else None."""
+        recorder = app.recorder
+        if not isinstance(recorder, OneTripApplicationRecorder):
+            return None
+        if app.repository.cache is not None or app.snapshots is not None:
+            return None
+        return cls(app, recorder)
+
+    async def get(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        rows = await self._call(
+            lambda conn: conn.execute(
+                self.recorder.select_aggregate_statement, (aggregate_id,), prepare=True
+            )
+        )
+        mapper = self.app.mapper
+        events = [
+            mapper.to_domain_event(
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+            )
+            for row in rows
+        ]
+        aggregate: object = project_aggregate(None, events) if events else None
+        return aggregate if isinstance(aggregate, kind) else None
+
+    async def save(self, *aggregates: Aggregate) -> int | None:
+        """The aggregates' new events in one transaction; the last notification id."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.collect_events(*aggregates)
+        stored = [self.app.mapper.to_stored_event(event) for event in processing.events]
+        if not stored:
+            return None
+        statement = self.recorder.insert_statement(len(stored))
+        params = [
+            *(e.originator_id for e in stored),
+            *(e.originator_version for e in stored),
+            *(e.topic for e in stored),
+            *(e.state for e in stored),
+            self.recorder.lock_timeout,
+        ]
+        rows = await self._call(lambda conn: conn.execute(statement, params, prepare=True))
+        ids: list[int] = [row[self.recorder.insert_function] for row in rows]
+        return max(ids)
+
+    async def _call(
+        self, execute: Callable[[Connection], Awaitable[psycopg.AsyncCursor[DictRow]]]
+    ) -> list[DictRow]:
+        pool = await self._pool()
+        for attempt in range(1, ATTEMPTS + 1):
+            if time.monotonic() - self._failed_at < self._recheck:
+                raise StorageError("the event store is unavailable: PostgreSQL did not answer")
+            try:
+                async with pool.connection(timeout=self._timeout) as conn:
+                    cursor = await execute(conn)
+                    return await cursor.fetchall()
+            except psycopg.IntegrityError:
+                raise ConcurrencyConflict("changed by another request") from None
+            except PoolTimeout as error:
+                self._failed_at = time.monotonic()
+                raise StorageError("the event store is unavailable") from error
+            except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+                if attempt == ATTEMPTS:
+                    raise StorageError("the event store is unavailable") from error
+                await asyncio.sleep(RETRY_WAIT)  # the pool has dropped the lost connection
+        raise AssertionError("unreachable")
+
+    async def _pool(self) -> AsyncConnectionPool[Connection]:
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            for closed in [other for other in self._pools if other.is_closed()]:
+                del self._pools[closed]  # a loop that ended (tests start several)
+            pool = self._pools[loop] = AsyncConnectionPool(
+                kwargs=self._kwargs,
+                connection_class=psycopg.AsyncConnection[DictRow],
+                min_size=1,
+                max_size=self._connections,
+                timeout=self._timeout,
+                open=False,
+                name="awaited-event-store",
+            )
+            await pool.open(wait=False)
+        return pool
+
+    async def aclose(self) -> None:
+        """Close the running event loop's connections (a worker's, as it stops)."""
+        pool = self._pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.close()
+
+
+class AwaitedPaymentStore:
+    """AwaitablePaymentStore on the awaited event store."""
+
+    def __init__(self, events: AwaitedEventStore) -> None:
+        self.events = events
+
+    async def find(self, payment_id: UUID) -> Payment | None:
+        return await self.events.get(payment_id, Payment)
+
+    async def save(self, *aggregates: Aggregate) -> int | None:
+        return await self.events.save(*aggregates)
+
+    async def find_receipt(self, event_id: str) -> StripeEventReceipt | None:
+        return await self.events.get(receipt_id_for(event_id), StripeEventReceipt)
+
+    async def payment_for_intent(self, intent_id: str) -> UUID | None:
+        link = await self.events.get(intent_link_id_for(intent_id), PaymentIntentLink)
+        return link.payment_id if link else None
+
+
+class AwaitedWalletStore:
+    """AwaitableWalletStore on the awaited event store."""
+
+    def __init__(self, events: AwaitedEventStore) -> None:
+        self.events = events
+
+    async def find(self, user_id: str) -> Wallet | None:
+        return await self.events.get(wallet_id_for(user_id), Wallet)
+
+    async def find_by_customer(self, customer_id: str) -> Wallet | None:
+        link = await self.events.get(customer_link_id(customer_id), CustomerLink)
+        return await self.find(link.user_id) if link else None
+
+    async def save(self, wallet: Wallet, *others: Aggregate) -> None:
+        await self.events.save(wallet, *others)

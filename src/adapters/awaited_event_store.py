@@ -11,8 +11,9 @@ and the aggregates' projection are the library's (the application's mapper and p
 Failures keep the synchronous path's rules: no connection within the connect timeout is
 reported at once as `StorageError` and, for `RECHECK_SECONDS`, later calls fail without waiting;
 a connection lost mid-call is retried (a save that did commit then collides with itself, which
-the use cases answer by reading again); a version taken by another writer is a
-`ConcurrencyConflict`.
+the use cases answer by reading again); a call with no answer within the connection wait, the
+lock timeout and a second is abandoned as `StorageError` (the pool drops that connection); a
+version taken by another writer is a `ConcurrencyConflict`.
 """
 
 import asyncio
@@ -44,7 +45,7 @@ from domain.wallet import Wallet, wallet_id_for
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
-CONNECTIONS = 10  # per event loop
+CONNECTIONS = 20  # per event loop: enough for a worker's charges in flight to rarely wait
 ATTEMPTS = 3  # a call on a connection that was lost is tried this many times in all
 RETRY_WAIT = 0.1
 Connection = psycopg.AsyncConnection[DictRow]
@@ -71,6 +72,8 @@ class AwaitedEventStore:
             "connect_timeout": LIBPQ_CONNECT_TIMEOUT,
         }
         self._timeout = float(recorder.datastore.pool.timeout)
+        # A call may wait for the table lock (its lock timeout) after waiting for a connection.
+        self._call_timeout = self._timeout + recorder.datastore.lock_timeout + 1
         self._connections = connections
         self._recheck = recheck
         self._failed_at = -float("inf")
@@ -134,11 +137,14 @@ class AwaitedEventStore:
             if time.monotonic() - self._failed_at < self._recheck:
                 raise StorageError("the event store is unavailable: PostgreSQL did not answer")
             try:
-                async with pool.connection(timeout=self._timeout) as conn:
-                    cursor = await execute(conn)
-                    return await cursor.fetchall()
+                async with asyncio.timeout(self._call_timeout):
+                    async with pool.connection(timeout=self._timeout) as conn:
+                        cursor = await execute(conn)
+                        return await cursor.fetchall()
             except psycopg.IntegrityError:
                 raise ConcurrencyConflict("changed by another request") from None
+            except TimeoutError as error:  # a server that stopped answering mid-call
+                raise StorageError("the event store did not answer") from error
             except PoolTimeout as error:
                 self._failed_at = time.monotonic()
                 raise StorageError("the event store is unavailable") from error

@@ -24,9 +24,12 @@ from domain.stripe_events import (
 
 AES_CIPHER = "eventsourcing.cipher:AESCipher"
 ONE_TRIP_RECORDER = "adapters.event_recorder:OneTripApplicationRecorder"
-POOL_SIZE = 10
-# The pool and its overflow: how many event-store steps can run at once in one process.
-DATABASE_THREADS = 2 * POOL_SIZE
+# The connections a process's event store keeps open, and how many it opens at most: how many
+# event-store steps can run at once in worker threads. Charges and webhooks on PostgreSQL await
+# the event store on the event loop instead (adapters/awaited_event_store.py), over a pool of
+# their own, so these threads serve the other routes.
+POOL_SIZE = 2
+DATABASE_THREADS = 20
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -36,12 +39,14 @@ def persistence_env(
     *,
     encryption_key: str | None = None,
     pool_size: int = POOL_SIZE,
+    max_connections: int | None = None,
     create_tables: bool = True,
 ) -> dict[str, str]:
     """The eventsourcing environment for PostgreSQL when a URL is given, else SQLite.
 
-    `create_tables=False` leaves the library's tables to `payment-service migrate`: processes
-    that start together must not race to create them.
+    The pool keeps `pool_size` connections and grows to `max_connections` (twice as many when
+    not given). `create_tables=False` leaves the library's tables to `payment-service migrate`:
+    processes that start together must not race to create them.
     """
     env: dict[str, str] = {}
     if database_url:
@@ -54,7 +59,7 @@ def persistence_env(
             POSTGRES_USER=str(parts.get("user", "postgres")),
             POSTGRES_PASSWORD=str(parts.get("password", "")),
             POSTGRES_POOL_SIZE=str(pool_size),
-            POSTGRES_MAX_OVERFLOW=str(pool_size),
+            POSTGRES_MAX_OVERFLOW=str((max_connections or 2 * pool_size) - pool_size),
             # How long a call waits for a connection; see adapters/database_fail_fast.py.
             POSTGRES_CONNECT_TIMEOUT="2",
             POSTGRES_LOCK_TIMEOUT="5",

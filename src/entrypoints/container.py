@@ -9,7 +9,7 @@ from adapters.awaited_event_store import (
     AwaitedWalletStore,
 )
 from adapters.clock import SystemClock
-from adapters.eventstore import EventSourcedPaymentStore, persistence_env
+from adapters.eventstore import DATABASE_THREADS, EventSourcedPaymentStore, persistence_env
 from adapters.hash_chain import HashChainFollower
 from adapters.history_views import hash_chain_view, history_view, operator_view, projection_lock
 from adapters.idempotency_memory import InProcessIdempotencyStore
@@ -82,12 +82,14 @@ class Container(containers.DeclarativeContainer):
         database_url=settings.provided.database_url,
         sqlite_file=settings.provided.events_file,
         encryption_key=settings.provided.encryption_key,
+        max_connections=DATABASE_THREADS,
         create_tables=create_tables,
     )
     view_env = providers.Callable(
         persistence_env,
         database_url=settings.provided.database_url,
         sqlite_file=settings.provided.views_file,
+        max_connections=DATABASE_THREADS,
         create_tables=create_tables,
     )
 

@@ -21,6 +21,19 @@ class LoadResult:
     timeouts: int = 0
     probe_latencies: list[float] = field(default_factory=list)
     client_lag: list[float] = field(default_factory=list)
+    # Answers to the first request on a connection, which also waited for the server to accept it.
+    first_by_status: dict[int, list[float]] = field(default_factory=dict)
+    answered_at: list[tuple[float, int]] = field(default_factory=list)  # (monotonic, status)
+    # When the last client started and when the first one finished: every client was running.
+    all_running: tuple[float, float] = (0.0, 0.0)
+
+    def steady_rate(self, status: int) -> float:
+        """Answers with `status` per second while every client was running (0 if never)."""
+        start, end = self.all_running
+        if end - start <= 0:
+            return 0.0
+        inside = sum(1 for at, code in self.answered_at if code == status and start <= at <= end)
+        return inside / (end - start)
 
     @property
     def rate(self) -> float:
@@ -87,13 +100,20 @@ async def _drive(
     timeout: float | None = None,
     probe: bytes | None = None,
     shed_pause: float = 0.0,
+    ramp: float = 0.0,
 ) -> LoadResult:
     result = LoadResult()
     counter = itertools.count()
     done = asyncio.Event()
 
-    async def connection() -> None:
+    starts: list[float] = []
+    ends: list[float] = []
+
+    async def connection(start_after: float) -> None:
+        await asyncio.sleep(start_after)
+        starts.append(time.monotonic())
         reader, writer = await asyncio.open_connection(host, port)
+        first = True
         try:
             while (i := next(counter)) < len(requests):
                 started = time.perf_counter()
@@ -104,14 +124,20 @@ async def _drive(
                     result.timeouts += 1
                     writer.close()
                     reader, writer = await asyncio.open_connection(host, port)
+                    first = True
                     continue
                 took = time.perf_counter() - started
                 result.latencies.append(took)
                 result.statuses[status] += 1
                 result.by_status.setdefault(status, []).append(took)
+                result.answered_at.append((time.monotonic(), status))
+                if first:
+                    result.first_by_status.setdefault(status, []).append(took)
+                    first = False
                 if status == 503 and shed_pause:
                     await asyncio.sleep(shed_pause)  # as Retry-After asks
         finally:
+            ends.append(time.monotonic())
             writer.close()
 
     async def prober() -> None:
@@ -137,7 +163,8 @@ async def _drive(
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     probing = asyncio.create_task(prober()) if probe else None
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    await asyncio.gather(*(connection(ramp * i / concurrency) for i in range(concurrency)))
+    result.all_running = (max(starts, default=0.0), min(ends, default=0.0))
     done.set()
     if probing is not None:
         await probing
@@ -158,18 +185,23 @@ def run_load(
     probe: bytes | None = None,
     shed_pause: float = 0.0,
     processes: int = 1,
+    ramp: float = 0.0,
 ) -> LoadResult:
     """Send every request once, `concurrency` connections at a time; time each answer.
 
     `timeout`: a client waiting longer gives up and reconnects (counted in `timeouts`);
     `probe`: a request sent every 50 ms meanwhile on its own connection, timed apart;
     `shed_pause`: seconds a client waits after a 503 before its next request (Retry-After);
+    `ramp`: the clients start one after another, evenly over this many seconds (each connects
+    when it starts), as clients arriving on their own do, instead of all in the same instant;
     `processes`: the connections and requests split over this many generator processes, so
     that one generator's own lag (its event loop busy with hundreds of connections) is not
     measured as the server's; their figures are merged.
     """
     if processes <= 1:
-        return asyncio.run(_drive(host, port, requests, concurrency, timeout, probe, shed_pause))
+        return asyncio.run(
+            _drive(host, port, requests, concurrency, timeout, probe, shed_pause, ramp)
+        )
     context = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
         parts = [
@@ -182,6 +214,7 @@ def run_load(
                 timeout=timeout,
                 probe=probe if i == 0 else None,
                 shed_pause=shed_pause,
+                ramp=ramp,
             )
             for i in range(processes)
         ]
@@ -189,7 +222,13 @@ def run_load(
 
 
 def _merged(parts: list[LoadResult]) -> LoadResult:
-    merged = LoadResult(elapsed=max(part.elapsed for part in parts))
+    merged = LoadResult(
+        elapsed=max(part.elapsed for part in parts),
+        all_running=(
+            max(part.all_running[0] for part in parts),
+            min(part.all_running[1] for part in parts),
+        ),
+    )
     for part in parts:
         merged.latencies += part.latencies
         merged.statuses.update(part.statuses)
@@ -197,6 +236,9 @@ def _merged(parts: list[LoadResult]) -> LoadResult:
         merged.timeouts += part.timeouts
         merged.probe_latencies += part.probe_latencies
         merged.client_lag += part.client_lag
+        merged.answered_at += part.answered_at
+        for status, times in part.first_by_status.items():
+            merged.first_by_status.setdefault(status, []).extend(times)
         for status, times in part.by_status.items():
             merged.by_status.setdefault(status, []).extend(times)
     return merged

@@ -141,7 +141,8 @@ def main() -> None:
                 target=lambda: shares.extend(cpu_share(min(5.0, args.seconds / 2)))
             )
             measuring.start()
-            load = run_load("127.0.0.1", service.port, requests, clients)
+            ramp = 0.3 if args.route == "stripe" else 0.0  # as the bench's Stripe workload
+            load = run_load("127.0.0.1", service.port, requests, clients, ramp=ramp)
             measuring.join()
             for sampler in samplers:
                 sampler.wait()

@@ -147,6 +147,12 @@ def main() -> None:
     )
     parser.add_argument("--stripe-latency", type=float, default=0.3, help="seconds per call")
     parser.add_argument("--stripe-clients", type=int, nargs="*", default=[128, 1024])
+    parser.add_argument(
+        "--stripe-ramp",
+        type=float,
+        help="seconds over which the Stripe workload's clients start (default: one latency; "
+        "0: all in the same instant)",
+    )
     parser.add_argument("--deadline", type=float, default=10.0, help="PAYMENTS_REQUEST_TIMEOUT")
     args = parser.parse_args()
     scale = SCALES[args.scale]
@@ -240,6 +246,7 @@ def main() -> None:
                 per_client=scale["stripe_requests_per_client"],
                 timeout=args.deadline,
                 loop=args.loop,
+                ramp=args.stripe_latency if args.stripe_ramp is None else args.stripe_ramp,
             )
         if "replay" in args.only:
             replay_db = fresh_database(args.database_url, folder)

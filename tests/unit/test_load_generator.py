@@ -11,7 +11,8 @@ from bench.loadgen import build_request, run_load
 
 @pytest.fixture
 def counting_server() -> Iterator[tuple[int, list[bytes]]]:
-    """HTTP/1.1 on loopback: 503 for /shed, 200 otherwise; remembers each request line."""
+    """HTTP/1.1 on loopback: 503 for /shed, 200 otherwise (after 10 ms for /slow); remembers
+    each request line."""
     seen: list[bytes] = []
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -23,6 +24,8 @@ def counting_server() -> Iterator[tuple[int, list[bytes]]]:
                 head = await reader.readuntil(b"\r\n\r\n")
                 line = head.split(b"\r\n", 1)[0]
                 seen.append(line)
+                if b"/slow" in line:
+                    await asyncio.sleep(0.01)
                 status = b"503 Service Unavailable" if b"/shed" in line else b"200 OK"
                 writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 2\r\n\r\nok")
                 await writer.drain()
@@ -58,3 +61,19 @@ def test_split_over_processes_every_request_is_sent_once_and_the_figures_add_up(
     assert result.probe_latencies, "one of the processes probed meanwhile"
     assert result.client_lag, "each process reports its own lag"
     assert result.elapsed > 0 and result.rate > 0
+
+
+def test_a_ramp_starts_clients_one_after_another_and_the_steady_rate_counts_all_running(
+    counting_server: tuple[int, list[bytes]],
+) -> None:
+    port, _ = counting_server
+    requests = [build_request("GET", f"/slow/{i}", {}) for i in range(400)]
+
+    result = run_load("127.0.0.1", port, requests, 8, ramp=0.2, processes=2)
+
+    start, end = result.all_running
+    assert start - min(at for at, _ in result.answered_at) >= 0.1  # the last started late
+    assert end > start
+    inside = [at for at, status in result.answered_at if start <= at <= end]
+    assert result.steady_rate(200) == pytest.approx(len(inside) / (end - start))
+    assert sum(len(times) for times in result.first_by_status.values()) == 8  # one a client

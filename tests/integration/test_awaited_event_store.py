@@ -2,9 +2,9 @@
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 from uuid import UUID
 
@@ -28,6 +28,7 @@ from tests.tcp_proxy import TcpProxy
 from tests.unit.webhook_streams import command, pending_payment
 
 pytestmark = pytest.mark.integration
+T = TypeVar("T")
 KEY = AESCipher.create_key(32)
 
 
@@ -56,8 +57,22 @@ def awaited_stores(store: EventSourcedPaymentStore) -> AwaitedStores:
     return AwaitedStores(payments=AwaitedPaymentStore(events), wallets=AwaitedWalletStore(events))
 
 
+def run(stores: AwaitedStores, step: Coroutine[Any, Any, T]) -> T:
+    """`step` on a new event loop, whose connections are closed before it ends, as a worker's."""
+
+    async def then_close() -> T:
+        try:
+            return await step
+        finally:
+            assert isinstance(stores.payments, AwaitedPaymentStore)
+            await stores.payments.events.aclose()
+
+    return asyncio.run(then_close())
+
+
 def test_what_one_path_writes_the_other_reads_alike(store: EventSourcedPaymentStore) -> None:
-    awaited = awaited_stores(store).payments
+    stores = awaited_stores(store)
+    awaited = stores.payments
     written = new_payment()
 
     async def through_the_loop() -> tuple[int | None, Payment | None]:
@@ -65,7 +80,7 @@ def test_what_one_path_writes_the_other_reads_alike(store: EventSourcedPaymentSt
             notification = await awaited.save(written)
         return notification, await awaited.find(written.id)
 
-    notification, read_back = asyncio.run(through_the_loop())
+    notification, read_back = run(stores, through_the_loop())
     synced = store.find(written.id)
     assert synced is not None and read_back is not None
     assert vars(synced) == vars(read_back) == vars(written)
@@ -75,12 +90,14 @@ def test_what_one_path_writes_the_other_reads_alike(store: EventSourcedPaymentSt
 
     synced.mark_failed("card_declined", None, "declined")
     store.save(synced)
-    again = asyncio.run(awaited.find(written.id))
+    later = awaited_stores(store)  # another worker's loop
+    again = run(later, later.payments.find(written.id))
     assert again is not None and again.status is PaymentStatus.FAILED
 
 
 def test_a_version_written_twice_is_a_conflict(store: EventSourcedPaymentStore) -> None:
-    awaited = awaited_stores(store).payments
+    stores = awaited_stores(store)
+    awaited = stores.payments
     written = new_payment()
     store.save(written)
 
@@ -93,7 +110,7 @@ def test_a_version_written_twice_is_a_conflict(store: EventSourcedPaymentStore) 
         with pytest.raises(ConcurrencyConflict):
             await awaited.save(two)
 
-    asyncio.run(two_writers())
+    run(stores, two_writers())
     kept = store.find(written.id)
     assert kept is not None and kept.failure is not None and kept.failure["code"] == "a"
 
@@ -113,7 +130,7 @@ def test_a_missing_or_other_kind_of_aggregate_is_none(store: EventSourcedPayment
             await stores.payments.find_receipt(str(written.id)),
         ]
 
-    assert asyncio.run(reads()) == [None] * 6
+    assert run(stores, reads()) == [None] * 6
 
 
 def test_many_charges_at_once_each_charge_once(
@@ -122,7 +139,8 @@ def test_many_charges_at_once_each_charge_once(
     """Forty charges on one event loop, the same eight keys five times: eight payments."""
     gateway = SimulatedGateway()
     wallets = EventSourcedWalletStore(store.app)
-    steps = EventStoreSteps(store=store, wallets=wallets, awaited=awaited_stores(store))
+    stores = awaited_stores(store)
+    steps = EventStoreSteps(store=store, wallets=wallets, awaited=stores)
 
     async def charge(n: int) -> str:
         cmd = ProcessPayment(
@@ -137,7 +155,7 @@ def test_many_charges_at_once_each_charge_once(
     async def all_at_once() -> list[str]:
         return await asyncio.gather(*(charge(n) for n in range(40)))
 
-    ids = asyncio.run(all_at_once())
+    ids = run(stores, all_at_once())
     assert len(set(ids)) == 8
     # Requests racing on one key may each ask Stripe, always with the payment's own Stripe
     # idempotency key: one PaymentIntent a payment (the HTTP layer's claim lets one through).
@@ -161,7 +179,7 @@ def test_copies_of_one_event_at_once_have_one_effect(store: EventSourcedPaymentS
         )
         return sorted(result.outcome for result in results)
 
-    assert asyncio.run(copies()) == [Outcome.APPLIED] + [Outcome.DUPLICATE] * 9
+    assert run(stores, copies()) == [Outcome.APPLIED] + [Outcome.DUPLICATE] * 9
     trail = [type(e).__name__ for e in store.events_of(payment.id)]
     assert trail.count("Succeeded") == 1 and trail.count("StripeEventReceived") == 1
     assert len(store.events_of(receipt_id_for(evt["id"]))) == 1
@@ -185,7 +203,8 @@ def test_with_postgresql_unreachable_calls_fail_fast(
     proxied: tuple[EventSourcedPaymentStore, TcpProxy], outage: str
 ) -> None:
     store, proxy = proxied
-    payments = awaited_stores(store).payments
+    stores = awaited_stores(store)
+    payments = stores.payments
     written = new_payment()
 
     async def during_outage() -> list[float]:
@@ -199,6 +218,6 @@ def test_with_postgresql_unreachable_calls_fail_fast(
             took.append(time.monotonic() - started)
         return took
 
-    took = asyncio.run(during_outage())
+    took = run(stores, during_outage())
     assert max(took) < 3.0, took
     assert took[1] < 0.5 and took[2] < 0.5, took  # no second wait within the recheck window

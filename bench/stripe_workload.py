@@ -56,7 +56,9 @@ def measure(
             "STRIPE_API_BASE": f"http://127.0.0.1:{standin.port}",
             "PAYMENTS_REQUEST_TIMEOUT": str(timeout),
         }
-        with running(service_command(workers, loop), stripe_env, "/health/live", folder) as service:
+        log_file = folder / "stripe-service.log"  # kept with the run's folder, for what went wrong
+        command = service_command(workers, loop)
+        with running(command, stripe_env, "/health/live", folder, log_file) as service:
             service.wait_for_listeners(workers)
             for n in clients:
                 prefix = f"stripe-{n}"

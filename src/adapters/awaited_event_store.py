@@ -24,12 +24,11 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import StoredEvent
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from adapters.database_fail_fast import LIBPQ_CONNECT_TIMEOUT, RECHECK_SECONDS
-from adapters.event_recorder import OneTripApplicationRecorder
+from adapters.event_recorder import OneTripApplicationRecorder, stored_event
 from adapters.eventstore import PaymentsApplication
 from application.errors import ConcurrencyConflict, StorageError
 from domain.customer_link import CustomerLink, customer_link_id
@@ -94,21 +93,10 @@ class AwaitedEventStore:
                 self.recorder.select_aggregate_statement, (aggregate_id,), prepare=True
             )
         )
-        mapper = self.app.mapper
-        events = [
-            mapper.to_domain_event(
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
-            )
-            for row in rows
-        ]
         aggregate: Any = None
-        for event in events:  # as the library's project_aggregate, less its runtime
-            aggregate = cast(Any, event).mutate(aggregate)  # protocol check of every event
+        for row in rows:  # as the library's project_aggregate, less its runtime protocol check
+            event = self.app.mapper.to_domain_event(stored_event(row))
+            aggregate = cast(Any, event).mutate(aggregate)
         return aggregate if isinstance(aggregate, kind) else None
 
     async def save(self, *aggregates: Aggregate) -> int | None:
@@ -118,14 +106,7 @@ class AwaitedEventStore:
         stored = [self.app.mapper.to_stored_event(event) for event in events]
         if not stored:
             return None
-        statement = self.recorder.insert_statement(len(stored))
-        params = [
-            *(e.originator_id for e in stored),
-            *(e.originator_version for e in stored),
-            *(e.topic for e in stored),
-            *(e.state for e in stored),
-            self.recorder.lock_timeout,
-        ]
+        statement, params = self.recorder.insert_call_for(stored)
         rows = await self._call(lambda conn: conn.execute(statement, params, prepare=True))
         ids: list[int] = [row[self.recorder.insert_function] for row in rows]
         return max(ids)

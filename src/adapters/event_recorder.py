@@ -9,7 +9,7 @@ so notification order is still commit order and readers of the log never pass ov
 Everything else (reads, the notification log, tables, errors) is the library's.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -33,6 +33,16 @@ END
 $body$;"""
 
 
+def stored_event(row: Mapping[str, Any]) -> StoredEvent:
+    """A row of the events table (as a dict) as the library's StoredEvent."""
+    return StoredEvent(
+        originator_id=row["originator_id"],
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=bytes(row["state"]),
+    )
+
+
 class OneTripApplicationRecorder(PostgresApplicationRecorder):
     """PostgresApplicationRecorder whose insert_events is one call of a server function."""
 
@@ -54,7 +64,7 @@ class OneTripApplicationRecorder(PostgresApplicationRecorder):
         ).as_string()
         self.lock_timeout = f"{self.datastore.lock_timeout}s"
 
-    def insert_statement(self, count: int) -> str:
+    def _insert_statement(self, count: int) -> str:
         """The call for `count` events: arrays of scalar parameters, cheaper to send than lists."""
         statement = self.insert_statements.get(count)
         if statement is None:
@@ -92,15 +102,7 @@ class OneTripApplicationRecorder(PostgresApplicationRecorder):
             return events
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self.select_aggregate_statement, (originator_id,), prepare=True)
-            return [
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
-                for row in curs.fetchall()
-            ]
+            return [stored_event(row) for row in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
     def insert_events(
@@ -108,6 +110,13 @@ class OneTripApplicationRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
+        statement, params = self.insert_call_for(stored_events)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            return sorted(row[self.insert_function] for row in curs.fetchall())
+
+    def insert_call_for(self, stored_events: Sequence[StoredEvent]) -> tuple[str, list[Any]]:
+        """The insert function's call for these events, and its parameters."""
         params = [
             *(e.originator_id for e in stored_events),
             *(e.originator_version for e in stored_events),
@@ -115,6 +124,4 @@ class OneTripApplicationRecorder(PostgresApplicationRecorder):
             *(e.state for e in stored_events),
             self.lock_timeout,
         ]
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.insert_statement(len(stored_events)), params, prepare=True)
-            return sorted(row[self.insert_function] for row in curs.fetchall())
+        return self._insert_statement(len(stored_events)), params

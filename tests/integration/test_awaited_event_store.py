@@ -22,10 +22,11 @@ from application.ingest_stripe_event import Outcome, aingest_stripe_event
 from application.process_payment import ProcessPayment, process_payment
 from domain.payment import Payment
 from domain.payment_status import PaymentStatus
-from domain.stripe_events import receipt_id_for
+from domain.stripe_events import StripeEventReceipt, receipt_id_for
 from tests.stripe_fixtures import event, payment_intent
 from tests.tcp_proxy import TcpProxy
 from tests.unit.webhook_streams import command, pending_payment
+from tests.wiring import pay
 
 pytestmark = pytest.mark.integration
 T = TypeVar("T")
@@ -117,8 +118,11 @@ def test_a_version_written_twice_is_a_conflict(store: EventSourcedPaymentStore) 
 
 def test_a_missing_or_other_kind_of_aggregate_is_none(store: EventSourcedPaymentStore) -> None:
     stores = awaited_stores(store)
-    written = new_payment()
-    store.save(written)
+    receipt = StripeEventReceipt(
+        event_id="evt_kept", event_type="charge.updated", stripe_created=1, outcome="ignored",
+        payment_id=None,
+    )  # fmt: skip
+    store.save(receipt)
 
     async def reads() -> list[Any]:
         return [
@@ -127,10 +131,38 @@ def test_a_missing_or_other_kind_of_aggregate_is_none(store: EventSourcedPayment
             await stores.payments.payment_for_intent("pi_never"),
             await stores.wallets.find("nobody"),
             await stores.wallets.find_by_customer("cus_never"),
-            await stores.payments.find_receipt(str(written.id)),
+            await stores.payments.find(receipt.id),  # there, but a receipt, not a payment
         ]
 
     assert run(stores, reads()) == [None] * 6
+    found = run(stores, stores.payments.find_receipt("evt_kept"))
+    assert found is not None and found.id == receipt.id
+
+
+def test_a_charged_users_wallet_customer_and_intent_are_found(
+    store: EventSourcedPaymentStore, user_id: str
+) -> None:
+    """What webhooks look up: the payment by its PaymentIntent, the wallet by its Customer."""
+    receipt = pay(
+        ProcessPayment(
+            user_id=user_id, amount=1000, currency="usd", payment_method_id="pm_card_visa"
+        ),
+        store=store,
+        gateway=SimulatedGateway(),
+    )
+    assert receipt.intent_id is not None
+    stores = awaited_stores(store)
+
+    async def reads() -> tuple[Any, Any, Any]:
+        wallet = await stores.wallets.find(user_id)
+        assert wallet is not None and wallet.customer_id is not None
+        by_customer = await stores.wallets.find_by_customer(wallet.customer_id)
+        assert receipt.intent_id is not None
+        return wallet, by_customer, await stores.payments.payment_for_intent(receipt.intent_id)
+
+    wallet, by_customer, owner = run(stores, reads())
+    assert by_customer is not None and by_customer.id == wallet.id
+    assert owner == UUID(receipt.payment_id)
 
 
 def test_many_charges_at_once_each_charge_once(

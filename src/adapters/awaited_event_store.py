@@ -14,16 +14,25 @@ a connection lost mid-call is retried (a save that did commit then collides with
 the use cases answer by reading again); a call with no answer within the connection wait, the
 lock timeout and a second is abandoned as `StorageError` (the pool drops that connection); a
 version taken by another writer is a `ConcurrencyConflict`.
+
+Saves are committed in groups. Every commit of the events table holds its table lock while
+PostgreSQL flushes the commit to disk, so commits cannot share a flush and each costs a
+transaction, a flush and a wait in the lock's queue. On each event loop one task inserts: the
+saves that arrive while it inserts are inserted together by its next call, each save's events
+still atomic (the group's are one transaction). When a group collides with another writer, its
+saves are inserted again one by one, so that only the save that collided is a conflict.
 """
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import psycopg
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import StoredEvent
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -46,6 +55,7 @@ T = TypeVar("T")
 CONNECTIONS = 20  # per event loop: enough for a worker's charges in flight to rarely wait
 ATTEMPTS = 3  # a call on a connection that was lost is tried this many times in all
 RETRY_WAIT = 0.1
+GROUP_EVENTS = 32  # at most this many events in one insert (one prepared call per count)
 Connection = psycopg.AsyncConnection[DictRow]
 
 
@@ -76,6 +86,7 @@ class AwaitedEventStore:
         self._recheck = recheck
         self._failed_at = -float("inf")
         self._pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool[Connection]] = {}
+        self._groups: dict[asyncio.AbstractEventLoop, GroupInsert] = {}
 
     @classmethod
     def of(cls, app: PaymentsApplication) -> "AwaitedEventStore | None":
@@ -106,10 +117,22 @@ class AwaitedEventStore:
         stored = [self.app.mapper.to_stored_event(event) for event in events]
         if not stored:
             return None
+        return max(await self._group().insert(stored))
+
+    async def _insert(self, stored: list[StoredEvent]) -> list[int]:
+        """Insert the events in one transaction; their notification ids, in order."""
         statement, params = self.recorder.insert_call_for(stored)
         rows = await self._call(lambda conn: conn.execute(statement, params, prepare=True))
-        ids: list[int] = [row[self.recorder.insert_function] for row in rows]
-        return max(ids)
+        return sorted(row[self.recorder.insert_function] for row in rows)
+
+    def _group(self) -> "GroupInsert":
+        loop = asyncio.get_running_loop()
+        group = self._groups.get(loop)
+        if group is None:
+            for closed in [other for other in self._groups if other.is_closed()]:
+                del self._groups[closed]
+            group = self._groups[loop] = GroupInsert(self._insert)
+        return group
 
     async def _call(
         self, execute: Callable[[Connection], Awaitable[psycopg.AsyncCursor[DictRow]]]
@@ -126,6 +149,7 @@ class AwaitedEventStore:
             except psycopg.IntegrityError:
                 raise ConcurrencyConflict("changed by another request") from None
             except TimeoutError as error:  # a server that stopped answering mid-call
+                self._failed_at = time.monotonic()  # the next calls fail at once
                 raise StorageError("the event store did not answer") from error
             except PoolTimeout as error:
                 self._failed_at = time.monotonic()
@@ -156,9 +180,98 @@ class AwaitedEventStore:
 
     async def aclose(self) -> None:
         """Close the running event loop's connections (a worker's, as it stops)."""
-        pool = self._pools.pop(asyncio.get_running_loop(), None)
+        loop = asyncio.get_running_loop()
+        group = self._groups.pop(loop, None)
+        if group is not None:
+            await group.drain()
+        pool = self._pools.pop(loop, None)
         if pool is not None:
             await pool.close()
+
+
+Waiting = tuple[list[StoredEvent], "asyncio.Future[list[int]]"]
+
+
+class GroupInsert:
+    """One event loop's saves, inserted by one task at a time, those waiting together."""
+
+    def __init__(self, insert: Callable[[list[StoredEvent]], Awaitable[list[int]]]) -> None:
+        self._insert = insert
+        self._waiting: deque[Waiting] = deque()
+        self._task: asyncio.Task[None] | None = None
+
+    async def insert(self, stored: list[StoredEvent]) -> list[int]:
+        """Insert one save's events (atomically); their notification ids, in order."""
+        future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((stored, future))
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        # A caller that stops waiting before its save is taken leaves it out; once taken,
+        # the save goes ahead, as one already sent to PostgreSQL does.
+        return await future
+
+    async def drain(self) -> None:
+        """Wait until what is waiting has been inserted (a worker that stops)."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def _run(self) -> None:
+        try:
+            while self._waiting:
+                group = self._take()
+                if group:
+                    await self._insert_group(group)
+        except asyncio.CancelledError:  # the loop is ending: nothing more is inserted
+            while self._waiting:
+                self._waiting.popleft()[1].cancel()
+            raise
+        finally:
+            self._task = None
+
+    def _take(self) -> list[Waiting]:
+        group: list[Waiting] = []
+        events = 0
+        while self._waiting:
+            stored, future = self._waiting[0]
+            if group and events + len(stored) > GROUP_EVENTS:
+                break
+            self._waiting.popleft()
+            if not future.done():  # not given up by its caller
+                group.append((stored, future))
+                events += len(stored)
+        return group
+
+    async def _insert_group(self, group: list[Waiting]) -> None:
+        try:
+            ids = await self._insert([event for stored, _ in group for event in stored])
+        except ConcurrencyConflict as conflict:
+            if len(group) == 1:
+                _fail(group[0][1], conflict)
+            else:  # which save collided: each alone
+                for one in group:
+                    await self._insert_group([one])
+        except BaseException as error:  # each caller gets the group's failure
+            for _, future in group:
+                _fail(future, error)
+            if not isinstance(error, Exception):
+                raise
+        else:
+            start = 0
+            for stored, future in group:
+                if not future.done():
+                    future.set_result(ids[start : start + len(stored)])
+                start += len(stored)
+
+
+def _fail(future: "asyncio.Future[list[int]]", error: BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(error, asyncio.CancelledError):
+        future.cancel()
+    else:  # each caller raises its own exception, the group's as its cause
+        own = type(error)(*error.args) if isinstance(error, Exception) else error
+        own.__cause__ = error.__cause__ or error
+        future.set_exception(own)
 
 
 class AwaitedPaymentStore:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 from uuid import UUID
 
+import psycopg
 import pytest
 from eventsourcing.cipher import AESCipher
 
@@ -215,6 +216,55 @@ def test_copies_of_one_event_at_once_have_one_effect(store: EventSourcedPaymentS
     trail = [type(e).__name__ for e in store.events_of(payment.id)]
     assert trail.count("Succeeded") == 1 and trail.count("StripeEventReceived") == 1
     assert len(store.events_of(receipt_id_for(evt["id"]))) == 1
+
+
+def test_saves_at_once_share_commits(store: EventSourcedPaymentStore, postgres_url: str) -> None:
+    stores = awaited_stores(store)
+    fresh = [new_payment(user=f"u{n}", key=f"key-{n}") for n in range(30)]
+
+    async def all_at_once() -> list[int | None]:
+        return await asyncio.gather(*(stores.payments.save(payment) for payment in fresh))
+
+    last_ids = run(stores, all_at_once())
+    assert len(set(last_ids)) == len(fresh)  # each save its own notification id
+    for payment, last_id in zip(fresh, last_ids, strict=True):
+        assert store.find(payment.id) is not None
+        (stored,) = store.app.recorder.select_notifications(last_id or 0, 1)
+        assert stored.originator_id == payment.id  # the id a save answers is its own event's
+    with psycopg.connect(postgres_url) as conn:
+        commits = conn.execute(
+            "SELECT count(DISTINCT xmin::text) FROM payments_events WHERE originator_id = ANY(%s)",
+            ([payment.id for payment in fresh],),
+        ).fetchone()
+    assert commits is not None and commits[0] < len(fresh)  # saves shared transactions
+
+
+def test_of_saves_at_once_only_the_one_that_collided_is_refused(
+    store: EventSourcedPaymentStore,
+) -> None:
+    stores = awaited_stores(store)
+    taken = new_payment(key="taken")
+    store.save(taken)
+    fresh = [new_payment(user=f"u{n}", key=f"key-{n}") for n in range(10)]
+
+    async def all_at_once() -> list[Any]:
+        stale = await stores.payments.find(taken.id)
+        current = store.find(taken.id)
+        assert stale is not None and current is not None
+        current.mark_failed("first", None, "first")
+        store.save(current)  # another writer takes the next version
+        stale.mark_failed("second", None, "second")
+        saves = [stores.payments.save(payment) for payment in fresh]
+        saves.insert(5, stores.payments.save(stale))
+        return await asyncio.gather(*saves, return_exceptions=True)
+
+    answers = run(stores, all_at_once())
+    assert isinstance(answers.pop(5), ConcurrencyConflict)
+    assert all(isinstance(answer, int) for answer in answers), answers
+    for payment in fresh:
+        assert store.find(payment.id) is not None
+    kept = store.find(taken.id)
+    assert kept is not None and kept.failure is not None and kept.failure["code"] == "first"
 
 
 @pytest.fixture

@@ -21,13 +21,15 @@ transaction, a flush and a wait in the lock's queue. On each event loop one task
 saves that arrive while it inserts are inserted together by its next call, each save's events
 still atomic (the group's are one transaction). When a group collides with another writer, its
 saves are inserted again one by one, so that only the save that collided is a conflict.
+Reads are grouped the same way: the aggregates asked for while a read runs are read by the next
+one, in one query.
 """
 
 import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 
 import psycopg
@@ -52,10 +54,14 @@ from domain.wallet import Wallet, wallet_id_for
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
+In = TypeVar("In")
+Out = TypeVar("Out")
+G = TypeVar("G", bound="Grouped[Any, Any]")
 CONNECTIONS = 20  # per event loop: enough for a worker's charges in flight to rarely wait
 ATTEMPTS = 3  # a call on a connection that was lost is tried this many times in all
 RETRY_WAIT = 0.1
 GROUP_EVENTS = 32  # at most this many events in one insert (one prepared call per count)
+GROUP_READS = 64  # at most this many aggregates in one read
 Connection = psycopg.AsyncConnection[DictRow]
 
 
@@ -86,7 +92,8 @@ class AwaitedEventStore:
         self._recheck = recheck
         self._failed_at = -float("inf")
         self._pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool[Connection]] = {}
-        self._groups: dict[asyncio.AbstractEventLoop, GroupInsert] = {}
+        self._inserts: dict[asyncio.AbstractEventLoop, GroupInsert] = {}
+        self._reads: dict[asyncio.AbstractEventLoop, GroupRead] = {}
 
     @classmethod
     def of(cls, app: PaymentsApplication) -> "AwaitedEventStore | None":
@@ -99,11 +106,7 @@ class AwaitedEventStore:
         return cls(app, recorder)
 
     async def get(self, aggregate_id: UUID, kind: type[A]) -> A | None:
-        rows = await self._call(
-            lambda conn: conn.execute(
-                self.recorder.select_aggregate_statement, (aggregate_id,), prepare=True
-            )
-        )
+        rows = await self._grouped(self._reads, GroupRead, self._read).submit(aggregate_id)
         aggregate: Any = None
         for row in rows:  # as the library's project_aggregate, less its runtime protocol check
             event = self.app.mapper.to_domain_event(stored_event(row))
@@ -117,7 +120,7 @@ class AwaitedEventStore:
         stored = [self.app.mapper.to_stored_event(event) for event in events]
         if not stored:
             return None
-        return max(await self._group().insert(stored))
+        return max(await self._grouped(self._inserts, GroupInsert, self._insert).insert(stored))
 
     async def _insert(self, stored: list[StoredEvent]) -> list[int]:
         """Insert the events in one transaction; their notification ids, in order."""
@@ -125,14 +128,24 @@ class AwaitedEventStore:
         rows = await self._call(lambda conn: conn.execute(statement, params, prepare=True))
         return sorted(row[self.recorder.insert_function] for row in rows)
 
-    def _group(self) -> "GroupInsert":
+    async def _read(self, aggregate_ids: list[UUID]) -> list[DictRow]:
+        """The events of these aggregates, by aggregate and version."""
+        return await self._call(
+            lambda conn: conn.execute(
+                self.recorder.select_aggregates_statement, (aggregate_ids,), prepare=True
+            )
+        )
+
+    def _grouped(
+        self, by_loop: dict[asyncio.AbstractEventLoop, G], kind: Callable[[Any], G], run: Any
+    ) -> G:
         loop = asyncio.get_running_loop()
-        group = self._groups.get(loop)
-        if group is None:
-            for closed in [other for other in self._groups if other.is_closed()]:
-                del self._groups[closed]
-            group = self._groups[loop] = GroupInsert(self._insert)
-        return group
+        grouped = by_loop.get(loop)
+        if grouped is None:
+            for closed in [other for other in by_loop if other.is_closed()]:
+                del by_loop[closed]  # a loop that ended (tests start several)
+            grouped = by_loop[loop] = kind(run)
+        return grouped
 
     async def _call(
         self, execute: Callable[[Connection], Awaitable[psycopg.AsyncCursor[DictRow]]]
@@ -181,67 +194,98 @@ class AwaitedEventStore:
     async def aclose(self) -> None:
         """Close the running event loop's connections (a worker's, as it stops)."""
         loop = asyncio.get_running_loop()
-        group = self._groups.pop(loop, None)
-        if group is not None:
-            await group.drain()
+        for by_loop in (self._reads, self._inserts):
+            grouped = by_loop.pop(loop, None)
+            if grouped is not None:
+                await grouped.drain()
         pool = self._pools.pop(loop, None)
         if pool is not None:
             await pool.close()
 
 
-Waiting = tuple[list[StoredEvent], "asyncio.Future[list[int]]"]
+class Grouped(Generic[In, Out]):
+    """Calls on one event loop, run by one task at a time: those that wait meanwhile are run
+    together by its next turn (up to `cap`, each call counting `_size` towards it)."""
 
+    cap = 1
 
-class GroupInsert:
-    """One event loop's saves, inserted by one task at a time, those waiting together."""
-
-    def __init__(self, insert: Callable[[list[StoredEvent]], Awaitable[list[int]]]) -> None:
-        self._insert = insert
-        self._waiting: deque[Waiting] = deque()
+    def __init__(self) -> None:
+        self._waiting: deque[tuple[In, asyncio.Future[Out]]] = deque()
         self._task: asyncio.Task[None] | None = None
 
-    async def insert(self, stored: list[StoredEvent]) -> list[int]:
-        """Insert one save's events (atomically); their notification ids, in order."""
-        future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        self._waiting.append((stored, future))
+    async def submit(self, item: In) -> Out:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Out] = loop.create_future()
+        self._waiting.append((item, future))
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
-        # A caller that stops waiting before its save is taken leaves it out; once taken,
-        # the save goes ahead, as one already sent to PostgreSQL does.
+            self._task = loop.create_task(self._run())
+        # A caller that stops waiting before its call is taken leaves it out; once taken,
+        # the call goes ahead, as one already sent to PostgreSQL does.
         return await future
 
     async def drain(self) -> None:
-        """Wait until what is waiting has been inserted (a worker that stops)."""
+        """Wait until what is waiting has been run (a worker that stops)."""
         if self._task is not None:
             await asyncio.shield(self._task)
+
+    def _size(self, item: In) -> int:
+        return 1
+
+    async def _run_group(self, group: list[tuple[In, "asyncio.Future[Out]"]]) -> None:
+        raise NotImplementedError
 
     async def _run(self) -> None:
         try:
             while self._waiting:
                 group = self._take()
                 if group:
-                    await self._insert_group(group)
-        except asyncio.CancelledError:  # the loop is ending: nothing more is inserted
+                    try:
+                        await self._run_group(group)
+                    except BaseException as error:  # each caller gets the group's failure
+                        for _, future in group:
+                            _fail(future, error)
+                        if not isinstance(error, Exception):
+                            raise
+        except asyncio.CancelledError:  # the loop is ending: nothing more is run
             while self._waiting:
                 self._waiting.popleft()[1].cancel()
             raise
         finally:
             self._task = None
 
-    def _take(self) -> list[Waiting]:
-        group: list[Waiting] = []
-        events = 0
+    def _take(self) -> list[tuple[In, "asyncio.Future[Out]"]]:
+        group: list[tuple[In, asyncio.Future[Out]]] = []
+        size = 0
         while self._waiting:
-            stored, future = self._waiting[0]
-            if group and events + len(stored) > GROUP_EVENTS:
+            item, future = self._waiting[0]
+            if group and size + self._size(item) > self.cap:
                 break
             self._waiting.popleft()
             if not future.done():  # not given up by its caller
-                group.append((stored, future))
-                events += len(stored)
+                group.append((item, future))
+                size += self._size(item)
         return group
 
-    async def _insert_group(self, group: list[Waiting]) -> None:
+
+class GroupInsert(Grouped[list[StoredEvent], list[int]]):
+    """One event loop's saves: each save's events (atomically) in, its notification ids out,
+    in order. The saves of a group are one insert; when it collides, each is inserted alone."""
+
+    cap = GROUP_EVENTS
+
+    def __init__(self, insert: Callable[[list[StoredEvent]], Awaitable[list[int]]]) -> None:
+        super().__init__()
+        self._insert = insert
+
+    async def insert(self, stored: list[StoredEvent]) -> list[int]:
+        return await self.submit(stored)
+
+    def _size(self, item: list[StoredEvent]) -> int:
+        return len(item)
+
+    async def _run_group(
+        self, group: list[tuple[list[StoredEvent], "asyncio.Future[list[int]]"]]
+    ) -> None:
         try:
             ids = await self._insert([event for stored, _ in group for event in stored])
         except ConcurrencyConflict as conflict:
@@ -249,21 +293,36 @@ class GroupInsert:
                 _fail(group[0][1], conflict)
             else:  # which save collided: each alone
                 for one in group:
-                    await self._insert_group([one])
-        except BaseException as error:  # each caller gets the group's failure
-            for _, future in group:
-                _fail(future, error)
-            if not isinstance(error, Exception):
-                raise
-        else:
-            start = 0
-            for stored, future in group:
-                if not future.done():
-                    future.set_result(ids[start : start + len(stored)])
-                start += len(stored)
+                    await self._run_group([one])
+            return
+        start = 0
+        for stored, future in group:
+            if not future.done():
+                future.set_result(ids[start : start + len(stored)])
+            start += len(stored)
 
 
-def _fail(future: "asyncio.Future[list[int]]", error: BaseException) -> None:
+class GroupRead(Grouped[UUID, list[DictRow]]):
+    """One event loop's reads of aggregates: an id in, its rows out; a group's ids are one
+    query."""
+
+    cap = GROUP_READS
+
+    def __init__(self, read: Callable[[list[UUID]], Awaitable[list[DictRow]]]) -> None:
+        super().__init__()
+        self._read = read
+
+    async def _run_group(self, group: list[tuple[UUID, "asyncio.Future[list[DictRow]]"]]) -> None:
+        rows = await self._read(list({aggregate_id for aggregate_id, _ in group}))
+        by_id: dict[UUID, list[DictRow]] = {}
+        for row in rows:  # ordered by originator, then version
+            by_id.setdefault(row["originator_id"], []).append(row)
+        for aggregate_id, future in group:
+            if not future.done():
+                future.set_result(by_id.get(aggregate_id, []))
+
+
+def _fail(future: "asyncio.Future[Any]", error: BaseException) -> None:
     if future.done():
         return
     if isinstance(error, asyncio.CancelledError):

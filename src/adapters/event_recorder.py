@@ -62,6 +62,15 @@ class OneTripApplicationRecorder(PostgresApplicationRecorder):
         self.select_aggregate_statement = (
             self.select_events_statement + SQL(" ORDER BY originator_version ASC")
         ).as_string()
+        # Several aggregates' events in one query (the awaited store's grouped reads).
+        self.select_aggregates_statement = (
+            SQL("SELECT * FROM {schema}.{table} WHERE originator_id = ANY(%s)")
+            .format(
+                schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name)
+            )
+            .as_string()
+            + " ORDER BY originator_id, originator_version"
+        )
         self.lock_timeout = f"{self.datastore.lock_timeout}s"
 
     def _insert_statement(self, count: int) -> str:

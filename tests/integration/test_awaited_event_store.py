@@ -239,6 +239,30 @@ def test_saves_at_once_share_commits(store: EventSourcedPaymentStore, postgres_u
     assert commits is not None and commits[0] < len(fresh)  # saves shared transactions
 
 
+def test_reads_at_once_each_get_their_own_aggregate(store: EventSourcedPaymentStore) -> None:
+    stores = awaited_stores(store)
+    written = [new_payment(user=f"u{n}", key=f"key-{n}") for n in range(30)]
+    for payment in written[::2]:
+        payment.mark_failed(f"code-{payment.user_id}", None, "declined")
+    store.save(*written)
+    receipt = StripeEventReceipt(
+        event_id="evt_read", event_type="charge.updated", stripe_created=1, outcome="ignored",
+        payment_id=None,
+    )  # fmt: skip
+    store.save(receipt)
+
+    async def all_at_once() -> list[Any]:
+        ids = [payment.id for payment in written] + [UUID(int=7), receipt.id]
+        return await asyncio.gather(*(stores.payments.find(i) for i in ids))
+
+    *found, missing, not_a_payment = run(stores, all_at_once())
+    assert missing is None and not_a_payment is None
+    for payment, read in zip(written, found, strict=True):
+        assert read is not None and read.id == payment.id and read.version == payment.version
+        assert read.user_id == payment.user_id and read.status is payment.status
+        assert read.failure == payment.failure
+
+
 def test_of_saves_at_once_only_the_one_that_collided_is_refused(
     store: EventSourcedPaymentStore,
 ) -> None:

@@ -1,12 +1,13 @@
-"""Saves on one event loop are inserted in groups, each save still getting its own answer."""
+"""Saves and reads on one event loop are run in groups, each call still getting its own answer."""
 
 import asyncio
 from typing import Any
+from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from adapters.awaited_event_store import GROUP_EVENTS, GroupInsert
+from adapters.awaited_event_store import GROUP_EVENTS, GROUP_READS, GroupInsert, GroupRead
 from application.errors import ConcurrencyConflict, StorageError
 
 
@@ -154,3 +155,71 @@ def test_a_worker_that_stops_waits_for_the_saves_in_hand() -> None:
 
     assert asyncio.run(scenario()) == [1]
     assert ("a", 1) in table.rows
+
+
+class FakeEvents:
+    """Rows of an events table by aggregate; each read is one query."""
+
+    def __init__(self) -> None:
+        self.rows = [
+            {"originator_id": UUID(int=a), "originator_version": v}
+            for a in range(1, 100)
+            for v in (1, 2)
+        ]
+        self.queries: list[list[UUID]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def read(self, ids: list[UUID]) -> list[Any]:
+        self.queries.append(ids)
+        await self.gate.wait()
+        return [row for row in self.rows if row["originator_id"] in ids]
+
+
+def test_reads_that_wait_together_are_one_query_each_answered_with_its_own_rows() -> None:
+    table = FakeEvents()
+
+    async def scenario() -> list[list[Any]]:
+        group = GroupRead(table.read)
+        table.gate.clear()
+        first = asyncio.ensure_future(group.submit(UUID(int=1)))
+        await asyncio.sleep(0.01)
+        ids = [UUID(int=n) for n in (2, 3, 2, 500)]  # one asked twice, one not there
+        rest = [asyncio.ensure_future(group.submit(i)) for i in ids]
+        await asyncio.sleep(0.01)
+        table.gate.set()
+        return [await first, *[await r for r in rest]]
+
+    first, two, three, two_again, missing = asyncio.run(scenario())
+    assert len(table.queries) == 2 and sorted(table.queries[1]) == [
+        UUID(int=n) for n in (2, 3, 500)
+    ]
+    assert [row["originator_version"] for row in first] == [1, 2]
+    assert {row["originator_id"] for row in two} == {UUID(int=2)} and two == two_again
+    assert {row["originator_id"] for row in three} == {UUID(int=3)}
+    assert missing == []
+
+
+def test_a_read_group_is_at_most_the_cap_and_a_failed_query_fails_each_of_its_reads() -> None:
+    table = FakeEvents()
+
+    async def scenario() -> list[Any]:
+        group = GroupRead(table.read)
+        table.gate.clear()
+        waiting = [asyncio.ensure_future(group.submit(UUID(int=n % 99 + 1))) for n in range(200)]
+        await asyncio.sleep(0.01)
+        table.gate.set()
+        await asyncio.gather(*waiting)
+
+        async def broken(ids: list[UUID]) -> list[Any]:
+            raise StorageError("the event store is unavailable")
+
+        failing = GroupRead(broken)
+        return await asyncio.gather(
+            *(failing.submit(UUID(int=n)) for n in range(3)), return_exceptions=True
+        )
+
+    failed = asyncio.run(scenario())
+    assert max(len(ids) for ids in table.queries) <= GROUP_READS
+    assert 200 // GROUP_READS <= len(table.queries) < 10
+    assert all(isinstance(answer, StorageError) for answer in failed)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from bench.servers import listening_sockets
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cli_process import free_port
@@ -77,6 +78,10 @@ def test_metrics_count_every_worker_and_logs_are_json_lines(
     tmp_path: Path, base_env: dict[str, str], servers: list[Server]
 ) -> None:
     servers.append(server := Server(tmp_path, base_env, "--workers", "2", "--no-projections"))
+    deadline = time.monotonic() + 30
+    while listening_sockets(server.port) < 2:  # the first worker answers before the second listens
+        assert time.monotonic() < deadline, "the second worker never listened"
+        time.sleep(0.1)
     headers = {"Authorization": f"Bearer {make_token('worker-user')}"}
     charges = 24
 

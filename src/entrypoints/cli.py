@@ -21,6 +21,11 @@ from entrypoints import audit_cli, events_cli, operations
 from entrypoints.settings import ConfigError, Settings, load_dotenv
 
 APP = "entrypoints.http.app:app_from_env"
+LOOPS = {  # `serve --loop` to uvicorn's loop setting
+    "auto": "entrypoints.greedy_accept:new_event_loop",
+    "uvloop": "uvloop",
+    "asyncio": "asyncio",
+}
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
@@ -76,7 +81,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 20,
-        "loop": args.loop,
+        "loop": LOOPS[args.loop],
         **header_limits.uvicorn_options(),
     }
     try:
@@ -158,9 +163,10 @@ def parser() -> argparse.ArgumentParser:
         "--loop",
         choices=["auto", "uvloop", "asyncio"],
         default="auto",
-        help="each worker's event loop (auto: uvloop). uvloop accepts one new connection per "
-        "pass of the loop, so a busy worker takes a storm of new connections in seconds; "
-        "asyncio accepts them all at once, for some 8%% less throughput",
+        help="each worker's event loop. auto: uvloop, accepting every waiting connection "
+        "each time the socket is ready; uvloop: as it is, one new connection per pass of the "
+        "loop (a busy worker takes a storm of new connections in seconds); asyncio: the "
+        "standard library's, some 8%% slower",
     )
     p.set_defaults(run=serve)
 

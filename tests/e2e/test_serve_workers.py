@@ -1,6 +1,7 @@
 """`serve --workers 2`: new connections are spread over the workers, and a killed worker's
 replacement takes its share on the same port."""
 
+import asyncio
 import http.client
 import json
 import os
@@ -93,7 +94,7 @@ def _get(connection: http.client.HTTPConnection, request_id: str) -> tuple[int, 
     return answer.status, answer.will_close
 
 
-@pytest.mark.parametrize("loop", ["auto", "asyncio"])
+@pytest.mark.parametrize("loop", ["auto", "uvloop", "asyncio"])
 def test_a_burst_of_keep_alive_connections_is_spread_over_both_workers(
     tmp_path: Path, base_env: dict[str, str], loop: str
 ) -> None:
@@ -114,6 +115,30 @@ def test_a_burst_of_keep_alive_connections_is_spread_over_both_workers(
     ]
     assert all(len(pids) == 1 for pids in per_connection), "a connection stays with its worker"
     assert set().union(*per_connection) == workers, "both workers answered some connections"
+
+
+def test_a_storm_of_new_connections_is_answered_on_every_one(
+    tmp_path: Path, base_env: dict[str, str]
+) -> None:
+    """600 connections opened at once, each sending one request before any is answered."""
+
+    async def storm(port: int, count: int) -> list[bytes]:
+        async def one(n: int) -> bytes:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(
+                f"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Request-ID: s-{n}\r\n\r\n".encode()
+            )
+            status = await reader.readline()
+            writer.close()
+            return status.split()[1]
+
+        return await asyncio.gather(*(one(n) for n in range(count)))
+
+    with two_workers(tmp_path, base_env) as (port, server):
+        statuses = asyncio.run(storm(port, 600))
+        answered_by = server.answered_by()
+    assert statuses == [b"200"] * 600
+    assert {f"s-{n}" for n in range(600)} <= set(answered_by)
 
 
 def test_a_killed_worker_is_replaced_and_the_replacement_serves_on_the_same_port(

@@ -59,6 +59,16 @@ def awaited_stores(store: EventSourcedPaymentStore) -> AwaitedStores:
     return AwaitedStores(payments=AwaitedPaymentStore(events), wallets=AwaitedWalletStore(events))
 
 
+def stored_receipt(store: EventSourcedPaymentStore, event_id: str) -> StripeEventReceipt:
+    """A receipt of an event that changed no payment, saved by the threaded path."""
+    receipt = StripeEventReceipt(
+        event_id=event_id, event_type="charge.updated", stripe_created=1, outcome="ignored",
+        payment_id=None,
+    )  # fmt: skip
+    store.save(receipt)
+    return receipt
+
+
 def run(stores: AwaitedStores, step: Coroutine[Any, Any, T]) -> T:
     """`step` on a new event loop, whose connections are closed before it ends, as a worker's."""
 
@@ -119,11 +129,7 @@ def test_a_version_written_twice_is_a_conflict(store: EventSourcedPaymentStore) 
 
 def test_a_missing_or_other_kind_of_aggregate_is_none(store: EventSourcedPaymentStore) -> None:
     stores = awaited_stores(store)
-    receipt = StripeEventReceipt(
-        event_id="evt_kept", event_type="charge.updated", stripe_created=1, outcome="ignored",
-        payment_id=None,
-    )  # fmt: skip
-    store.save(receipt)
+    receipt = stored_receipt(store, "evt_kept")
 
     async def reads() -> list[Any]:
         return [
@@ -245,11 +251,7 @@ def test_reads_at_once_each_get_their_own_aggregate(store: EventSourcedPaymentSt
     for payment in written[::2]:
         payment.mark_failed(f"code-{payment.user_id}", None, "declined")
     store.save(*written)
-    receipt = StripeEventReceipt(
-        event_id="evt_read", event_type="charge.updated", stripe_created=1, outcome="ignored",
-        payment_id=None,
-    )  # fmt: skip
-    store.save(receipt)
+    receipt = stored_receipt(store, "evt_read")
 
     async def all_at_once() -> list[Any]:
         ids = [payment.id for payment in written] + [UUID(int=7), receipt.id]

@@ -1,0 +1,171 @@
+"""`serve --loop auto`: uvloop, taking every waiting connection each time the socket is ready.
+
+libuv accepts one new connection per pass of the event loop (libuv PR #3696). A worker with
+hundreds of requests in flight makes a pass every few milliseconds, so a storm of new
+connections waits in the kernel's accept queue, seconds at 1,024 clients, before the first
+request on each is even read; refusing it at once (503, admission) cannot help a request that
+has not been read. Here the listening socket is watched by the loop itself, and each time it is
+ready every waiting connection (up to 64) is accepted and handed to uvloop as an
+accepted socket: transports, protocols, reading and writing stay uvloop's. This covers a
+server on a bound socket (each worker of `serve --workers N`) and one on an IP address and port
+(a single worker); one on a host name, or with TLS, is uvloop's own.
+"""
+
+import asyncio
+import errno
+import ipaddress
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import uvloop
+
+logger = logging.getLogger("uvicorn.error")
+# Out of descriptors or memory: accepting again at once would spin; asyncio waits a second too.
+PAUSE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+PAUSE_SECONDS = 1.0
+# Taken at one wake-up at most: a storm is taken in a few passes, each pass kept short.
+ACCEPTS_PER_WAKE_UP = 64
+
+
+class GreedyServer(asyncio.AbstractServer):
+    """A listening socket whose waiting connections are all accepted at each wake-up."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        protocol_factory: Callable[[], asyncio.BaseProtocol],
+        sock: socket.socket,
+        backlog: int,
+        *,
+        owns_socket: bool = False,
+    ) -> None:
+        self._loop = loop
+        self._owns_socket = owns_socket
+        self._factory = protocol_factory
+        self._sock = sock
+        self._backlog = backlog
+        self._serving = False
+        self._closed = False
+        self._connecting: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self._sock.setblocking(False)
+        self._sock.listen(self._backlog)
+        self._resume()
+
+    def _resume(self) -> None:
+        if not self._closed and self._sock.fileno() != -1:
+            self._loop.add_reader(self._sock.fileno(), self._accept)
+            self._serving = True
+
+    def _accept(self) -> None:
+        for _ in range(min(self._backlog, ACCEPTS_PER_WAKE_UP)):
+            try:
+                conn, _ = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return  # none left waiting
+            except ConnectionAbortedError:
+                continue  # the client gave up while it waited
+            except OSError as error:
+                if error.errno not in PAUSE_ERRORS:
+                    raise
+                logger.error("cannot accept connections for now: %s", error.strerror)
+                self._stop_accepting()
+                self._loop.call_later(PAUSE_SECONDS, self._resume)
+                return
+            conn.setblocking(False)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            task = self._loop.create_task(self._connect(conn))
+            self._connecting.add(task)
+            task.add_done_callback(self._connecting.discard)
+
+    async def _connect(self, conn: socket.socket) -> None:
+        try:
+            transport, protocol = await self._loop.connect_accepted_socket(self._factory, conn)
+        except Exception as error:  # one connection lost, the server goes on
+            conn.close()
+            logger.warning("a connection could not be opened: %s", error)
+            return
+        if self._closed:  # the server stopped meanwhile: this one closes as the others do
+            shutdown = getattr(protocol, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
+            else:
+                transport.close()
+
+    def close(self) -> None:
+        """Stop accepting. The open connections are the caller's to close, and so is the
+        socket, unless this server made it."""
+        self._stop_accepting()
+        self._closed = True
+        if self._owns_socket:
+            self._sock.close()
+
+    def _stop_accepting(self) -> None:
+        if self._serving and self._sock.fileno() != -1:
+            self._loop.remove_reader(self._sock.fileno())
+        self._serving = False
+
+    async def wait_closed(self) -> None:
+        if self._connecting:
+            await asyncio.gather(*self._connecting, return_exceptions=True)
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    def is_serving(self) -> bool:
+        return self._serving
+
+    async def start_serving(self) -> None:
+        if not self._serving:
+            self.start()
+
+    async def serve_forever(self) -> None:
+        await self.start_serving()
+        await asyncio.get_running_loop().create_future()  # until cancelled
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        return (self._sock,)
+
+
+class GreedyAcceptLoop(uvloop.Loop):  # type: ignore[misc]
+    """uvloop, whose servers on an already bound plain socket accept greedily."""
+
+    async def create_server(  # type: ignore[override]
+        self,
+        protocol_factory: Callable[[], asyncio.BaseProtocol],
+        host: Any = None,
+        port: Any = None,
+        *,
+        sock: socket.socket | None = None,
+        backlog: int = 100,
+        ssl: Any = None,
+        **kwargs: Any,
+    ) -> asyncio.AbstractServer:
+        owned = False
+        if sock is None and port is not None and _ip_literal(host) and ssl is None and not kwargs:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock, owned = socket.create_server((host, port), family=family, backlog=backlog), True
+        elif sock is None or host is not None or port is not None or ssl is not None or kwargs:
+            return await super().create_server(  # type: ignore[no-any-return]
+                protocol_factory, host, port, sock=sock, backlog=backlog, ssl=ssl, **kwargs
+            )
+        server = GreedyServer(self, protocol_factory, sock, backlog, owns_socket=owned)
+        server.start()
+        return server
+
+
+def _ip_literal(host: Any) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """For uvicorn's `loop` setting ("module:callable", called for each new loop)."""
+    return GreedyAcceptLoop()

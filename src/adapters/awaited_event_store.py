@@ -195,9 +195,11 @@ class AwaitedEventStore:
         """Close the running event loop's connections (a worker's, as it stops)."""
         loop = asyncio.get_running_loop()
         for by_loop in (self._reads, self._inserts):
-            grouped = by_loop.pop(loop, None)
+            grouped = by_loop.get(loop)
             if grouped is not None:
                 await grouped.drain()
+        for by_loop in (self._reads, self._inserts):
+            by_loop.pop(loop, None)
         pool = self._pools.pop(loop, None)
         if pool is not None:
             await pool.close()
@@ -217,16 +219,26 @@ class Grouped(Generic[In, Out]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Out] = loop.create_future()
         self._waiting.append((item, future))
-        if self._task is None:
+        if self._task is None or self._task.done():  # done: cancelled before it ran
             self._task = loop.create_task(self._run())
+            self._task.add_done_callback(self._ended)
         # A caller that stops waiting before its call is taken leaves it out; once taken,
         # the call goes ahead, as one already sent to PostgreSQL does.
         return await future
 
     async def drain(self) -> None:
         """Wait until what is waiting has been run (a worker that stops)."""
-        if self._task is not None:
-            await asyncio.shield(self._task)
+        while self._waiting or (self._task is not None and not self._task.done()):
+            if self._task is None or self._task.done():  # done: cancelled before it ran
+                self._task = asyncio.get_running_loop().create_task(self._run())
+                self._task.add_done_callback(self._ended)
+            await asyncio.wait({self._task})
+
+    def _ended(self, task: "asyncio.Task[None]") -> None:
+        if task.cancelled() and self._task in (None, task):
+            # the loop is ending (even before the task ran): nothing more is run
+            while self._waiting:
+                self._waiting.popleft()[1].cancel()
 
     def _size(self, item: In) -> int:
         return 1
@@ -246,10 +258,6 @@ class Grouped(Generic[In, Out]):
                             _fail(future, error)
                         if not isinstance(error, Exception):
                             raise
-        except asyncio.CancelledError:  # the loop is ending: nothing more is run
-            while self._waiting:
-                self._waiting.popleft()[1].cancel()
-            raise
         finally:
             self._task = None
 
@@ -328,7 +336,11 @@ def _fail(future: "asyncio.Future[Any]", error: BaseException) -> None:
     if isinstance(error, asyncio.CancelledError):
         future.cancel()
     else:  # each caller raises its own exception, the group's as its cause
-        own = type(error)(*error.args) if isinstance(error, Exception) else error
+        try:
+            own = type(error)(*error.args)
+        except Exception:  # an exception that cannot be made again from its arguments
+            future.set_exception(error)
+            return
         own.__cause__ = error.__cause__ or error
         future.set_exception(own)
 

@@ -61,7 +61,7 @@ class GreedyServer(asyncio.AbstractServer):
             self._serving = True
 
     def _accept(self) -> None:
-        for _ in range(min(self._backlog, ACCEPTS_PER_WAKE_UP)):
+        for _ in range(max(1, min(self._backlog, ACCEPTS_PER_WAKE_UP))):
             try:
                 conn, _ = self._sock.accept()
             except (BlockingIOError, InterruptedError):
@@ -75,8 +75,14 @@ class GreedyServer(asyncio.AbstractServer):
                 self._stop_accepting()
                 self._loop.call_later(PAUSE_SECONDS, self._resume)
                 return
-            conn.setblocking(False)
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                conn.setblocking(False)
+                if conn.family in (socket.AF_INET, socket.AF_INET6):
+                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError as error:  # this connection only
+                conn.close()
+                logger.warning("a connection could not be opened: %s", error)
+                continue
             task = self._loop.create_task(self._connect(conn))
             self._connecting.add(task)
             task.add_done_callback(self._connecting.discard)

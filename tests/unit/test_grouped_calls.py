@@ -223,3 +223,42 @@ def test_a_read_group_is_at_most_the_cap_and_a_failed_query_fails_each_of_its_re
     assert max(len(ids) for ids in table.queries) <= GROUP_READS
     assert 200 // GROUP_READS <= len(table.queries) < 10
     assert all(isinstance(answer, StorageError) for answer in failed)
+
+
+class NeedsKeyword(Exception):
+    def __init__(self, message: str, *, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def test_a_failure_that_cannot_be_made_again_still_reaches_every_caller() -> None:
+    table = FakeTable(fail_with=NeedsKeyword("refused", code=7))
+
+    async def scenario() -> list[Any]:
+        group = GroupInsert(table.insert)
+        return await asyncio.wait_for(
+            asyncio.gather(*(group.insert(events(n)) for n in "abc"), return_exceptions=True),
+            timeout=5,
+        )
+
+    failed = asyncio.run(scenario())
+    assert all(isinstance(answer, NeedsKeyword) and answer.code == 7 for answer in failed)
+
+
+def test_a_runner_cancelled_before_it_ran_is_replaced() -> None:
+    table = FakeTable()
+
+    async def scenario() -> list[int]:
+        group = GroupInsert(table.insert)
+        given_up = asyncio.ensure_future(group.insert(events("a")))
+        await asyncio.sleep(0)  # the caller waits; its runner is made but has not run
+        assert group._task is not None
+        group._task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await given_up
+        later = await asyncio.wait_for(group.insert(events("b")), timeout=5)
+        await group.drain()
+        return later
+
+    assert asyncio.run(scenario()) == [1]
+    assert list(table.rows) == [("b", 1)]

@@ -15,6 +15,7 @@ running: from the last client's start to the first client's end.
 """
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +97,8 @@ def measure(
 
 def _later_max(load: Any, status: int) -> float:
     """The slowest answer with `status` that was not the first on its connection."""
-    later = sorted(load.by_status.get(status, []))
-    for first in load.first_by_status.get(status, []):
-        later.remove(first)
-    return later[-1] if later else 0.0
+    later = Counter(load.by_status.get(status, [])) - Counter(load.first_by_status.get(status, []))
+    return max(later, default=0.0)
 
 
 def report_rows(results: dict[str, Any], simulated_rate: float | None) -> list[Row]:

@@ -3,9 +3,10 @@
 The library's persistence is synchronous, so each of its calls runs in a worker thread, and
 under load every hand-off waits milliseconds for the interpreter lock while the event loop
 holds it. Here an aggregate is read, and a save's events inserted, over psycopg's asyncio
-connections (a pool for each event loop), with the library's own statements: the prepared
-select by originator, and the one-trip insert function of `OneTripApplicationRecorder`, which
-takes the same table lock, so notification order is still commit order. Mapping, encryption
+connections (a pool for each event loop), with the recorder's statements: a prepared select
+of aggregates' events by originator, and the one-trip insert function of
+`OneTripApplicationRecorder`, which takes the library's table lock, so notification order is
+still commit order. Mapping, encryption
 and the aggregates' projection are the library's (the application's mapper and projector).
 
 Failures keep the synchronous path's rules: no connection within the connect timeout is
@@ -53,11 +54,12 @@ from domain.stripe_events import (
 from domain.wallet import Wallet, wallet_id_for
 
 A = TypeVar("A", bound=Aggregate)
-T = TypeVar("T")
 In = TypeVar("In")
 Out = TypeVar("Out")
 G = TypeVar("G", bound="Grouped[Any, Any]")
-CONNECTIONS = 20  # per event loop: enough for a worker's charges in flight to rarely wait
+# Per event loop. Calls are grouped (one read and one insert at a time), so few are busy; the
+# rest are room for a connection being replaced after a loss.
+CONNECTIONS = 20
 ATTEMPTS = 3  # a call on a connection that was lost is tried this many times in all
 RETRY_WAIT = 0.1
 GROUP_EVENTS = 32  # at most this many events in one insert (one prepared call per count)
@@ -120,7 +122,7 @@ class AwaitedEventStore:
         stored = [self.app.mapper.to_stored_event(event) for event in events]
         if not stored:
             return None
-        return max(await self._grouped(self._inserts, GroupInsert, self._insert).insert(stored))
+        return max(await self._grouped(self._inserts, GroupInsert, self._insert).submit(stored))
 
     async def _insert(self, stored: list[StoredEvent]) -> list[int]:
         """Insert the events in one transaction; their notification ids, in order."""
@@ -142,8 +144,7 @@ class AwaitedEventStore:
         loop = asyncio.get_running_loop()
         grouped = by_loop.get(loop)
         if grouped is None:
-            for closed in [other for other in by_loop if other.is_closed()]:
-                del by_loop[closed]  # a loop that ended (tests start several)
+            _forget_ended_loops(by_loop)
             grouped = by_loop[loop] = kind(run)
         return grouped
 
@@ -177,8 +178,7 @@ class AwaitedEventStore:
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None:
-            for closed in [other for other in self._pools if other.is_closed()]:
-                del self._pools[closed]  # a loop that ended (tests start several)
+            _forget_ended_loops(self._pools)
             pool = self._pools[loop] = AsyncConnectionPool(
                 kwargs=self._kwargs,
                 connection_class=psycopg.AsyncConnection[DictRow],
@@ -216,12 +216,9 @@ class Grouped(Generic[In, Out]):
         self._task: asyncio.Task[None] | None = None
 
     async def submit(self, item: In) -> Out:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Out] = loop.create_future()
+        future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        if self._task is None or self._task.done():  # done: cancelled before it ran
-            self._task = loop.create_task(self._run())
-            self._task.add_done_callback(self._ended)
+        self._start()
         # A caller that stops waiting before its call is taken leaves it out; once taken,
         # the call goes ahead, as one already sent to PostgreSQL does.
         return await future
@@ -229,10 +226,15 @@ class Grouped(Generic[In, Out]):
     async def drain(self) -> None:
         """Wait until what is waiting has been run (a worker that stops)."""
         while self._waiting or (self._task is not None and not self._task.done()):
-            if self._task is None or self._task.done():  # done: cancelled before it ran
-                self._task = asyncio.get_running_loop().create_task(self._run())
-                self._task.add_done_callback(self._ended)
-            await asyncio.wait({self._task})
+            await asyncio.wait({self._start()})
+
+    def _start(self) -> "asyncio.Task[None]":
+        """The task that runs what waits, started unless it runs (done: cancelled before it
+        ran)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+            self._task.add_done_callback(self._ended)
+        return self._task
 
     def _ended(self, task: "asyncio.Task[None]") -> None:
         if task.cancelled() and self._task in (None, task):
@@ -285,9 +287,6 @@ class GroupInsert(Grouped[list[StoredEvent], list[int]]):
         super().__init__()
         self._insert = insert
 
-    async def insert(self, stored: list[StoredEvent]) -> list[int]:
-        return await self.submit(stored)
-
     def _size(self, item: list[StoredEvent]) -> int:
         return len(item)
 
@@ -328,6 +327,12 @@ class GroupRead(Grouped[UUID, list[DictRow]]):
         for aggregate_id, future in group:
             if not future.done():
                 future.set_result(by_id.get(aggregate_id, []))
+
+
+def _forget_ended_loops(by_loop: dict[asyncio.AbstractEventLoop, Any]) -> None:
+    """Drop what belonged to event loops that have ended (tests start several)."""
+    for closed in [loop for loop in by_loop if loop.is_closed()]:
+        del by_loop[closed]
 
 
 def _fail(future: "asyncio.Future[Any]", error: BaseException) -> None:

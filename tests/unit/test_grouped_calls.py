@@ -51,9 +51,9 @@ def test_saves_that_wait_together_are_one_insert_each_answered_with_its_own_ids(
     async def scenario() -> list[list[int]]:
         group = GroupInsert(table.insert)
         table.gate.clear()
-        first = asyncio.ensure_future(group.insert(events("a")))
+        first = asyncio.ensure_future(group.submit(events("a")))
         await asyncio.sleep(0.01)  # "a" is being inserted; the others wait for it
-        rest = [asyncio.ensure_future(group.insert(events(n, 2))) for n in "bcd"]
+        rest = [asyncio.ensure_future(group.submit(events(n, 2))) for n in "bcd"]
         await asyncio.sleep(0.01)
         table.gate.set()
         return [await first, *[await r for r in rest]]
@@ -70,7 +70,7 @@ def test_a_group_is_at_most_the_cap_of_events() -> None:
     async def scenario() -> None:
         group = GroupInsert(table.insert)
         table.gate.clear()
-        waiting = [asyncio.ensure_future(group.insert(events(f"s{n}", 3))) for n in range(30)]
+        waiting = [asyncio.ensure_future(group.submit(events(f"s{n}", 3))) for n in range(30)]
         await asyncio.sleep(0.01)
         table.gate.set()
         await asyncio.gather(*waiting)
@@ -88,7 +88,7 @@ def test_only_the_save_that_collided_is_a_conflict() -> None:
     async def scenario() -> list[Any]:
         group = GroupInsert(table.insert)
         table.gate.clear()
-        saves = [group.insert(events(name)) for name in ("x", "y", "taken", "z")]
+        saves = [group.submit(events(name)) for name in ("x", "y", "taken", "z")]
         waiting = [asyncio.ensure_future(s) for s in saves]
         await asyncio.sleep(0.01)
         table.gate.set()
@@ -107,10 +107,10 @@ def test_a_failed_insert_fails_every_save_of_its_group_and_the_next_saves_go_ahe
     async def scenario() -> tuple[list[Any], list[int]]:
         group = GroupInsert(table.insert)
         failed = await asyncio.gather(
-            *(group.insert(events(n)) for n in "abc"), return_exceptions=True
+            *(group.submit(events(n)) for n in "abc"), return_exceptions=True
         )
         table.fail_with = None
-        return failed, await group.insert(events("d"))
+        return failed, await group.submit(events("d"))
 
     failed, later = asyncio.run(scenario())
     assert all(isinstance(answer, StorageError) for answer in failed)
@@ -124,10 +124,10 @@ def test_a_save_given_up_before_it_is_taken_is_not_inserted() -> None:
     async def scenario() -> None:
         group = GroupInsert(table.insert)
         table.gate.clear()
-        first = asyncio.ensure_future(group.insert(events("a")))
+        first = asyncio.ensure_future(group.submit(events("a")))
         await asyncio.sleep(0.01)
-        given_up = asyncio.ensure_future(group.insert(events("gone")))
-        kept = asyncio.ensure_future(group.insert(events("kept")))
+        given_up = asyncio.ensure_future(group.submit(events("gone")))
+        kept = asyncio.ensure_future(group.submit(events("kept")))
         await asyncio.sleep(0.01)
         given_up.cancel()
         table.gate.set()
@@ -146,7 +146,7 @@ def test_a_worker_that_stops_waits_for_the_saves_in_hand() -> None:
     async def scenario() -> list[int]:
         group = GroupInsert(table.insert)
         table.gate.clear()
-        waiting = asyncio.ensure_future(group.insert(events("a")))
+        waiting = asyncio.ensure_future(group.submit(events("a")))
         await asyncio.sleep(0.01)
         asyncio.get_running_loop().call_later(0.02, table.gate.set)
         await group.drain()
@@ -237,7 +237,7 @@ def test_a_failure_that_cannot_be_made_again_still_reaches_every_caller() -> Non
     async def scenario() -> list[Any]:
         group = GroupInsert(table.insert)
         return await asyncio.wait_for(
-            asyncio.gather(*(group.insert(events(n)) for n in "abc"), return_exceptions=True),
+            asyncio.gather(*(group.submit(events(n)) for n in "abc"), return_exceptions=True),
             timeout=5,
         )
 
@@ -250,13 +250,13 @@ def test_a_runner_cancelled_before_it_ran_is_replaced() -> None:
 
     async def scenario() -> list[int]:
         group = GroupInsert(table.insert)
-        given_up = asyncio.ensure_future(group.insert(events("a")))
+        given_up = asyncio.ensure_future(group.submit(events("a")))
         await asyncio.sleep(0)  # the caller waits; its runner is made but has not run
         assert group._task is not None
         group._task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await given_up
-        later = await asyncio.wait_for(group.insert(events("b")), timeout=5)
+        later = await asyncio.wait_for(group.submit(events("b")), timeout=5)
         await group.drain()
         return later
 

@@ -5,17 +5,19 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from litestar import Litestar
 
 
 @contextmanager
-def serving(app: Litestar) -> Iterator[str]:
+def serving(app: Litestar, **options: Any) -> Iterator[str]:
+    """`options`: uvicorn's, such as the `http` protocol `serve` runs."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     port = int(listener.getsockname()[1])
-    config = uvicorn.Config(app, log_level="warning")
+    config = uvicorn.Config(app, log_level="warning", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [listener]}, name="uvicorn", daemon=True

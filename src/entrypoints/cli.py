@@ -51,7 +51,6 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from uvicorn.config import STARTUP_FAILURE
 
     from entrypoints import reuseport
-    from entrypoints.http import header_limits
     from entrypoints.logs import configure_logging
 
     # uvicorn shuts down gracefully, then re-raises the signal with the handler it found:
@@ -66,6 +65,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             operations.make_embedded_views(container)
     configure_logging()
     metrics_dir, made_here = _metrics_dir(settings)
+    from entrypoints.http import serving_protocol  # imports prometheus-client: after its dir
+
     os.environ["PAYMENTS_RUN_PROJECTIONS"] = "0" if args.no_projections else "1"
     if not settings.stripe_secret_key and not os.environ.get("PAYMENTS_SIMULATED_WEBHOOK_URL"):
         # the simulated gateway sends Stripe's webhooks to this very server
@@ -82,7 +83,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         "access_log": False,
         "timeout_graceful_shutdown": 20,
         "loop": LOOPS[args.loop],
-        **header_limits.uvicorn_options(),
+        **serving_protocol.uvicorn_options(),
     }
     try:
         if args.workers > 1:

@@ -45,7 +45,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     request_timeout: float = 10.0
     max_in_flight: int | None = None
-    max_loop_lag: float | None = 0.040  # seconds; None: admission by count alone
+    max_loop_lag: float | None = 0.020  # seconds; None: admission by count alone
     events: EventsSettings = field(default_factory=EventsSettings)
     events_retry_base: float = 1.0  # seconds before the first retry; tests shorten it
 
@@ -120,7 +120,7 @@ class Settings:
                 "PAYMENTS_REQUEST_TIMEOUT", get("PAYMENTS_REQUEST_TIMEOUT") or "10"
             ),
             max_in_flight=_max_in_flight(get("PAYMENTS_MAX_IN_FLIGHT")),
-            max_loop_lag=_max_loop_lag(get("PAYMENTS_MAX_LOOP_LAG_MS") or "40"),
+            max_loop_lag=_max_loop_lag(get("PAYMENTS_MAX_LOOP_LAG_MS") or "20"),
             auth_failures_per_minute=_non_negative_int(
                 "PAYMENTS_AUTH_FAILURES_PER_MINUTE",
                 get("PAYMENTS_AUTH_FAILURES_PER_MINUTE") or "30",

@@ -1,6 +1,8 @@
 """Admission control and deadlines: a worker runs a bounded number of charges, each in time."""
 
 import asyncio
+import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +19,7 @@ from domain.payment_status import PaymentStatus, payment_id_for
 from entrypoints.container import Container
 from entrypoints.http.admission import LAG_FLOOR
 from entrypoints.http.app import create_app
+from entrypoints.http.serving_protocol import admission_of, uvicorn_options
 from tests.conftest import bearer, eventually
 from tests.live_server import serving
 
@@ -63,10 +66,14 @@ def serve(
 ) -> Iterator[Callable[..., tuple[str, Container]]]:
     stops: list[Any] = []
 
-    def start(gateway: SimulatedGateway, **env: str) -> tuple[str, Container]:
+    def start(
+        gateway: SimulatedGateway, *, as_served: bool = False, **env: str
+    ) -> tuple[str, Container]:
+        """`as_served`: with the HTTP protocol `serve` runs, which refuses on arrival."""
         container = make_container({**base_env, **env})
         container.gateway.override(providers.Object(gateway))
-        server = serving(create_app(container, run_projections=False))
+        options = uvicorn_options() if as_served else {}
+        server = serving(create_app(container, run_projections=False), **options)
         stops.append(server)
         return server.__enter__(), container
 
@@ -88,11 +95,12 @@ def shed_count(url: str) -> float:
     return float(lines[0].split()[-1]) if lines else 0.0
 
 
+@pytest.mark.parametrize("as_served", [False, True], ids=["middleware", "serve-protocol"])
 def test_beyond_its_bound_a_charge_is_refused_at_once_and_nothing_is_stored_or_sent(
-    serve: Callable[..., tuple[str, Container]], user_id: str
+    serve: Callable[..., tuple[str, Container]], user_id: str, as_served: bool
 ) -> None:
     gateway = HeldGateway()
-    url, container = serve(gateway, PAYMENTS_MAX_IN_FLIGHT="2")
+    url, container = serve(gateway, as_served=as_served, PAYMENTS_MAX_IN_FLIGHT="2")
     shed_before = shed_count(url)
     with ThreadPoolExecutor(2) as pool:
         held = [pool.submit(post, url, user_id, f"held-{n}") for n in range(2)]
@@ -156,11 +164,12 @@ def test_a_charge_started_before_its_deadline_is_recorded_and_the_retry_gets_its
     assert len(gateway.charge_calls) == 1
 
 
+@pytest.mark.parametrize("as_served", [False, True], ids=["middleware", "serve-protocol"])
 def test_at_capacity_a_charge_is_refused_before_it_is_authenticated_or_read(
-    serve: Callable[..., tuple[str, Container]], user_id: str
+    serve: Callable[..., tuple[str, Container]], user_id: str, as_served: bool
 ) -> None:
     gateway = HeldGateway()
-    url, _ = serve(gateway, PAYMENTS_MAX_IN_FLIGHT="1")
+    url, _ = serve(gateway, as_served=as_served, PAYMENTS_MAX_IN_FLIGHT="1")
     with ThreadPoolExecutor(1) as pool:
         held = pool.submit(post, url, user_id, "held")
         assert gateway.started.acquire(timeout=10)
@@ -206,3 +215,55 @@ def test_while_the_worker_runs_late_it_admits_fewer_charges_and_refuses_the_rest
     assert eventually(lambda: post(url, user_id, "while-late").status_code == 201, timeout=5), (
         "admitted again once the loop is on time"
     )
+
+
+def test_served_a_refused_charge_is_answered_before_its_body_and_the_connection_serves_on(
+    serve: Callable[..., tuple[str, Container]], user_id: str
+) -> None:
+    gateway = HeldGateway()
+    url, container = serve(gateway, as_served=True, PAYMENTS_MAX_IN_FLIGHT="1")
+    body = json.dumps({**VISA, "metadata": {"note": "x" * 400}}).encode()
+    head = (
+        f"POST /api/payments/process HTTP/1.1\r\nHost: x\r\nAuthorization: "
+        f"{bearer(user_id)['Authorization']}\r\nContent-Type: application/json\r\n"
+        f"Idempotency-Key: on-one-connection\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    port = int(url.rsplit(":", 1)[1])
+    with ThreadPoolExecutor(1) as pool, socket.create_connection(("127.0.0.1", port)) as conn:
+        held = pool.submit(post, url, user_id, "held")
+        assert gateway.started.acquire(timeout=10)
+        reader = conn.makefile("rb")
+        conn.sendall(head + body[:10])  # the body's first bytes only
+        status, headers, answer = read_response(reader)
+        assert status == 503, answer
+        assert headers["retry-after"] == "1"
+        assert json.loads(answer)["error"]["code"] == "SERVICE_UNAVAILABLE"
+
+        conn.sendall(body[10:] + b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(reader)[0] == 200, "the dropped body left the connection usable"
+        gateway.release.set()
+        assert held.result().status_code == 201
+        conn.sendall(head + body)
+        status, _, answer = read_response(reader)
+        assert status == 201, answer
+
+    payment = container.payment_store().find(payment_id_for(user_id, "on-one-connection"))
+    assert payment is not None and payment.status is PaymentStatus.SUCCEEDED
+    assert len(gateway.charge_calls) == 2
+
+
+def read_response(reader: Any) -> tuple[int, dict[str, str], bytes]:
+    status = int(reader.readline().split()[1])
+    headers = {}
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, reader.read(int(headers["content-length"]))
+
+
+def test_the_service_app_hands_its_admission_to_the_protocol_serve_runs(
+    base_env: dict[str, str], make_container: Callable[[dict[str, str]], Container]
+) -> None:
+    app = create_app(make_container({**base_env, "PAYMENTS_MAX_IN_FLIGHT": "7"}))
+    admission = admission_of(app)
+    assert admission is not None and admission.limit == 7

@@ -98,7 +98,7 @@ def test_operability_settings(tmp_path: Path) -> None:
     assert settings.max_loop_lag is None
     defaults = Settings.from_env({"PAYMENTS_DATA_DIR": str(tmp_path)})
     assert defaults.cors_origins == () and defaults.webhook_rate_limit_per_minute == 600
-    assert defaults.max_loop_lag == 0.040
+    assert defaults.max_loop_lag == 0.020
     lag_40 = Settings.from_env(
         {"PAYMENTS_DATA_DIR": str(tmp_path), "PAYMENTS_MAX_LOOP_LAG_MS": "40"}
     )

@@ -21,36 +21,30 @@ from entrypoints.metrics import payment_errors_total, requests_shed_total
 
 SHED = "the service is at capacity; nothing was done. Retry shortly"
 LATE = "the request did not finish in time; retry with the same Idempotency-Key for its outcome"
+ADMISSION_STATE_KEY = "admission"  # where the app's state holds its worker's Admission
 ADMITTED_ROUTES = {"/api/payments/process": "process", "/api/payments/refund": "refund"}
 # However late the loop runs, this many in flight are admitted (a lone request during a pause).
 LAG_FLOOR = 8
-
-
-class LoopLag:
-    """How late this worker's event loop runs what is due, smoothed over about the last ten
-    samples: one pause moves it little, a loop that stays late moves it all the way."""
-
-    SMOOTHING = 0.1
-
-    def __init__(self) -> None:
-        self.smoothed = 0.0
-
-    def observe(self, late: float) -> None:
-        self.smoothed += (max(late, 0.0) - self.smoothed) * self.SMOOTHING
 
 
 class Admission:
     """Per worker (one event loop): how many charges and refunds run, and for how long.
 
     `limit` bounds what is in flight. With `max_lag` (seconds), the bound also follows the
-    worker's pace: the loop's lag is sampled every 10 ms (`watch`), and while the smoothed lag
-    exceeds `max_lag` the bound drops by a fifth every 100 ms (not below `LAG_FLOOR`); every
-    sample on time raises it by one again, up to `limit`. A worker whose CPU is spent thus
-    admits what it can carry, and refusals and liveness probes are still answered promptly.
+    worker's pace: the loop's lag is sampled every 10 ms (`watch`). When LATE_SAMPLES samples in
+    a row are later than `max_lag`, the loop has more work queued than it can run in time: the
+    bound drops to a fifth below what is in flight now (not below `LAG_FLOOR`), at most once
+    per `COOLDOWN`, so that nothing more is admitted until the queue has shrunk. Every sample
+    on time (half of `max_lag` or less) raises the bound by one again, up to `limit`. One late
+    sample (a collection pause, the process waiting for a CPU) moves nothing; a storm of new
+    charges is stopped within a few samples instead of filling the bound first. A worker past
+    its capacity thus admits what it can carry, and refusals and liveness probes are still
+    answered promptly.
     """
 
     INTERVAL = 0.01
-    DECREASE_EVERY = 0.1  # seconds
+    LATE_SAMPLES = 2
+    COOLDOWN = 0.05  # seconds between two decreases: what a decrease stopped shows first
     DECREASE = 0.8
 
     def __init__(
@@ -63,10 +57,10 @@ class Admission:
         self.limit = limit
         self.timeout = timeout
         self.max_lag = max_lag
-        self.lag = LoopLag()
         self.floor = min(limit, LAG_FLOOR)
         self.allowed = float(limit)  # between `floor` and `limit`
         self.in_flight = 0
+        self._late_in_a_row = 0
         self._decreased_at = float("-inf")
 
     @property
@@ -80,14 +74,16 @@ class Admission:
 
     def pace(self, late: float, now: float) -> None:
         """One sample of the loop's lag, taken at `now` (seconds): the bound follows."""
-        self.lag.observe(late)
         if self.max_lag is None:
             return
-        if self.lag.smoothed <= self.max_lag:
+        self._late_in_a_row = self._late_in_a_row + 1 if late > self.max_lag else 0
+        if self._late_in_a_row >= self.LATE_SAMPLES:
+            if now - self._decreased_at >= self.COOLDOWN:
+                self._decreased_at = now
+                running = min(self.allowed, float(self.in_flight))
+                self.allowed = max(float(self.floor), running * self.DECREASE)
+        elif late <= self.max_lag / 2:
             self.allowed = min(float(self.limit), self.allowed + 1)
-        elif now - self._decreased_at >= self.DECREASE_EVERY:
-            self._decreased_at = now
-            self.allowed = max(float(self.floor), self.allowed * self.DECREASE)
 
     async def watch(self) -> None:
         """Sample the loop's lag for as long as the worker serves (not at all without a bound)."""
@@ -118,33 +114,47 @@ class Admission:
             self.in_flight -= 1
 
 
+# The answer to a charge or refund refused at capacity, whichever layer refuses it.
+REFUSAL_BODY = msgspec.json.encode(
+    {"success": False, "error": {"code": "SERVICE_UNAVAILABLE", "message": SHED}}
+)
+REFUSAL_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(REFUSAL_BODY)).encode()),
+    (b"retry-after", b"1"),
+]
+
+
+def bounded_route(method: str, path: str) -> str | None:
+    """The admitted route (`process`, `refund`) a request is for, or None."""
+    return ADMITTED_ROUTES.get(path.rstrip("/")) if method == "POST" else None
+
+
+def count_refusal(route: str) -> None:
+    requests_shed_total.labels(route=route).inc()
+    payment_errors_total.labels(code="SERVICE_UNAVAILABLE").inc()
+
+
 def shed_when_full(admission: Admission) -> Callable[[AppConfig], AppConfig]:
     """on_app_init hook for the outermost middleware: at capacity, a charge or refund is
     refused before it is authenticated or its body read, so that refusing stays cheap under a
-    flood. The handler's own check (`admitted`) remains the bound."""
-    body = msgspec.json.encode(
-        {"success": False, "error": {"code": "SERVICE_UNAVAILABLE", "message": SHED}}
-    )
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", b"1"),
-    ]
+    flood. `serve` refuses earlier still, as the request arrives (`serving_protocol`); this
+    covers the rest (a pipelined request, another ASGI server). The handler's own check
+    (`admitted`) remains the bound."""
 
     def middleware(app: ASGIApp) -> ASGIApp:
         async def shed_or_pass(scope: Scope, receive: Receive, send: Send) -> None:
             route = (
-                ADMITTED_ROUTES.get(scope["path"].rstrip("/"))
-                if scope["type"] == ScopeType.HTTP and scope["method"] == "POST"
+                bounded_route(scope["method"], scope["path"])
+                if scope["type"] == ScopeType.HTTP
                 else None
             )
             if route is None or not admission.full:
                 await app(scope, receive, send)
                 return
-            requests_shed_total.labels(route=route).inc()
-            payment_errors_total.labels(code="SERVICE_UNAVAILABLE").inc()
-            await send({"type": "http.response.start", "status": 503, "headers": headers})
-            await send({"type": "http.response.body", "body": body, "more_body": False})
+            count_refusal(route)
+            await send({"type": "http.response.start", "status": 503, "headers": REFUSAL_HEADERS})
+            await send({"type": "http.response.body", "body": REFUSAL_BODY, "more_body": False})
 
         return shed_or_pass
 

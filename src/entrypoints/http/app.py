@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, MediaType, Response, get
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
@@ -27,7 +28,7 @@ from entrypoints.console.setup import (
 from entrypoints.container import Container, build_container
 from entrypoints.heap import freeze_startup_objects
 from entrypoints.http import auth_failures, header_limits, request_context
-from entrypoints.http.admission import Admission, shed_when_full
+from entrypoints.http.admission import ADMISSION_STATE_KEY, Admission, shed_when_full
 from entrypoints.http.audit import AuditController
 from entrypoints.http.auth import jwt_auth
 from entrypoints.http.errors import handle_exception
@@ -191,6 +192,7 @@ def create_app(container: Container, *, run_projections: bool = True) -> Litesta
             render_plugins=[ScalarRenderPlugin()],
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        state=State({ADMISSION_STATE_KEY: admission}),  # `serve`'s protocol refuses with it
         logging_config=None,  # entrypoints.logs configures JSON lines for the whole process
     )
     refine_document(app.openapi_schema, strict_bodies=(ProcessPaymentBody, RefundBody))

@@ -61,10 +61,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_headers, self._header_bytes = True, 0
 
 
-def uvicorn_options() -> dict[str, Any]:
-    return {"http": BoundedHttpToolsProtocol}
-
-
 class HeaderLineLimit(ASGIMiddleware):
     """431 for a request with one header line (name, colon, space, value) over the limit."""
 

@@ -1,0 +1,213 @@
+"""`serve`'s HTTP protocol: at capacity, a charge or refund is answered from the read that
+brought it, without the application; everything else goes to the application as before."""
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+from litestar import Litestar, get, post
+from litestar.datastructures import State
+from uvicorn.server import ServerState
+
+from entrypoints.http.admission import ADMISSION_STATE_KEY, Admission, shed_when_full
+from entrypoints.http.serving_protocol import AdmittingHttpToolsProtocol, admission_of
+
+CHARGE_HEAD = (
+    b"POST /api/payments/process HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+)
+
+
+class Transport(asyncio.Transport):
+    """What the protocol wrote, and whether it closed the connection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.closed = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(
+            name, default
+        )
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def answers(self) -> list[tuple[int, dict[str, str], bytes]]:
+        """Each response written: status, headers, body (all have a content-length)."""
+        found, rest = [], bytes(self.written)
+        while rest:
+            head, _, rest = rest.partition(b"\r\n\r\n")
+            lines = head.decode().split("\r\n")
+            headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+            length = int(headers["content-length"])
+            found.append((int(lines[0].split()[1]), headers, rest[:length]))
+            rest = rest[length:]
+        return found
+
+
+@pytest.fixture
+def admission() -> Admission:
+    return Admission(1, 10.0)
+
+
+@pytest.fixture
+def reached() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture
+def connect(
+    admission: Admission, reached: list[str], loop: asyncio.AbstractEventLoop
+) -> Iterator[Any]:
+    @post("/api/payments/process", status_code=201)
+    async def charge() -> dict[str, str]:
+        reached.append("charge")
+        return {"status": "succeeded"}
+
+    @get("/health/live")
+    async def live() -> dict[str, str]:
+        reached.append("live")
+        return {"status": "ok"}
+
+    app = Litestar(  # as the service's app: the middleware refuses what the protocol cannot
+        [charge, live],
+        state=State({ADMISSION_STATE_KEY: admission}),
+        on_app_init=[shed_when_full(admission)],
+    )
+    config = uvicorn.Config(app, log_level="warning", proxy_headers=True)
+    connections: list[AdmittingHttpToolsProtocol] = []
+
+    def open_connection() -> tuple[AdmittingHttpToolsProtocol, Transport]:
+        protocol = AdmittingHttpToolsProtocol(config, ServerState(), {}, _loop=loop)
+        transport = Transport()
+        protocol.connection_made(transport)
+        connections.append(protocol)
+        return protocol, transport
+
+    yield open_connection
+    for protocol in connections:
+        protocol.connection_lost(None)
+
+
+def settle(loop: asyncio.AbstractEventLoop) -> None:
+    """Let the application's tasks run to their answers."""
+    loop.run_until_complete(asyncio.sleep(0.05))
+
+
+def charge(body: bytes = b'{"amount": 100}', *extra: bytes) -> bytes:
+    head = CHARGE_HEAD + b"".join(extra) + b"content-length: %d\r\n\r\n" % len(body)
+    return head + body
+
+
+def test_the_admission_is_found_under_uvicorns_wrappers(admission: Admission) -> None:
+    app = Litestar([], state=State({ADMISSION_STATE_KEY: admission}))
+    config = uvicorn.Config(app, proxy_headers=True)
+    config.load()
+    assert config.loaded_app is not app, "uvicorn wrapped it"
+    assert admission_of(config.loaded_app) is admission
+    assert admission_of(Litestar([])) is None
+
+
+def test_at_capacity_a_charge_is_answered_on_arrival_and_the_connection_goes_on(
+    connect: Any, admission: Admission, reached: list[str], loop: asyncio.AbstractEventLoop
+) -> None:
+    protocol, transport = connect()
+    admission.in_flight = 1
+    body = b'{"amount": 100, "pad": "' + b"x" * 5000 + b'"}'
+    request = charge(body)
+    protocol.data_received(request[:200])  # the headers and the body's first bytes
+    [(status, headers, answer)] = transport.answers()
+    assert status == 503
+    assert headers["retry-after"] == "1"
+    assert headers["content-type"] == "application/json"
+    assert "connection" not in headers, "kept alive"
+    assert json.loads(answer)["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert transport.written.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+
+    protocol.data_received(request[200:])  # the rest of the body is read and dropped
+    admission.in_flight = 0
+    protocol.data_received(charge())
+    protocol.data_received(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+    settle(loop)
+    assert reached == ["charge", "live"], "only what was not refused reached the application"
+    assert [status for status, _, _ in transport.answers()] == [503, 201, 200]
+    assert not transport.closed
+
+
+def test_below_capacity_and_on_other_routes_the_application_answers(
+    connect: Any, admission: Admission, reached: list[str], loop: asyncio.AbstractEventLoop
+) -> None:
+    protocol, transport = connect()
+    protocol.data_received(charge())
+    settle(loop)
+    admission.in_flight = 1
+    protocol.data_received(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+    settle(loop)
+    assert reached == ["charge", "live"]
+    assert [status for status, _, _ in transport.answers()] == [201, 200]
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        charge(b"{}", b"expect: 100-continue\r\n"),
+        charge(b"{}").replace(b"HTTP/1.1", b"HTTP/1.0", 1),
+        charge(b"{}", b"connection: close\r\n"),
+    ],
+    ids=["expect-100-continue", "http-1.0", "connection-close"],
+)
+def test_a_refusal_closes_a_connection_that_cannot_be_reused(
+    connect: Any, admission: Admission, reached: list[str], request_bytes: bytes
+) -> None:
+    protocol, transport = connect()
+    admission.in_flight = 1
+    protocol.data_received(request_bytes)
+    [(status, headers, _)] = transport.answers()
+    assert status == 503
+    assert headers["connection"] == "close"
+    assert transport.closed
+    assert reached == []
+
+
+def test_a_request_pipelined_behind_a_running_one_waits_its_turn(
+    connect: Any, admission: Admission, reached: list[str], loop: asyncio.AbstractEventLoop
+) -> None:
+    protocol, transport = connect()
+    live = b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+    admission.in_flight = 1
+    protocol.data_received(live + charge())  # both in one read: the charge is pipelined
+    settle(loop)
+    statuses = [status for status, _, _ in transport.answers()]
+    assert statuses == [200, 503], "answered in order: the application's middleware refused it"
+    assert reached == ["live"]
+
+
+def test_the_header_cap_still_holds(connect: Any, reached: list[str]) -> None:
+    protocol, transport = connect()
+    protocol.data_received(CHARGE_HEAD + b"x-filler: " + b"a" * 70_000)
+    assert transport.written.startswith(b"HTTP/1.1 431 ")
+    assert transport.closed
+    assert reached == []

@@ -1,6 +1,7 @@
 """Admission by the worker's own pace: a loop that runs late admits fewer charges."""
 
 import asyncio
+import math
 import time
 
 import pytest
@@ -18,16 +19,18 @@ def late_for(admission: Admission, seconds: float, *, late: float, start: float 
     return now
 
 
-def test_one_late_sample_moves_nothing_and_two_in_a_row_stop_admitting_at_once() -> None:
+def test_late_samples_not_in_a_row_move_nothing_and_three_in_a_row_stop_admitting() -> None:
     admission = Admission(250, 10.0, max_lag=0.020)
     admission.in_flight = 100
     admission.pace(0.150, 1.0)  # a collection pause, a wait for the CPU
+    admission.pace(0.030, 1.04)
     assert admission.bound == 250
-    admission.pace(0.0, 1.01)
-    admission.pace(0.030, 1.05)
-    assert admission.bound == 250, "late samples that are not in a row"
-
+    admission.pace(0.0, 1.05)
     admission.pace(0.030, 1.09)
+    admission.pace(0.030, 1.13)
+    assert admission.bound == 250, "late samples that are not three in a row"
+
+    admission.pace(0.030, 1.17)
     assert admission.bound == 80, "a fifth below what is in flight, not below the old bound"
     assert admission.full, "nothing more until a fifth of what runs has ended"
     admission.in_flight = 79
@@ -39,7 +42,7 @@ def test_while_the_loop_stays_late_the_bound_shrinks_to_the_floor_and_grows_back
     admission.in_flight = 200
     now = late_for(admission, 1.0, late=0.020)
     assert admission.bound == 250, "on time, just"
-    now = late_for(admission, 0.09, late=0.040, start=now)  # two samples late: one decrease
+    now = late_for(admission, 0.14, late=0.040, start=now)  # three samples late: one decrease
     assert admission.bound == 160
     now = late_for(admission, 0.3, late=0.040, start=now)
     assert admission.bound < 160 * 0.8**2, "a decrease every 50 ms while it stays late"
@@ -99,3 +102,54 @@ def test_a_refused_request_is_counted_and_asked_to_retry() -> None:
         asyncio.run(enter())
     assert refused.value.retry_after == 1
     assert admission.in_flight == LAG_FLOOR, "nothing was taken"
+
+
+def test_a_burst_of_charges_starts_a_few_at_a_time_the_rest_admitted_and_waiting() -> None:
+    admission = Admission(250, 10.0, max_lag=0.020)
+    started: list[int] = []
+
+    async def charge(n: int) -> None:
+        async with admission.admitted("process"):
+            started.append(n)
+
+    async def burst() -> None:
+        charges = [asyncio.create_task(charge(n)) for n in range(40)]
+        await asyncio.sleep(0.01)
+        assert started == list(range(Admission.STARTS_BURST)), "a burst at once, in order"
+        assert admission.in_flight == 40 - Admission.STARTS_BURST, "the rest hold their slots"
+        admission.pace(0.0, 1.0)  # a sample: a few more start
+        await asyncio.sleep(0.01)
+        assert len(started) == Admission.STARTS_BURST + Admission.STARTS_PER_SAMPLE
+        samples = 1
+        while len(started) < 40:
+            samples += 1
+            admission.pace(0.0, 1.0 + samples * 0.01)
+            await asyncio.sleep(0)
+        await asyncio.gather(*charges)
+        assert samples == math.ceil((40 - Admission.STARTS_BURST) / Admission.STARTS_PER_SAMPLE)
+        assert started == list(range(40))
+        assert admission.in_flight == 0
+
+    asyncio.run(burst())
+
+
+def test_a_charge_still_waiting_to_start_at_its_deadline_is_not_started() -> None:
+    admission = Admission(250, 0.05, max_lag=0.020)
+    started: list[int] = []
+
+    async def charge(n: int) -> None:
+        async with admission.admitted("process"):
+            started.append(n)
+
+    async def burst() -> list[BaseException | None]:
+        return await asyncio.gather(
+            *(charge(n) for n in range(Admission.STARTS_BURST + 1)), return_exceptions=True
+        )
+
+    outcomes = asyncio.run(burst())  # no sample came: the last one never had its turn
+    assert started == list(range(Admission.STARTS_BURST))
+    late = outcomes[-1]
+    assert isinstance(late, ServiceUnavailable) and late.retry_after == 1
+    assert admission.in_flight == 0
+    admission.pace(0.0, 1.0)
+    assert admission._starts == Admission.STARTS_PER_SAMPLE, "the one given up took no turn"

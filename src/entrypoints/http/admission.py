@@ -7,6 +7,7 @@ follows the worker's own pace: while its event loop runs late (its CPU is spent)
 """
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -35,15 +36,23 @@ class Admission:
     a row are later than `max_lag`, the loop has more work queued than it can run in time: the
     bound drops to a fifth below what is in flight now (not below `LAG_FLOOR`), at most once
     per `COOLDOWN`, so that nothing more is admitted until the queue has shrunk. Every sample
-    on time (half of `max_lag` or less) raises the bound by one again, up to `limit`. One late
-    sample (a collection pause, the process waiting for a CPU) moves nothing; a storm of new
-    charges is stopped within a few samples instead of filling the bound first. A worker past
-    its capacity thus admits what it can carry, and refusals and liveness probes are still
-    answered promptly.
+    on time (half of `max_lag` or less) raises the bound by one again, up to `limit`. A late
+    sample or two (a collection pause, the process waiting for a CPU) move nothing.
+
+    Admitted charges also start at a pace: STARTS_BURST at once, then STARTS_PER_SAMPLE a
+    sample; the rest of a burst waits, admitted (its slot held, its deadline running, nothing
+    stored or sent yet). A storm of new clients thus cannot queue more work on the loop in one
+    pass than it runs in a few milliseconds, while the lag shows whether to admit more: a
+    worker past its capacity admits what it can carry, and refusals and liveness probes are
+    still answered promptly.
     """
 
     INTERVAL = 0.01
-    LATE_SAMPLES = 2
+    # Charges started per sample at most (a burst of STARTS_BURST at once): the rest of a
+    # burst of arrivals waits for the next samples, admitted, its deadline running.
+    STARTS_PER_SAMPLE = 8
+    STARTS_BURST = 16
+    LATE_SAMPLES = 3
     COOLDOWN = 0.05  # seconds between two decreases: what a decrease stopped shows first
     DECREASE = 0.8
 
@@ -62,6 +71,8 @@ class Admission:
         self.in_flight = 0
         self._late_in_a_row = 0
         self._decreased_at = float("-inf")
+        self._starts = float(self.STARTS_BURST)  # starts allowed now, without waiting
+        self._waiting: deque[asyncio.Future[None]] = deque()
 
     @property
     def bound(self) -> int:
@@ -76,6 +87,7 @@ class Admission:
         """One sample of the loop's lag, taken at `now` (seconds): the bound follows."""
         if self.max_lag is None:
             return
+        self._let_start(self.STARTS_PER_SAMPLE)
         self._late_in_a_row = self._late_in_a_row + 1 if late > self.max_lag else 0
         if self._late_in_a_row >= self.LATE_SAMPLES:
             if now - self._decreased_at >= self.COOLDOWN:
@@ -84,6 +96,26 @@ class Admission:
                 self.allowed = max(float(self.floor), running * self.DECREASE)
         elif late <= self.max_lag / 2:
             self.allowed = min(float(self.limit), self.allowed + 1)
+
+    def _let_start(self, count: int) -> None:
+        self._starts = min(float(self.STARTS_BURST), self._starts + count)
+        while self._waiting and self._starts >= 1:
+            turn = self._waiting.popleft()
+            if not turn.done():  # not given up (its deadline, its client gone)
+                self._starts -= 1
+                turn.set_result(None)
+
+    async def _start_turn(self) -> None:
+        """Until this charge may start: at once within the burst, else at a later sample.
+        Paced only while the lag is watched (the samples let the waiting ones start)."""
+        if self.max_lag is None:
+            return
+        if self._starts >= 1 and not self._waiting:
+            self._starts -= 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self._waiting.append(turn)
+        await turn
 
     async def watch(self) -> None:
         """Sample the loop's lag for as long as the worker serves (not at all without a bound)."""
@@ -105,6 +137,7 @@ class Admission:
         deadline = Deadline.after(self.timeout)
         try:
             async with asyncio.timeout(self.timeout) as window:
+                await self._start_turn()
                 yield deadline
         except TimeoutError:
             if not window.expired():

@@ -153,3 +153,31 @@ def test_a_charge_still_waiting_to_start_at_its_deadline_is_not_started() -> Non
     assert admission.in_flight == 0
     admission.pace(0.0, 1.0)
     assert admission._starts == Admission.STARTS_PER_SAMPLE, "the one given up took no turn"
+
+
+def test_once_as_many_wait_to_start_as_start_in_80_ms_the_next_charge_is_refused() -> None:
+    admission = Admission(250, 10.0, max_lag=0.020)
+
+    async def charge() -> None:
+        async with admission.admitted("process"):
+            pass
+
+    async def burst() -> None:
+        room = Admission.STARTS_BURST + Admission.MOST_WAITING
+        charges = [asyncio.create_task(charge()) for _ in range(room)]
+        await asyncio.sleep(0.01)
+        assert admission.waiting == Admission.MOST_WAITING
+        assert admission.full, "far below the bound, but the queue to start is full"
+        with pytest.raises(ServiceUnavailable):
+            await charge()
+        admission.pace(0.0, 1.0)  # a sample: a few start, as many may queue again
+        await asyncio.sleep(0)
+        assert admission.waiting == Admission.MOST_WAITING - Admission.STARTS_PER_SAMPLE
+        assert not admission.full
+        for n in range(2, 2 + Admission.MOST_WAITING):
+            admission.pace(0.0, 1.0 + n * 0.01)
+            await asyncio.sleep(0)
+        await asyncio.gather(*charges)
+        assert admission.waiting == 0 and admission.in_flight == 0
+
+    asyncio.run(burst())

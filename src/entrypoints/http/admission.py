@@ -52,6 +52,7 @@ class Admission:
     # burst of arrivals waits for the next samples, admitted, its deadline running.
     STARTS_PER_SAMPLE = 8
     STARTS_BURST = 16
+    MOST_WAITING = 64
     LATE_SAMPLES = 3
     COOLDOWN = 0.05  # seconds between two decreases: what a decrease stopped shows first
     DECREASE = 0.8
@@ -73,6 +74,7 @@ class Admission:
         self._decreased_at = float("-inf")
         self._starts = float(self.STARTS_BURST)  # starts allowed now, without waiting
         self._waiting: deque[asyncio.Future[None]] = deque()
+        self.waiting = 0  # admitted, waiting to start
 
     @property
     def bound(self) -> int:
@@ -81,7 +83,9 @@ class Admission:
 
     @property
     def full(self) -> bool:
-        return self.in_flight >= self.bound
+        """No room: the bound is reached, or as many wait to start as start in MOST_WAITING /
+        STARTS_PER_SAMPLE samples (80 ms): one more would wait longer than answering it now."""
+        return self.in_flight >= self.bound or self.waiting >= self.MOST_WAITING
 
     def pace(self, late: float, now: float) -> None:
         """One sample of the loop's lag, taken at `now` (seconds): the bound follows."""
@@ -115,7 +119,11 @@ class Admission:
             return
         turn = asyncio.get_running_loop().create_future()
         self._waiting.append(turn)
-        await turn
+        self.waiting += 1
+        try:
+            await turn
+        finally:
+            self.waiting -= 1
 
     async def watch(self) -> None:
         """Sample the loop's lag for as long as the worker serves (not at all without a bound)."""

@@ -123,7 +123,7 @@ def test_a_burst_of_charges_starts_a_few_at_a_time_the_rest_admitted_and_waiting
         samples = 1
         while len(started) < 40:
             samples += 1
-            admission.pace(0.0, 1.0 + samples * 0.01)
+            admission.pace(0.0, 1.0 + (samples - 1) * 0.01)
             await asyncio.sleep(0)
         await asyncio.gather(*charges)
         assert samples == math.ceil((40 - Admission.STARTS_BURST) / Admission.STARTS_PER_SAMPLE)
@@ -181,3 +181,13 @@ def test_once_as_many_wait_to_start_as_start_in_80_ms_the_next_charge_is_refused
         assert admission.waiting == 0 and admission.in_flight == 0
 
     asyncio.run(burst())
+
+
+def test_a_late_sample_lets_start_what_the_time_since_the_last_one_allows() -> None:
+    admission = Admission(250, 10.0, max_lag=0.020)
+    admission.pace(0.0, 1.0)
+    admission._starts = 0.0  # all taken
+    admission.pace(0.0, 1.015)  # a sample 5 ms late: 15 ms worth of starts, not 10
+    assert admission._starts == pytest.approx(0.015 * Admission.STARTS_PER_SECOND)
+    admission.pace(0.0, 2.0)  # a long pause: no more than a burst at once
+    assert admission._starts == Admission.STARTS_BURST

@@ -39,18 +39,18 @@ class Admission:
     on time (half of `max_lag` or less) raises the bound by one again, up to `limit`. A late
     sample or two (a collection pause, the process waiting for a CPU) move nothing.
 
-    Admitted charges also start at a pace: STARTS_BURST at once, then STARTS_PER_SAMPLE a
-    sample; the rest of a burst waits, admitted (its slot held, its deadline running, nothing
-    stored or sent yet). A storm of new clients thus cannot queue more work on the loop in one
+    Admitted charges also start at a pace: STARTS_BURST at once, then STARTS_PER_SECOND, let
+    start at each sample by the time since the one before (a late loop is not slowed more);
+    the rest of a burst waits, admitted (its slot held, its deadline running, nothing stored
+    or sent yet). A storm of new clients thus cannot queue more work on the loop in one
     pass than it runs in a few milliseconds, while the lag shows whether to admit more: a
     worker past its capacity admits what it can carry, and refusals and liveness probes are
     still answered promptly.
     """
 
     INTERVAL = 0.01
-    # Charges started per sample at most (a burst of STARTS_BURST at once): the rest of a
-    # burst of arrivals waits for the next samples, admitted, its deadline running.
-    STARTS_PER_SAMPLE = 8
+    STARTS_PER_SECOND = 800  # more than a worker's core carries: the lag bounds the rest
+    STARTS_PER_SAMPLE = int(STARTS_PER_SECOND * INTERVAL)
     STARTS_BURST = 16
     MOST_WAITING = 64
     LATE_SAMPLES = 3
@@ -73,6 +73,7 @@ class Admission:
         self._late_in_a_row = 0
         self._decreased_at = float("-inf")
         self._starts = float(self.STARTS_BURST)  # starts allowed now, without waiting
+        self._sampled_at: float | None = None
         self._waiting: deque[asyncio.Future[None]] = deque()
         self.waiting = 0  # admitted, waiting to start
 
@@ -91,7 +92,9 @@ class Admission:
         """One sample of the loop's lag, taken at `now` (seconds): the bound follows."""
         if self.max_lag is None:
             return
-        self._let_start(self.STARTS_PER_SAMPLE)
+        since = self.INTERVAL if self._sampled_at is None else max(now - self._sampled_at, 0.0)
+        self._sampled_at = now
+        self._let_start(since * self.STARTS_PER_SECOND)
         self._late_in_a_row = self._late_in_a_row + 1 if late > self.max_lag else 0
         if self._late_in_a_row >= self.LATE_SAMPLES:
             if now - self._decreased_at >= self.COOLDOWN:
@@ -101,7 +104,7 @@ class Admission:
         elif late <= self.max_lag / 2:
             self.allowed = min(float(self.limit), self.allowed + 1)
 
-    def _let_start(self, count: int) -> None:
+    def _let_start(self, count: float) -> None:
         self._starts = min(float(self.STARTS_BURST), self._starts + count)
         while self._waiting and self._starts >= 1:
             turn = self._waiting.popleft()

@@ -104,16 +104,18 @@ def test_a_refused_request_is_counted_and_asked_to_retry() -> None:
     assert admission.in_flight == LAG_FLOOR, "nothing was taken"
 
 
+async def charge(admission: Admission, n: int, started: list[int]) -> None:
+    """One charge: `n` is noted in `started` once it may start."""
+    async with admission.admitted("process"):
+        started.append(n)
+
+
 def test_a_burst_of_charges_starts_a_few_at_a_time_the_rest_admitted_and_waiting() -> None:
     admission = Admission(250, 10.0, max_lag=0.020)
     started: list[int] = []
 
-    async def charge(n: int) -> None:
-        async with admission.admitted("process"):
-            started.append(n)
-
     async def burst() -> None:
-        charges = [asyncio.create_task(charge(n)) for n in range(40)]
+        charges = [asyncio.create_task(charge(admission, n, started)) for n in range(40)]
         await asyncio.sleep(0.01)
         assert started == list(range(Admission.STARTS_BURST)), "a burst at once, in order"
         assert admission.in_flight == 40 - Admission.STARTS_BURST, "the rest hold their slots"
@@ -137,13 +139,10 @@ def test_a_charge_still_waiting_to_start_at_its_deadline_is_not_started() -> Non
     admission = Admission(250, 0.05, max_lag=0.020)
     started: list[int] = []
 
-    async def charge(n: int) -> None:
-        async with admission.admitted("process"):
-            started.append(n)
-
     async def burst() -> list[BaseException | None]:
         return await asyncio.gather(
-            *(charge(n) for n in range(Admission.STARTS_BURST + 1)), return_exceptions=True
+            *(charge(admission, n, started) for n in range(Admission.STARTS_BURST + 1)),
+            return_exceptions=True,
         )
 
     outcomes = asyncio.run(burst())  # no sample came: the last one never had its turn
@@ -157,19 +156,17 @@ def test_a_charge_still_waiting_to_start_at_its_deadline_is_not_started() -> Non
 
 def test_once_as_many_wait_to_start_as_start_in_80_ms_the_next_charge_is_refused() -> None:
     admission = Admission(250, 10.0, max_lag=0.020)
-
-    async def charge() -> None:
-        async with admission.admitted("process"):
-            pass
+    started: list[int] = []
 
     async def burst() -> None:
         room = Admission.STARTS_BURST + Admission.MOST_WAITING
-        charges = [asyncio.create_task(charge()) for _ in range(room)]
+        charges = [asyncio.create_task(charge(admission, n, started)) for n in range(room)]
         await asyncio.sleep(0.01)
         assert admission.waiting == Admission.MOST_WAITING
         assert admission.full, "far below the bound, but the queue to start is full"
         with pytest.raises(ServiceUnavailable):
-            await charge()
+            await charge(admission, room, started)
+        assert room not in started
         admission.pace(0.0, 1.0)  # a sample: a few start, as many may queue again
         await asyncio.sleep(0)
         assert admission.waiting == Admission.MOST_WAITING - Admission.STARTS_PER_SAMPLE

@@ -42,8 +42,8 @@ class Admission:
     Admitted charges also start at a pace: STARTS_BURST at once, then STARTS_PER_SECOND, let
     start at each sample by the time since the one before (a late loop is not slowed more);
     the rest of a burst waits, admitted (its slot held, its deadline running, nothing stored
-    or sent yet). A storm of new clients thus cannot queue more work on the loop in one
-    pass than it runs in a few milliseconds, while the lag shows whether to admit more: a
+    or sent yet). A storm of new clients thus cannot start more charges in one pass of
+    the loop than a few milliseconds of work, while the lag shows whether to admit more: a
     worker past its capacity admits what it can carry, and refusals and liveness probes are
     still answered promptly.
     """

@@ -18,7 +18,7 @@ from bench.servers import listening_sockets
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cli_process import free_port
-from tests.conftest import make_token
+from tests.conftest import eventually, make_token
 
 VISA = {"amount": 1500, "currency": "eur", "paymentMethodId": "pm_card_visa"}
 
@@ -78,10 +78,10 @@ def test_metrics_count_every_worker_and_logs_are_json_lines(
     tmp_path: Path, base_env: dict[str, str], servers: list[Server]
 ) -> None:
     servers.append(server := Server(tmp_path, base_env, "--workers", "2", "--no-projections"))
-    deadline = time.monotonic() + 30
-    while listening_sockets(server.port) < 2:  # the first worker answers before the second listens
-        assert time.monotonic() < deadline, "the second worker never listened"
-        time.sleep(0.1)
+    # the first worker answers before the second listens
+    assert eventually(lambda: listening_sockets(server.port) == 2, timeout=30), (
+        "the second worker never listened"
+    )
     headers = {"Authorization": f"Bearer {make_token('worker-user')}"}
     charges = 24
 

@@ -171,6 +171,40 @@ def test_below_capacity_and_on_other_routes_the_application_answers(
 
 
 @pytest.mark.parametrize(
+    "request_line",
+    [
+        b"POST /api/payments/refund HTTP/1.1",
+        b"POST /api/payments/process/ HTTP/1.1",
+        b"POST /api/payments/proce%73s HTTP/1.1",
+        b"POST /api/payments/process?x=1 HTTP/1.1",
+    ],
+    ids=["refund", "trailing-slash", "percent-encoded", "query"],
+)
+def test_every_spelling_of_a_bounded_route_is_refused_at_the_door(
+    connect: Any, admission: Admission, reached: list[str], request_line: bytes
+) -> None:
+    protocol, transport = connect()
+    admission.in_flight = 1
+    protocol.data_received(charge().replace(CHARGE_HEAD.split(b"\r\n")[0], request_line, 1))
+    [(status, _, answer)] = transport.answers()  # answered on arrival: nothing was run
+    assert status == 503
+    assert json.loads(answer)["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert reached == []
+
+
+def test_other_methods_and_routes_are_left_to_the_application(
+    connect: Any, admission: Admission, loop: asyncio.AbstractEventLoop
+) -> None:
+    protocol, transport = connect()
+    admission.in_flight = 1
+    protocol.data_received(b"GET /api/payments/process HTTP/1.1\r\nHost: x\r\n\r\n")
+    protocol.data_received(charge().replace(b"/process", b"/processes", 1))
+    assert transport.answers() == [], "not answered on arrival"
+    settle(loop)
+    assert [status for status, _, _ in transport.answers()] == [405, 404]
+
+
+@pytest.mark.parametrize(
     "request_bytes",
     [
         charge(b"{}", b"expect: 100-continue\r\n"),

@@ -74,7 +74,7 @@ class Admission:
         self._decreased_at = float("-inf")
         self._starts = float(self.STARTS_BURST)  # starts allowed now, without waiting
         self._sampled_at: float | None = None
-        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._turns: deque[asyncio.Future[None]] = deque()  # given-up ones stay until popped
         self.waiting = 0  # admitted, waiting to start
 
     @property
@@ -106,8 +106,8 @@ class Admission:
 
     def _let_start(self, count: float) -> None:
         self._starts = min(float(self.STARTS_BURST), self._starts + count)
-        while self._waiting and self._starts >= 1:
-            turn = self._waiting.popleft()
+        while self._turns and self._starts >= 1:
+            turn = self._turns.popleft()
             if not turn.done():  # not given up (its deadline, its client gone)
                 self._starts -= 1
                 turn.set_result(None)
@@ -117,11 +117,11 @@ class Admission:
         Paced only while the lag is watched (the samples let the waiting ones start)."""
         if self.max_lag is None:
             return
-        if self._starts >= 1 and not self._waiting:
+        if self._starts >= 1 and not self._turns:
             self._starts -= 1
             return
         turn = asyncio.get_running_loop().create_future()
-        self._waiting.append(turn)
+        self._turns.append(turn)
         self.waiting += 1
         try:
             await turn

@@ -14,6 +14,7 @@ from typing import Any
 
 import httptools
 from litestar import Litestar
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from entrypoints.http.admission import (
     ADMISSION_STATE_KEY,
@@ -25,7 +26,6 @@ from entrypoints.http.admission import (
 )
 from entrypoints.http.header_limits import BoundedHttpToolsProtocol
 
-STATUS_LINE = b"HTTP/1.1 503 Service Unavailable\r\n"
 WRAPPERS = 8  # uvicorn's own wrappers around the app (proxy headers, message logger)
 
 
@@ -89,7 +89,7 @@ class AdmittingHttpToolsProtocol(BoundedHttpToolsProtocol):
             and self.parser.should_keep_alive()
             and not self.expect_100_continue
         )
-        content = [STATUS_LINE]
+        content = [STATUS_LINE[503]]
         for name, value in [*self.server_state.default_headers, *REFUSAL_HEADERS]:
             content += [name, b": ", value, b"\r\n"]
         if not keep_alive:

@@ -188,3 +188,33 @@ def test_a_late_sample_lets_start_what_the_time_since_the_last_one_allows() -> N
     assert admission._starts == pytest.approx(0.015 * Admission.STARTS_PER_SECOND)
     admission.pace(0.0, 2.0)  # a long pause: no more than a burst at once
     assert admission._starts == Admission.STARTS_BURST
+
+
+def test_requests_let_in_by_the_door_count_as_admitted_until_they_arrive() -> None:
+    admission = Admission(10, 10.0)
+    admission.in_flight = 7
+    entries = [admission.enter() for _ in range(3)]
+    assert admission.full, "7 running and 3 on their way fill a bound of 10"
+    entries[0].release()
+    entries[0].release()  # once only
+    assert admission.entering == 2 and not admission.full
+
+    paced = Admission(250, 10.0, max_lag=0.020)
+    let_in = [paced.enter() for _ in range(Admission.STARTS_BURST + Admission.MOST_WAITING - 1)]
+    assert not paced.full, "the first of them take the starts free now, the rest would wait"
+    let_in.append(paced.enter())
+    assert paced.full, "one more would wait longer than answering it now"
+
+
+def test_admission_takes_its_own_entry_back_before_it_decides() -> None:
+    from entrypoints.http.admission import ENTRY
+
+    admission = Admission(1, 10.0)
+
+    async def arrive() -> int:
+        ENTRY.set(admission.enter())  # as the door does for the request's task
+        assert admission.full, "its own room is held"
+        async with admission.admitted("process"):
+            return admission.entering + admission.in_flight * 10
+
+    assert asyncio.run(arrive()) == 10, "admitted: in flight, no longer entering"

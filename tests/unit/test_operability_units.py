@@ -131,11 +131,14 @@ def test_a_projection_that_keeps_failing_makes_readiness_degraded() -> None:
 def test_a_served_app_keeps_what_start_made_out_of_full_collections(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`serve`'s factory freezes the start-up heap; what is made afterwards is still collected."""
+    """`serve`'s factory freezes the start-up heap and makes young collections rarer; what
+    is made afterwards is still collected."""
     import gc
     import weakref
 
     from entrypoints.http import app as app_module
+
+    thresholds = gc.get_threshold()
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PAYMENTS_DATA_DIR", str(tmp_path / "var"))
@@ -144,6 +147,7 @@ def test_a_served_app_keeps_what_start_made_out_of_full_collections(
     try:
         app_module.app_from_env()
         assert gc.get_freeze_count() > 1000
+        assert gc.get_threshold() == (10_000, 10, 10)
 
         class Node:
             other: object = None
@@ -156,3 +160,4 @@ def test_a_served_app_keeps_what_start_made_out_of_full_collections(
         assert gone() is None
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)

@@ -10,6 +10,7 @@ import pytest
 import uvicorn
 from litestar import Litestar, get, post
 from litestar.datastructures import State
+from litestar.exceptions import HTTPException
 from uvicorn.server import ServerState
 
 from entrypoints.http.admission import ADMISSION_STATE_KEY, Admission, shed_when_full
@@ -83,8 +84,12 @@ def connect(
     admission: Admission, reached: list[str], loop: asyncio.AbstractEventLoop
 ) -> Iterator[Any]:
     @post("/api/payments/process", status_code=201)
-    async def charge() -> dict[str, str]:
-        reached.append("charge")
+    async def charge(data: dict[str, Any]) -> dict[str, str]:
+        if data.get("amount", 0) <= 0:  # refused before admission, as a bad input is
+            raise HTTPException(status_code=400, detail="bad amount")
+        async with admission.admitted("process"):  # as the service's handlers are
+            reached.append("charge")
+            await asyncio.sleep(0.01)  # its Stripe call
         return {"status": "succeeded"}
 
     @get("/health/live")
@@ -245,3 +250,64 @@ def test_the_header_cap_still_holds(connect: Any, reached: list[str]) -> None:
     assert transport.written.startswith(b"HTTP/1.1 431 ")
     assert transport.closed
     assert reached == []
+
+
+def room_for(admission: Admission, limit: int, max_lag: float | None = None) -> None:
+    admission.limit, admission.allowed, admission.max_lag = limit, float(limit), max_lag
+
+
+def test_one_read_of_many_charges_lets_in_only_what_there_is_room_for(
+    connect: Any, admission: Admission, loop: asyncio.AbstractEventLoop, reached: list[str]
+) -> None:
+    """Before any of them has run, the door counts those it let in: the rest are refused
+    there, not in the handler after the framework's work."""
+    room_for(admission, 3)
+    opened = [connect() for _ in range(5)]
+    for protocol, _ in opened:
+        protocol.data_received(charge())  # all in the same pass of the loop
+    assert [len(transport.answers()) for _, transport in opened] == [0, 0, 0, 1, 1]
+    assert admission.entering == 3 and admission.in_flight == 0
+    settle(loop)
+    assert [[status for status, _, _ in transport.answers()] for _, transport in opened] == [
+        [201], [201], [201], [503], [503]
+    ]  # fmt: skip
+    assert reached == ["charge"] * 3
+    assert admission.entering == admission.in_flight == 0
+
+
+def test_a_wave_lets_in_what_can_start_or_wait_and_refuses_the_rest_on_arrival(
+    connect: Any, admission: Admission, loop: asyncio.AbstractEventLoop
+) -> None:
+    room_for(admission, 250, max_lag=0.02)
+    opened = [connect() for _ in range(100)]
+    for protocol, _ in opened:
+        protocol.data_received(charge())
+    let_in = Admission.STARTS_BURST + Admission.MOST_WAITING
+    assert admission.entering == let_in
+    refused = [transport for _, transport in opened if transport.answers()]
+    assert len(refused) == 100 - let_in
+    assert all(transport.answers()[0][0] == 503 for transport in refused)
+    for sample in range(8):  # the lag samples let the waiting ones start, as `watch` does
+        settle(loop)
+        admission.pace(0.0, sample * 0.1)
+    settle(loop)
+    statuses = [transport.answers()[0][0] for _, transport in opened]
+    assert statuses.count(201) == let_in
+
+
+def test_a_charge_let_in_but_never_admitted_gives_its_room_back(
+    connect: Any, admission: Admission, loop: asyncio.AbstractEventLoop
+) -> None:
+    protocol, transport = connect()
+    protocol.data_received(charge(b'{"amount": -1}'))
+    assert admission.entering == 1
+    assert admission.full, "its room is taken until it is decided"
+    settle(loop)
+    assert [status for status, _, _ in transport.answers()] == [400]
+    assert admission.entering == 0 and not admission.full
+
+    gone, _ = connect()
+    gone.data_received(charge())
+    assert admission.entering == 1
+    gone.connection_lost(None)  # the client left before its request ran
+    assert admission.entering == 0

@@ -10,6 +10,7 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 
 import msgspec
 from litestar.config.app import AppConfig
@@ -76,6 +77,7 @@ class Admission:
         self._sampled_at: float | None = None
         self._turns: deque[asyncio.Future[None]] = deque()  # given-up ones stay until popped
         self.waiting = 0  # admitted, waiting to start
+        self.entering = 0  # let in by the door (`enter`), not yet admitted or refused
 
     @property
     def bound(self) -> int:
@@ -85,8 +87,21 @@ class Admission:
     @property
     def full(self) -> bool:
         """No room: the bound is reached, or as many wait to start as start in MOST_WAITING /
-        STARTS_PER_SAMPLE samples (80 ms): one more would wait longer than answering it now."""
-        return self.in_flight >= self.bound or self.waiting >= self.MOST_WAITING
+        STARTS_PER_SAMPLE samples (80 ms): one more would wait longer than answering it now.
+        The requests let in by the door (`entering`) count as already admitted."""
+        entering = self.entering  # let in by the door: they take room before they arrive
+        if self.in_flight + entering >= self.bound:
+            return True
+        if self.max_lag is None:  # not paced: nothing waits to start
+            return False
+        # Those let in take the starts free now first; the rest of them will wait too.
+        would_wait = self.waiting + max(0, entering - int(self._starts))
+        return would_wait >= self.MOST_WAITING
+
+    def enter(self) -> "Entry":
+        """A bounded request let in by the door: counted as if admitted until `admitted`
+        decides on it (or it ends first)."""
+        return Entry(self)
 
     def pace(self, late: float, now: float) -> None:
         """One sample of the loop's lag, taken at `now` (seconds): the bound follows."""
@@ -141,6 +156,9 @@ class Admission:
 
     @asynccontextmanager
     async def admitted(self, route: str) -> AsyncIterator[Deadline]:
+        entry = ENTRY.get()
+        if entry is not None:
+            entry.release()
         if self.full:
             requests_shed_total.labels(route=route).inc()
             raise ServiceUnavailable(SHED, retry_after=1)
@@ -156,6 +174,25 @@ class Admission:
             raise ServiceUnavailable(LATE, retry_after=1) from None
         finally:
             self.in_flight -= 1
+
+
+class Entry:
+    """One request on its way from the door to `Admission.admitted`; released once."""
+
+    __slots__ = ("_admission",)
+
+    def __init__(self, admission: Admission) -> None:
+        self._admission: Admission | None = admission
+        admission.entering += 1
+
+    def release(self) -> None:
+        if self._admission is not None:
+            self._admission.entering -= 1
+            self._admission = None
+
+
+# The entry of the request a task serves, set by the door when it starts the request's task.
+ENTRY: ContextVar[Entry | None] = ContextVar("admission_entry", default=None)
 
 
 # The answer to a charge or refund refused at capacity, whichever layer refuses it.
@@ -193,7 +230,8 @@ def shed_when_full(admission: Admission) -> Callable[[AppConfig], AppConfig]:
                 if scope["type"] == ScopeType.HTTP
                 else None
             )
-            if route is None or not admission.full:
+            # Let in by the door (`serve`), it is decided at admission, not here again.
+            if route is None or ENTRY.get() is not None or not admission.full:
                 await app(scope, receive, send)
                 return
             count_refusal(route)

@@ -1,4 +1,4 @@
-"""The HTTP protocol `serve` runs: refusals at capacity answered as the request arrives.
+"""The HTTP protocol `serve` runs: the door where charges and refunds are refused or let in.
 
 A worker past its capacity has a queue of work on its event loop. A charge refused by a
 middleware waits in that queue twice (its read, then its request's task) and costs the
@@ -7,6 +7,12 @@ charge or refund that arrives while its worker is full is answered from the read
 completed its headers: no task, no application code, its body read and dropped. The answer is
 the same `503 SERVICE_UNAVAILABLE` the middleware gives (`admission.shed_when_full`), which still
 covers what this cannot: a request pipelined behind one still running, another ASGI server.
+
+A charge or refund let in holds an `Entry` until admission decides on it: one read can bring
+hundreds of requests (clients refused together come back together), and each would otherwise
+see the room as it was before any of them, then go through the framework only to be refused
+late. Counted at the door, only as many as there is room for go in; the rest are refused
+there, at a tenth of the cost.
 """
 
 import urllib.parse
@@ -18,9 +24,11 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from entrypoints.http.admission import (
     ADMISSION_STATE_KEY,
+    ENTRY,
     REFUSAL_BODY,
     REFUSAL_HEADERS,
     Admission,
+    Entry,
     bounded_route,
     count_refusal,
 )
@@ -46,15 +54,41 @@ class AdmittingHttpToolsProtocol(BoundedHttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._admission = admission_of(self.app)
         self._refusing = False  # the request being read was answered: its body is dropped
+        self._entry: Entry | None = None  # the bounded request let in, until it is answered
 
     def on_headers_complete(self) -> None:
-        route = self._route_to_refuse()
+        route = self._bounded_route()
         if route is None:
             super().on_headers_complete()
             return
-        self._in_headers = False
-        self._refusing = True
-        self._refuse(route)
+        assert self._admission is not None
+        if self._admission.full:
+            self._in_headers = False
+            self._refusing = True
+            self._refuse(route)
+            return
+        # Counted until admission decides, so that one read of many requests lets in no more
+        # than the worker has room for; the request's task carries its entry.
+        self._release_entry()
+        self._entry = self._admission.enter()
+        token = ENTRY.set(self._entry)
+        try:
+            super().on_headers_complete()
+        finally:
+            ENTRY.reset(token)
+
+    def on_response_complete(self) -> None:
+        self._release_entry()
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._release_entry()
+        super().connection_lost(exc)
+
+    def _release_entry(self) -> None:
+        if self._entry is not None:
+            self._entry.release()
+            self._entry = None
 
     def on_body(self, body: bytes) -> None:
         if not self._refusing:
@@ -67,12 +101,11 @@ class AdmittingHttpToolsProtocol(BoundedHttpToolsProtocol):
         self._refusing = False
         self._in_headers, self._header_bytes = True, 0
 
-    def _route_to_refuse(self) -> str | None:
-        """The bounded route of this request if its worker is full and it can be answered
-        now: none is still being answered on this connection, and it asks no upgrade."""
-        admission = self._admission
-        if admission is None or not admission.full:
-            return None
+    def _bounded_route(self) -> str | None:
+        """The bounded route of this request if the door decides on it: its worker has an
+        admission, no request is still being answered on this connection, no upgrade."""
+        if self._admission is None or self.parser.get_method() != b"POST":
+            return None  # only charges and refunds are bounded
         if self.cycle is not None and not self.cycle.response_complete:
             return None  # pipelined: answers go in order, the middleware refuses it
         if self.parser.should_upgrade():
@@ -80,7 +113,7 @@ class AdmittingHttpToolsProtocol(BoundedHttpToolsProtocol):
         path = httptools.parse_url(self.url).path.decode("ascii")
         if "%" in path:
             path = urllib.parse.unquote(path)
-        return bounded_route(self.parser.get_method().decode("ascii"), self.root_path + path)
+        return bounded_route("POST", self.root_path + path)
 
     def _refuse(self, route: str) -> None:
         # With `Expect: 100-continue` the body will not come: the connection cannot be reused.

@@ -311,3 +311,4 @@ def test_a_charge_let_in_but_never_admitted_gives_its_room_back(
     assert admission.entering == 1
     gone.connection_lost(None)  # the client left before its request ran
     assert admission.entering == 0
+    settle(loop)  # its task ends on the lost connection

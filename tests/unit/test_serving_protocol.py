@@ -312,3 +312,20 @@ def test_a_charge_let_in_but_never_admitted_gives_its_room_back(
     gone.connection_lost(None)  # the client left before its request ran
     assert admission.entering == 0
     settle(loop)  # its task ends on the lost connection
+
+
+def test_a_charge_pipelined_behind_one_let_in_is_decided_by_the_middleware(
+    connect: Any, admission: Admission, loop: asyncio.AbstractEventLoop, reached: list[str]
+) -> None:
+    """The pipelined charge's task is started from the task of the one before it: it must not
+    carry that one's entry past the middleware's check."""
+    room_for(admission, 1)
+    protocol, transport = connect()
+    protocol.data_received(charge() + charge())
+    loop.run_until_complete(asyncio.sleep(0.002))  # the first is admitted, in its Stripe call
+    assert admission.in_flight == 1
+    admission.in_flight += 1  # another charge of the worker's takes the room meanwhile
+    settle(loop)
+    assert [status for status, _, _ in transport.answers()] == [201, 503]
+    assert reached == ["charge"]
+    admission.in_flight -= 1

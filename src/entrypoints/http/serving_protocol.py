@@ -55,6 +55,7 @@ class AdmittingHttpToolsProtocol(BoundedHttpToolsProtocol):
         self._admission = admission_of(self.app)
         self._refusing = False  # the request being read was answered: its body is dropped
         self._entry: Entry | None = None  # the bounded request let in, until it is answered
+        self._letting_in: Entry | None = None  # while its task is being started
 
     def on_headers_complete(self) -> None:
         route = self._bounded_route()
@@ -70,10 +71,18 @@ class AdmittingHttpToolsProtocol(BoundedHttpToolsProtocol):
         # Counted until admission decides, so that one read of many requests lets in no more
         # than the worker has room for; the request's task carries its entry.
         self._release_entry()
-        self._entry = self._admission.enter()
-        token = ENTRY.set(self._entry)
+        self._entry = self._letting_in = self._admission.enter()
         try:
             super().on_headers_complete()
+        finally:
+            self._letting_in = None
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        # Each task started here carries its own request's entry, or none: a pipelined request
+        # is started from the task of the one before it and would otherwise inherit its entry.
+        token = ENTRY.set(self._letting_in)
+        try:
+            super()._start_asgi_task(cycle, app)
         finally:
             ENTRY.reset(token)
 

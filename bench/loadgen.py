@@ -203,10 +203,9 @@ def run_load(
     """
     if processes <= 1:
         # uvloop: the generator shares the machine's cores with the service it measures
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            return runner.run(
-                _drive(host, port, requests, concurrency, timeout, probe, shed_pause, ramp)
-            )
+        return uvloop.run(
+            _drive(host, port, requests, concurrency, timeout, probe, shed_pause, ramp)
+        )
     context = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
         parts = [

@@ -95,5 +95,4 @@ if __name__ == "__main__":
     parser.add_argument("--latency", type=float, default=0.3)
     args = parser.parse_args()
     # uvloop: the stand-in shares the machine's cores with the service it answers
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main(args.port, args.latency))
+    uvloop.run(main(args.port, args.latency))

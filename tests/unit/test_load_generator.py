@@ -11,8 +11,8 @@ from bench.loadgen import build_request, run_load
 
 @pytest.fixture
 def counting_server() -> Iterator[tuple[int, list[bytes]]]:
-    """HTTP/1.1 on loopback: 503 for /shed, 200 otherwise (after 10 ms for /slow); remembers
-    each request line."""
+    """HTTP/1.1 on loopback: 503 for /shed, 200 otherwise (after 10 ms for /slow, 1 s for
+    /hang); remembers each request line."""
     seen: list[bytes] = []
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -26,6 +26,8 @@ def counting_server() -> Iterator[tuple[int, list[bytes]]]:
                 seen.append(line)
                 if b"/slow" in line:
                     await asyncio.sleep(0.01)
+                if b"/hang" in line:  # longer than the client waits
+                    await asyncio.sleep(1.0)
                 status = b"503 Service Unavailable" if b"/shed" in line else b"200 OK"
                 writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 2\r\n\r\nok")
                 await writer.drain()
@@ -38,7 +40,15 @@ def counting_server() -> Iterator[tuple[int, list[bytes]]]:
         asyncio.start_server(answer, sock=listener), loop
     ).result(timeout=5)
     yield port, seen
-    loop.call_soon_threadsafe(server.close)
+
+    async def shut_down() -> None:  # handlers still waiting (a /hang) end with the server
+        server.close()
+        handlers = asyncio.all_tasks() - {asyncio.current_task()}
+        for handler in handlers:
+            handler.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+
+    asyncio.run_coroutine_threadsafe(shut_down(), loop).result(timeout=5)
     loop.call_soon_threadsafe(loop.stop)
     thread.join(timeout=5)
 
@@ -77,3 +87,20 @@ def test_a_ramp_starts_clients_one_after_another_and_the_steady_rate_counts_all_
     inside = [at for at, status in result.answered_at if start <= at <= end]
     assert result.steady_rate(200) == pytest.approx(len(inside) / (end - start))
     assert sum(len(times) for times in result.first_by_status.values()) == 8  # one a client
+
+
+def test_a_client_that_waits_too_long_gives_up_reconnects_and_sends_the_rest(
+    counting_server: tuple[int, list[bytes]],
+) -> None:
+    port, seen = counting_server
+    requests = [build_request("GET", "/hang/0", {})]
+    requests += [build_request("GET", f"/r/{i}", {}) for i in range(5)]
+
+    result = run_load("127.0.0.1", port, requests, 1, timeout=0.2)
+
+    assert result.timeouts == 1
+    assert result.statuses == {200: 5}, "the one given up on is not answered, nor sent again"
+    assert sorted(seen) == sorted(r.split(b"\r\n", 1)[0] for r in requests)
+    assert sum(len(times) for times in result.first_by_status.values()) == 1, (
+        "the first answer on the new connection"
+    )

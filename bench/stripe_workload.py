@@ -14,10 +14,13 @@ of every client at once each round. Charges per second are counted while every c
 running: from the last client's start to the first client's end.
 """
 
+import re
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from bench.loadgen import build_request, run_load
 from bench.servers import running, service_command
@@ -26,7 +29,8 @@ from bench.workloads import charge_requests
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_GIVES_UP_AFTER = 30.0
 CLIENTS_PER_GENERATOR = 256  # one generator process per this many clients
-RETRY_AFTER = 1.0  # what a shed request's Retry-After asks; clients wait that long
+# A shed client waits what its 503's Retry-After asks (1-3 s), or this long without one.
+RETRY_AFTER = 1.0
 LIVE = build_request("GET", "/health/live", {})
 Row = tuple[str, str, str, str, str, str]
 
@@ -91,8 +95,17 @@ def measure(
                     "live_max_ms": round(max(load.probe_latencies, default=0.0) * 1000, 1),
                     "client_lag_p99_ms": round(load.percentile(99, load.client_lag) * 1000, 1),
                     "client_lag_max_ms": round(max(load.client_lag, default=0.0) * 1000, 1),
+                    # the service's own count, so far, of its error answers by contract code
+                    "errors_by_code": error_codes(service.port),
                 }
     return results
+
+
+def error_codes(port: int) -> dict[str, int]:
+    """`payment_errors_total` by code, from the service's /metrics (all its workers)."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    found = re.findall(r'^payment_errors_total\{code="([A-Z_]+)"\} ([0-9.e+]+)$', text, re.M)
+    return {code: int(float(count)) for code, count in found if float(count)}
 
 
 def _later_max(load: Any, status: int) -> float:
@@ -131,10 +144,16 @@ def report_rows(results: dict[str, Any], simulated_rate: float | None) -> list[R
              f"max <= {within:.0f}", str(slowest <= within))
         )  # fmt: skip
         statuses = figures["statuses"]
+        expected = {"201"} if few else {"201", "503"}  # admitted and charged, or shed
         rows.append(
             ("  statuses, timeouts", f"{statuses}, {figures['timeouts']}", "", "",
-             "all 201" if few else "", str(set(statuses) == {"201"}) if few else "")
+             "all 201" if few else "201 or 503",
+             str(set(statuses) == expected if few else set(statuses) <= expected))
         )  # fmt: skip
+        if figures.get("errors_by_code"):
+            rows.append(
+                ("  error answers so far, by code", str(figures["errors_by_code"]), "", "", "", "")
+            )  # fmt: skip
         shed = figures["by_status"].get("503")
         if shed:
             rows.append(

@@ -3,10 +3,14 @@
 import asyncio
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 
 import pytest
+from bench import workloads
 from bench.loadgen import build_request, run_load
+
+from application.idempotency import validate_idempotency_key
 
 
 @pytest.fixture
@@ -104,3 +108,21 @@ def test_a_client_that_waits_too_long_gives_up_reconnects_and_sends_the_rest(
     assert sum(len(times) for times in result.first_by_status.values()) == 1, (
         "the first answer on the new connection"
     )
+
+
+def test_the_benchmarks_charge_keys_are_never_taken_for_card_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run id of eight digits beside a request's number could pass Luhn: the service would
+    then refuse those charges with VALIDATION_ERROR, and the benchmark count them as errors."""
+    monkeypatch.setattr(workloads.uuid, "uuid4", lambda: uuid.UUID(int=0x41119234 << 96))
+    charges = workloads.charge_requests(12_288, users=4)
+    keys = [
+        line.split(b": ", 1)[1].decode()
+        for request in charges
+        for line in request.split(b"\r\n")
+        if line.startswith(b"Idempotency-Key:")
+    ]
+    assert len(set(keys)) == 12_288
+    for key in keys:
+        validate_idempotency_key(key)  # raises InvalidInput for a key holding a card number

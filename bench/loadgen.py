@@ -82,16 +82,19 @@ def build_request(method: str, path: str, headers: dict[str, str], body: bytes =
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, float | None]:
+    """The status of the next response, and its Retry-After in seconds (None without one)."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
-    length = 0
+    length, retry_after = 0, None
     for line in head.split(b"\r\n"):
         if line[:15].lower() == b"content-length:":
             length = int(line[15:])
+        elif line[:12].lower() == b"retry-after:":
+            retry_after = float(line[12:])
     if length:
         await reader.readexactly(length)
-    return status
+    return status, retry_after
 
 
 async def _drive(
@@ -122,7 +125,7 @@ async def _drive(
                 writer.write(requests[i])
                 try:
                     async with asyncio.timeout(timeout):  # no task a request, as wait_for makes
-                        status = await _read_response(reader)
+                        status, retry_after = await _read_response(reader)
                 except TimeoutError:  # the client gives up and reconnects, as clients do
                     result.timeouts += 1
                     writer.close()
@@ -137,8 +140,8 @@ async def _drive(
                 if first:
                     result.first_by_status.setdefault(status, []).append(took)
                     first = False
-                if status == 503 and shed_pause:
-                    await asyncio.sleep(shed_pause)  # as Retry-After asks
+                if status == 503 and shed_pause:  # as its Retry-After asks, if it has one
+                    await asyncio.sleep(shed_pause if retry_after is None else retry_after)
         finally:
             ends.append(time.monotonic())
             writer.close()
@@ -194,7 +197,8 @@ def run_load(
 
     `timeout`: a client waiting longer gives up and reconnects (counted in `timeouts`);
     `probe`: a request sent every 50 ms meanwhile on its own connection, timed apart;
-    `shed_pause`: seconds a client waits after a 503 before its next request (Retry-After);
+    `shed_pause`: after a 503, a client waits the seconds its Retry-After gives before its next
+    request, or this many without one (0: no client waits);
     `ramp`: the clients start one after another, evenly over this many seconds (each connects
     when it starts), as clients arriving on their own do, instead of all in the same instant;
     `processes`: the connections and requests split over this many generator processes, so

@@ -182,7 +182,7 @@ def test_at_capacity_a_charge_is_refused_before_it_is_authenticated_or_read(
 
     assert unauthenticated.status_code == 503, unauthenticated.text
     assert unauthenticated.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
-    assert unauthenticated.headers["Retry-After"] == "1"
+    assert unauthenticated.headers["Retry-After"] in {"1", "2", "3"}
     assert other_route.status_code == 200, "only charges and refunds are bounded"
     assert len(gateway.charge_calls) == 1
     assert post(url, user_id, "after").status_code == 201, "admitted again once below the bound"
@@ -207,7 +207,7 @@ def test_while_the_worker_runs_late_it_admits_fewer_charges_and_refuses_the_rest
 
     assert refused.status_code == 503, refused.text
     assert refused.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
-    assert refused.headers["Retry-After"] == "1"
+    assert refused.headers["Retry-After"] in {"1", "2", "3"}
     assert live.status_code == 200
     assert container.payment_store().find(payment_id_for(user_id, "while-late")) is None
     assert len(gateway.charge_calls) == LAG_FLOOR, "nothing more was sent to Stripe"
@@ -236,7 +236,7 @@ def test_served_a_refused_charge_is_answered_before_its_body_and_the_connection_
         conn.sendall(head + body[:10])  # the body's first bytes only
         status, headers, answer = read_response(reader)
         assert status == 503, answer
-        assert headers["retry-after"] == "1"
+        assert headers["retry-after"] in {"1", "2", "3"}
         assert json.loads(answer)["error"]["code"] == "SERVICE_UNAVAILABLE"
 
         conn.sendall(body[10:] + b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -15,8 +15,8 @@ from application.idempotency import validate_idempotency_key
 
 @pytest.fixture
 def counting_server() -> Iterator[tuple[int, list[bytes]]]:
-    """HTTP/1.1 on loopback: 503 for /shed, 200 otherwise (after 10 ms for /slow, 1 s for
-    /hang); remembers each request line."""
+    """HTTP/1.1 on loopback: 503 for /shed (with `Retry-After: 1` for /shed-wait), 200 otherwise
+    (after 10 ms for /slow, 1 s for /hang); remembers each request line."""
     seen: list[bytes] = []
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -33,6 +33,8 @@ def counting_server() -> Iterator[tuple[int, list[bytes]]]:
                 if b"/hang" in line:  # longer than the client waits
                     await asyncio.sleep(1.0)
                 status = b"503 Service Unavailable" if b"/shed" in line else b"200 OK"
+                if b"/shed-wait" in line:
+                    status += b"\r\nRetry-After: 1"
                 writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 2\r\n\r\nok")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -108,6 +110,21 @@ def test_a_client_that_waits_too_long_gives_up_reconnects_and_sends_the_rest(
     assert sum(len(times) for times in result.first_by_status.values()) == 1, (
         "the first answer on the new connection"
     )
+
+
+def test_a_refused_client_waits_what_retry_after_asks_or_the_pause_without_one(
+    counting_server: tuple[int, list[bytes]],
+) -> None:
+    port, _ = counting_server
+    asked = [build_request("GET", "/shed-wait", {}), build_request("GET", "/r/1", {})]
+    unasked = [build_request("GET", "/shed", {}), build_request("GET", "/r/2", {})]
+
+    waited = run_load("127.0.0.1", port, asked, 1, shed_pause=0.05)
+    paused = run_load("127.0.0.1", port, unasked, 1, shed_pause=0.05)
+
+    assert waited.statuses == paused.statuses == {503: 1, 200: 1}
+    assert waited.elapsed >= 1.0, "the client waited the second Retry-After gives"
+    assert paused.elapsed < 0.5, "without Retry-After, the client paused for shed_pause"
 
 
 def test_the_benchmarks_charge_keys_are_never_taken_for_card_numbers(

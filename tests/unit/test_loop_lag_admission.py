@@ -98,9 +98,16 @@ def test_a_refused_request_is_counted_and_asked_to_retry() -> None:
         async with admission.admitted("process"):
             raise AssertionError("admitted while late")
 
-    with pytest.raises(ServiceUnavailable) as refused:
-        asyncio.run(enter())
-    assert refused.value.retry_after == 1
+    async def refusals() -> list[int]:
+        asked = []
+        for _ in range(100):
+            with pytest.raises(ServiceUnavailable) as refused:
+                await enter()
+            asked.append(refused.value.retry_after)
+        return asked
+
+    asked = asyncio.run(refusals())
+    assert set(asked) == {1, 2, 3}, "refused together, asked back over one to three seconds"
     assert admission.in_flight == LAG_FLOOR, "nothing was taken"
 
 

@@ -146,7 +146,7 @@ def test_at_capacity_a_charge_is_answered_on_arrival_and_the_connection_goes_on(
     protocol.data_received(request[:200])  # the headers and the body's first bytes
     [(status, headers, answer)] = transport.answers()
     assert status == 503
-    assert headers["retry-after"] == "1"
+    assert headers["retry-after"] in {"1", "2", "3"}
     assert headers["content-type"] == "application/json"
     assert "connection" not in headers, "kept alive"
     assert json.loads(answer)["error"]["code"] == "SERVICE_UNAVAILABLE"
@@ -329,3 +329,23 @@ def test_a_charge_pipelined_behind_one_let_in_is_decided_by_the_middleware(
     assert [status for status, _, _ in transport.answers()] == [201, 503]
     assert reached == ["charge"]
     admission.in_flight -= 1
+
+
+def test_clients_refused_together_are_asked_to_come_back_over_one_to_three_seconds(
+    connect: Any, admission: Admission, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Refused in the same instant and all asked for one second, a storm's clients would come
+    back as one wave into a worker still full; each refusal draws its own Retry-After."""
+    live = b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+    admission.in_flight = 1
+    at_the_door, _ = connect()
+    behind_another, _ = connect()
+    for _ in range(100):
+        at_the_door.data_received(charge())  # refused on arrival
+        behind_another.data_received(live + charge())  # pipelined: refused by the middleware
+    settle(loop)
+    for protocol in (at_the_door, behind_another):
+        answers = protocol.transport.answers()
+        refusals = [headers for status, headers, _ in answers if status == 503]
+        assert len(refusals) == 100
+        assert {headers["retry-after"] for headers in refusals} == {"1", "2", "3"}

@@ -7,6 +7,7 @@ follows the worker's own pace: while its event loop runs late (its CPU is spent)
 """
 
 import asyncio
+import random
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +26,12 @@ SHED = "the service is at capacity; nothing was done. Retry shortly"
 LATE = "the request did not finish in time; retry with the same Idempotency-Key for its outcome"
 ADMISSION_STATE_KEY = "admission"  # where the app's state holds its worker's Admission
 ADMITTED_ROUTES = {"/api/payments/process": "process", "/api/payments/refund": "refund"}
+# A shed request's Retry-After, in whole seconds, drawn evenly from this range. Clients refused
+# in the same instant (a storm of new ones, a wave) would otherwise all come back one second
+# later, together, into a worker that is still full, and be refused together again: each such
+# wave delays every refusal in it and the worker's other answers. Spread, they come back in
+# smaller waves, and fewer of them each second.
+SHED_RETRY_AFTER = (1, 3)
 # However late the loop runs, this many in flight are admitted (a lone request during a pause).
 LAG_FLOOR = 8
 
@@ -161,7 +168,7 @@ class Admission:
             entry.release()
         if self.full:
             requests_shed_total.labels(route=route).inc()
-            raise ServiceUnavailable(SHED, retry_after=1)
+            raise ServiceUnavailable(SHED, retry_after=shed_retry_after())
         self.in_flight += 1
         deadline = Deadline.after(self.timeout)
         try:
@@ -199,11 +206,24 @@ ENTRY: ContextVar[Entry | None] = ContextVar("admission_entry", default=None)
 REFUSAL_BODY = msgspec.json.encode(
     {"success": False, "error": {"code": "SERVICE_UNAVAILABLE", "message": SHED}}
 )
-REFUSAL_HEADERS = [
-    (b"content-type", b"application/json"),
-    (b"content-length", str(len(REFUSAL_BODY)).encode()),
-    (b"retry-after", b"1"),
-]
+_REFUSAL_HEADERS = {
+    seconds: [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(REFUSAL_BODY)).encode()),
+        (b"retry-after", str(seconds).encode()),
+    ]
+    for seconds in range(SHED_RETRY_AFTER[0], SHED_RETRY_AFTER[1] + 1)
+}
+
+
+def shed_retry_after() -> int:
+    """The Retry-After of one refusal at capacity: seconds drawn from SHED_RETRY_AFTER."""
+    return random.randint(*SHED_RETRY_AFTER)
+
+
+def refusal_headers() -> list[tuple[bytes, bytes]]:
+    """The headers of one refusal at capacity, answered without the framework."""
+    return _REFUSAL_HEADERS[shed_retry_after()]
 
 
 def bounded_route(method: str, path: str) -> str | None:
@@ -235,7 +255,7 @@ def shed_when_full(admission: Admission) -> Callable[[AppConfig], AppConfig]:
                 await app(scope, receive, send)
                 return
             count_refusal(route)
-            await send({"type": "http.response.start", "status": 503, "headers": REFUSAL_HEADERS})
+            await send({"type": "http.response.start", "status": 503, "headers": refusal_headers()})
             await send({"type": "http.response.body", "body": REFUSAL_BODY, "more_body": False})
 
         return shed_or_pass

@@ -26,11 +26,11 @@ from entrypoints.http.admission import (
     ADMISSION_STATE_KEY,
     ENTRY,
     REFUSAL_BODY,
-    REFUSAL_HEADERS,
     Admission,
     Entry,
     bounded_route,
     count_refusal,
+    refusal_headers,
 )
 from entrypoints.http.header_limits import BoundedHttpToolsProtocol
 
@@ -132,7 +132,7 @@ class AdmittingHttpToolsProtocol(BoundedHttpToolsProtocol):
             and not self.expect_100_continue
         )
         content = [STATUS_LINE[503]]
-        for name, value in [*self.server_state.default_headers, *REFUSAL_HEADERS]:
+        for name, value in [*self.server_state.default_headers, *refusal_headers()]:
             content += [name, b": ", value, b"\r\n"]
         if not keep_alive:
             content.append(b"connection: close\r\n")

@@ -3,6 +3,8 @@
 `python -m bench.stripe_standin --port N [--latency 0.3]`: raw asyncio HTTP/1.1 with
 keep-alive, form bodies as stripe-python sends them, an Idempotency-Key replays its first
 answer. A PaymentIntent created with confirm=true succeeds at once, as a good card does.
+`GET /v1/payment_intents` lists every one made (of a `customer` if given), in one page: what
+a test counts to tell that nothing was charged twice.
 """
 
 import argparse
@@ -22,6 +24,7 @@ class StandIn:
         self.latency = latency
         self.by_key: dict[str, bytes] = {}
         self.intents: dict[str, bytes] = {}
+        self.customers: dict[str, str | None] = {}  # PaymentIntent id -> its customer
 
     def answer(self, method: str, path: str, form: dict[str, str]) -> tuple[int, bytes]:
         if method == "GET" and path == "/health":
@@ -40,7 +43,17 @@ class StandIn:
             }  # fmt: skip
             body = json.dumps(intent).encode()
             self.intents[intent_id] = body
+            self.customers[intent_id] = form.get("customer")
             return 200, body
+        if method == "GET" and path == "/v1/payment_intents":
+            customer = form.get("customer")
+            listed = [
+                body
+                for intent_id, body in self.intents.items()
+                if customer is None or self.customers[intent_id] == customer
+            ]
+            page = b'{"object": "list", "url": "/v1/payment_intents", "has_more": false, "data": ['
+            return 200, page + b", ".join(listed) + b"]}"
         if method == "GET" and path.startswith("/v1/payment_intents/"):
             found = self.intents.get(path.rsplit("/", 1)[1])
             if found is not None:

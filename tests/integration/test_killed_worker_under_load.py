@@ -1,6 +1,9 @@
 """A worker SIGKILLed while both serve charges against Stripe: nothing acknowledged is lost,
-nothing is charged twice, and every retry with its key settles its payment."""
+nothing is charged twice, and every retry with its key settles its payment. Once with a few
+clients, once with 1,024 against Stripe's latency, past what the workers admit."""
 
+import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -8,13 +11,17 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
 import httpx
 import pytest
+from bench.loadgen import build_request
+from bench.servers import running
+from bench.stripe_workload import standin_command
 
 from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from domain.payment_status import PaymentStatus, payment_id_for
@@ -25,6 +32,9 @@ from tests.fake_stripe import FakeStripe
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 VISA = {"amount": 3100, "currency": "usd", "paymentMethodId": "pm_card_visa"}
 CLIENTS, CHARGES_PER_CLIENT = 24, 6
+# The storm: as many clients as the Stripe workload's largest, each started over one latency.
+STORM_CLIENTS, STORM_CHARGES, STORM_RAMP, STRIPE_LATENCY = 1024, 3, 0.3, 0.3
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -32,13 +42,41 @@ def serving_two_workers(
     tmp_path: Path, base_env: dict[str, str], postgres_url: str, redis_server_url: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes], FakeStripe]]:
     stripe = FakeStripe(latency=0.2).start()
+    try:
+        with _two_workers(tmp_path, base_env, postgres_url, redis_server_url, stripe.url) as (
+            url,
+            process,
+        ):
+            yield url, process, stripe
+    finally:
+        stripe.stop()
+
+
+@pytest.fixture
+def serving_two_workers_at_stripes_latency(
+    tmp_path: Path, base_env: dict[str, str], postgres_url: str, redis_server_url: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes], str]]:
+    """Two workers in front of the loopback Stripe stand-in that answers after 300 ms."""
+    with running(standin_command(STRIPE_LATENCY), {}, "/health", ROOT) as standin:
+        stripe_url = f"http://127.0.0.1:{standin.port}"
+        with _two_workers(tmp_path, base_env, postgres_url, redis_server_url, stripe_url) as (
+            url,
+            process,
+        ):
+            yield url, process, stripe_url
+
+
+@contextmanager
+def _two_workers(
+    tmp_path: Path, base_env: dict[str, str], postgres_url: str, redis_url: str, stripe_url: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     env = {
         **base_env,
         "PAYMENTS_DATABASE_URL": postgres_url,
-        "PAYMENTS_REDIS_URL": redis_server_url,
+        "PAYMENTS_REDIS_URL": redis_url,
         "STRIPE_SECRET_KEY": "sk_test_killed_worker_0123456789",
-        "STRIPE_API_BASE": stripe.url,
+        "STRIPE_API_BASE": stripe_url,
         "STRIPE_MAX_NETWORK_RETRIES": "2",
     }
     with open(tmp_path / "serve.log", "wb") as log:
@@ -46,13 +84,15 @@ def serving_two_workers(
             [COMMAND, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
             env=cli_env(env), cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        up = eventually(lambda: _live(url), timeout=30)
-        assert up, (tmp_path / "serve.log").read_text()[-2000:]
-        yield url, process, stripe
-        process.terminate()
-        process.wait(timeout=30)
-    stripe.stop()
+        try:
+            url = f"http://127.0.0.1:{port}"
+            up = eventually(lambda: _live(url), timeout=30)
+            assert up, (tmp_path / "serve.log").read_text()[-2000:]
+            assert eventually(lambda: len(worker_pids(process)) == 2, timeout=30)
+            yield url, process
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def _live(url: str) -> bool:
@@ -154,3 +194,168 @@ def _retry_until_answered(url: str, user: str, key: str) -> httpx.Response:
             return answer
         assert time.monotonic() < deadline, "the retry never got an answer"
         time.sleep(0.5)
+
+
+def test_a_worker_killed_under_a_storm_of_1024_clients_loses_nothing_and_charges_none_twice(
+    serving_two_workers_at_stripes_latency: tuple[str, subprocess.Popen[bytes], str],
+    postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    """1,024 clients, Stripe at 300 ms: far more than the workers admit, so many are refused
+    and come back after their Retry-After. One worker is SIGKILLed once a third of the charges
+    are acknowledged. Every acknowledged charge is in the event store and in history; a client
+    cut off retries with its key and gets its payment; Stripe made one PaymentIntent a payment."""
+    url, master, stripe_url = serving_two_workers_at_stripes_latency
+    run = uuid.uuid4().hex[:8]  # Redis outlives the database: keys of this run only
+    victim = worker_pids(master)[0]
+    storm = asyncio.run(_storm(url, run, lambda: os.kill(victim, signal.SIGKILL)))
+
+    assert storm.killed, "the load did not get going"
+    assert storm.statuses[503] > 0, "the storm never went past what the workers admit"
+    assert set(storm.statuses) <= {201, 503}, storm.statuses
+    assert storm.unanswered, "the kill cut requests in flight"
+    charged = {str(p) for p in storm.acknowledged}
+    charged |= {str(payment_id_for(user, key)) for user, key in storm.unanswered}
+    assert len(charged) == STORM_CLIENTS * STORM_CHARGES
+
+    store = EventSourcedPaymentStore.from_env(persistence_env(postgres_url, tmp_path / "x.db"))
+    try:
+        for payment_id, status in storm.acknowledged.items():
+            payment = store.find(payment_id)
+            assert payment is not None and payment.status.value == status == "succeeded"
+
+        # every client cut off retries with the same key, as the contract says
+        answers = asyncio.run(_retry_all_until_answered(url, storm.unanswered))
+        for (user, key), (status, body) in zip(storm.unanswered, answers, strict=True):
+            assert status == 201, body
+            assert json.loads(body)["paymentId"] == str(payment_id_for(user, key))
+            payment = store.find(payment_id_for(user, key))
+            assert payment is not None and payment.status is PaymentStatus.SUCCEEDED
+    finally:
+        store.close()
+
+    users = [_storm_user(run, n) for n in range(STORM_CLIENTS)]
+    assert eventually(lambda: asyncio.run(_histories(url, users)) == charged, timeout=30)
+
+    listed = httpx.get(f"{stripe_url}/v1/payment_intents", timeout=30).json()["data"]
+    per_payment = Counter(intent["metadata"]["payment_id"] for intent in listed)
+    assert per_payment and max(per_payment.values()) == 1, "no payment was charged twice"
+    assert set(per_payment) == charged
+
+
+class Storm:
+    def __init__(self) -> None:
+        self.acknowledged: dict[UUID, str] = {}
+        self.unanswered: list[tuple[str, str]] = []  # (user, key): the connection was cut
+        self.statuses: Counter[int] = Counter()
+        self.killed = False
+
+
+def _storm_user(run: str, n: int) -> str:
+    return f"storm-user-{run}-{n}"
+
+
+async def _storm(url: str, run: str, kill: Callable[[], None]) -> Storm:
+    """Each client on a connection of its own, started over STORM_RAMP: its charges one after
+    another, each retried with its key after the Retry-After of a 503; a charge whose connection
+    is cut is left for the retries after the storm, and the client goes on on a new connection.
+    `kill` is called once, when a third of the charges are acknowledged."""
+    storm = Storm()
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps(VISA).encode()
+
+    async def client(n: int) -> None:
+        await asyncio.sleep(STORM_RAMP * n / STORM_CLIENTS)
+        user = _storm_user(run, n)
+        token = bearer(user)["Authorization"]
+        reader, writer = await _connect(host, int(port))
+        try:
+            for i in range(STORM_CHARGES):
+                key = f"storm-{run}-{n}-{i}"
+                headers = {"Authorization": token, "Idempotency-Key": key,
+                           "Content-Type": "application/json"}  # fmt: skip
+                request = build_request("POST", "/api/payments/process", headers, body)
+                status, payload = 0, b""  # no answer yet
+                while True:
+                    try:
+                        writer.write(request)
+                        status, retry_after, payload = await _read_answer(reader)
+                    except (ConnectionError, asyncio.IncompleteReadError):
+                        storm.unanswered.append((user, key))
+                        writer.close()
+                        reader, writer = await _connect(host, int(port))
+                        break
+                    storm.statuses[status] += 1
+                    if status != 503:
+                        break
+                    await asyncio.sleep(retry_after)
+                if status == 201:
+                    answer = json.loads(payload)
+                    storm.acknowledged[UUID(answer["paymentId"])] = answer["status"]
+                    if not storm.killed and len(storm.acknowledged) >= STORM_CLIENTS:
+                        storm.killed = True
+                        kill()
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(client(n) for n in range(STORM_CLIENTS)))
+    return storm
+
+
+async def _connect(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A new connection, tried again while the kernel still hands connections to the worker
+    that was killed (its queue of unaccepted ones is reset when it is gone)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return await asyncio.open_connection(host, port)
+        except ConnectionError:
+            assert time.monotonic() < deadline, "no worker took the connection"
+            await asyncio.sleep(0.1)
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, float, bytes]:
+    """The status, Retry-After (0 without one) and body of the next answer."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status, length, retry_after = int(head[9:12]), 0, 0.0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+        elif name.lower() == b"retry-after":
+            retry_after = float(value)
+    return status, retry_after, await reader.readexactly(length)
+
+
+async def _retry_all_until_answered(
+    url: str, cut_off: list[tuple[str, str]]
+) -> list[tuple[int, str]]:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+
+        async def retry(user: str, key: str) -> tuple[int, str]:
+            headers = {**bearer(user), "Idempotency-Key": key}
+            deadline = time.monotonic() + 90  # the dead worker's key lock expires within 60 s
+            while True:
+                try:
+                    answer = await http.post("/api/payments/process", json=VISA, headers=headers)
+                except httpx.TransportError:
+                    answer = None
+                if answer is not None and answer.status_code not in (409, 503):
+                    return answer.status_code, answer.text
+                assert time.monotonic() < deadline, "the retry never got an answer"
+                await asyncio.sleep(0.5)
+
+        return await asyncio.gather(*(retry(user, key) for user, key in cut_off))
+
+
+async def _histories(url: str, users: list[str]) -> set[str]:
+    """Every payment id the users' histories list."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        gate = asyncio.Semaphore(32)
+
+        async def listed(user: str) -> set[str]:
+            async with gate:
+                answer = await http.get("/api/payments/history?limit=100", headers=bearer(user))
+            return {row["id"] for row in answer.json()["payments"]}
+
+        return set().union(*await asyncio.gather(*(listed(user) for user in users)))

@@ -82,8 +82,9 @@ def build_request(method: str, path: str, headers: dict[str, str], body: bytes =
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, float | None]:
-    """The status of the next response, and its Retry-After in seconds (None without one)."""
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, float | None, bytes]:
+    """The status of the next response, its Retry-After in seconds (None without one) and its
+    body."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length, retry_after = 0, None
@@ -92,9 +93,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, float | Non
             length = int(line[15:])
         elif line[:12].lower() == b"retry-after:":
             retry_after = float(line[12:])
-    if length:
-        await reader.readexactly(length)
-    return status, retry_after
+    return status, retry_after, await reader.readexactly(length) if length else b""
 
 
 async def _drive(
@@ -125,7 +124,7 @@ async def _drive(
                 writer.write(requests[i])
                 try:
                     async with asyncio.timeout(timeout):  # no task a request, as wait_for makes
-                        status, retry_after = await _read_response(reader)
+                        status, retry_after, _ = await read_response(reader)
                 except TimeoutError:  # the client gives up and reconnects, as clients do
                     result.timeouts += 1
                     writer.close()
@@ -153,7 +152,7 @@ async def _drive(
         while not done.is_set():
             started = time.perf_counter()
             writer.write(probe)
-            await _read_response(reader)
+            await read_response(reader)
             result.probe_latencies.append(time.perf_counter() - started)
             await asyncio.sleep(0.05)
         writer.close()

@@ -9,15 +9,22 @@ ready every waiting connection (up to 64) is accepted and handed to uvloop as an
 accepted socket: transports, protocols, reading and writing stay uvloop's. This covers a
 server on a bound socket (each worker of `serve --workers N`) and one on an IP address and port
 (a single worker); one on a host name, or with TLS, is uvloop's own.
+
+A protocol may also answer a connection's first request in the pass that accepts it: if an
+instance of the server's protocol has `accept_door()`, the door it returns sees each accepted
+socket before uvloop does (`AcceptDoor`). A worker busy with charges makes passes of tens of
+milliseconds, and a new connection otherwise waits three of them (its task, `connection_made`,
+its first read) before its first request is read at all.
 """
 
 import asyncio
+import contextvars
 import errno
 import ipaddress
 import logging
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import uvloop
 
@@ -27,6 +34,17 @@ PAUSE_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 PAUSE_SECONDS = 1.0
 # Taken at one wake-up at most: a storm is taken in a few passes, each pass kept short.
 ACCEPTS_PER_WAKE_UP = 64
+
+
+class AcceptDoor(Protocol):
+    """Sees each accepted connection before it is opened as a transport."""
+
+    def admit(self, conn: socket.socket) -> contextvars.Context | None:
+        """None: the door answered the connection and closed it. Otherwise the context to
+        open it in (the protocol finds there what the door decided)."""
+
+    def abandon(self, context: contextvars.Context) -> None:
+        """The connection admitted in `context` could not be opened: undo what was decided."""
 
 
 class GreedyServer(asyncio.AbstractServer):
@@ -49,6 +67,8 @@ class GreedyServer(asyncio.AbstractServer):
         self._serving = False
         self._closed = False
         self._connecting: set[asyncio.Task[None]] = set()
+        door = getattr(protocol_factory(), "accept_door", None)  # an instance never connected
+        self._door: AcceptDoor | None = door() if callable(door) else None
 
     def start(self) -> None:
         self._sock.setblocking(False)
@@ -83,15 +103,22 @@ class GreedyServer(asyncio.AbstractServer):
                 conn.close()
                 logger.warning("a connection could not be opened: %s", error)
                 continue
-            task = self._loop.create_task(self._connect(conn))
+            context = None
+            if self._door is not None:
+                context = self._door.admit(conn)
+                if context is None:
+                    continue  # answered and closed by the door
+            task = self._loop.create_task(self._connect(conn, context), context=context)
             self._connecting.add(task)
             task.add_done_callback(self._connecting.discard)
 
-    async def _connect(self, conn: socket.socket) -> None:
+    async def _connect(self, conn: socket.socket, context: contextvars.Context | None) -> None:
         try:
             transport, protocol = await self._loop.connect_accepted_socket(self._factory, conn)
         except Exception as error:  # one connection lost, the server goes on
             conn.close()
+            if self._door is not None and context is not None:
+                self._door.abandon(context)
             logger.warning("a connection could not be opened: %s", error)
             return
         if self._closed:  # the server stopped meanwhile: this one closes as the others do

@@ -163,10 +163,17 @@ class Admission:
 
     @asynccontextmanager
     async def admitted(self, route: str) -> AsyncIterator[Deadline]:
+        """Run one charge or refund within the bound and its deadline, or refuse it now.
+
+        A request the door let in (its `Entry` still held) was counted against the room when
+        it arrived and is admitted: deciding it again here, after the framework's work and
+        whatever started meanwhile, would turn it away late and slowly. Any other request
+        (pipelined, another ASGI server) is decided here."""
         entry = ENTRY.get()
+        let_in = entry is not None and entry.held
         if entry is not None:
             entry.release()
-        if self.full:
+        if not let_in and self.full:
             requests_shed_total.labels(route=route).inc()
             raise ServiceUnavailable(SHED, retry_after=shed_retry_after())
         self.in_flight += 1
@@ -191,6 +198,11 @@ class Entry:
     def __init__(self, admission: Admission) -> None:
         self._admission: Admission | None = admission
         admission.entering += 1
+
+    @property
+    def held(self) -> bool:
+        """Still counted: not yet decided on, and its connection not lost."""
+        return self._admission is not None
 
     def release(self) -> None:
         if self._admission is not None:
@@ -250,7 +262,7 @@ def shed_when_full(admission: Admission) -> Callable[[AppConfig], AppConfig]:
                 if scope["type"] == ScopeType.HTTP
                 else None
             )
-            # Let in by the door (`serve`), it is decided at admission, not here again.
+            # Let in by the door (`serve`): counted there, admitted by the handler.
             if route is None or ENTRY.get() is not None or not admission.full:
                 await app(scope, receive, send)
                 return

@@ -105,7 +105,11 @@ class GreedyServer(asyncio.AbstractServer):
                 continue
             context = None
             if self._door is not None:
-                context = self._door.admit(conn)
+                try:
+                    context = self._door.admit(conn)
+                except Exception:  # the door's fault: the connection is opened as it is
+                    logger.exception("the accept door failed on a connection")
+                    context = contextvars.copy_context()
                 if context is None:
                     continue  # answered and closed by the door
             task = self._loop.create_task(self._connect(conn, context), context=context)

@@ -199,7 +199,11 @@ def served(admission: Admission) -> Iterator[Any]:
         on_app_init=[shed_when_full(admission)],
     )
     config = uvicorn.Config(
-        app, http=AdmittingHttpToolsProtocol, lifespan="off", log_level="warning"
+        app,
+        http=AdmittingHttpToolsProtocol,
+        lifespan="off",
+        log_level="warning",
+        timeout_keep_alive=1,
     )
     config.load()
     loop = GreedyAcceptLoop()
@@ -231,6 +235,61 @@ def test_served_the_first_charge_refused_at_the_door_and_the_connection_serves_t
     assert reached == ["charge 200"], "the refused charge was read and dropped, not run"
     assert admission.entering == 0 and admission.in_flight == 0
     client.close()
+
+
+def test_a_connection_refused_at_the_door_and_left_idle_is_closed_after_the_keep_alive(
+    served: Any, admission: Admission
+) -> None:
+    """As after any answer: the door's refusal arms the connection's keep-alive timer."""
+    loop, port, _ = served
+    admission.in_flight = 1
+    client = socket.create_connection(("127.0.0.1", port))
+    client.sendall(charge())
+    loop.run_until_complete(asyncio.sleep(0.05))
+    assert answers(client) == [503]
+    loop.run_until_complete(asyncio.sleep(1.3))  # the keep-alive is 1 s here
+    client.settimeout(1)
+    assert client.recv(1) == b"", "closed by the server"
+    client.close()
+
+
+def test_a_door_that_fails_leaves_the_connection_to_be_opened_as_it_is() -> None:
+    opened: list[asyncio.BaseTransport] = []
+
+    class Door:
+        def admit(self, conn: socket.socket) -> contextvars.Context | None:
+            raise RuntimeError("a bug in the door")
+
+        def abandon(self, context: contextvars.Context) -> None:
+            raise AssertionError("nothing to undo")
+
+    class Served(asyncio.Protocol):
+        def accept_door(self) -> Door:
+            return Door()
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            opened.append(transport)
+
+    async def connect() -> None:
+        loop = asyncio.get_running_loop()
+        sock = socket.create_server(("127.0.0.1", 0))
+        server = await loop.create_server(Served, sock=sock)
+        client = socket.create_connection(sock.getsockname())
+        client.sendall(charge())
+        for _ in range(100):
+            if opened:
+                break
+            await asyncio.sleep(0.01)
+        client.close()
+        server.close()
+        sock.close()
+
+    loop = GreedyAcceptLoop()
+    try:
+        loop.run_until_complete(connect())
+    finally:
+        loop.close()
+    assert len(opened) == 1
 
 
 def answers(client: socket.socket) -> list[int]:

@@ -51,6 +51,10 @@ PEEK_BYTES = 8192
 ACCEPTED_ENTRY: contextvars.ContextVar[Entry | None] = contextvars.ContextVar(
     "accepted_entry", default=None
 )
+# Whether the accept door answered the connection's first request (refused it).
+ANSWERED_ON_ACCEPT: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "answered_on_accept", default=False
+)
 
 
 def admission_of(app: Any) -> Admission | None:
@@ -83,6 +87,8 @@ class AdmittingHttpToolsProtocol(BoundedHttpToolsProtocol):
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         self._accepted = ACCEPTED_ENTRY.get()
         super().connection_made(transport)
+        if ANSWERED_ON_ACCEPT.get():  # as after any answer: the keep-alive timer is armed
+            self.on_response_complete()
 
     def on_headers_complete(self) -> None:
         route = self._bounded_route()
@@ -242,6 +248,7 @@ class AcceptDoor:
         if not read:  # the client is gone, or the answer did not fit: nothing to go on
             conn.close()
             return None
+        context.run(ANSWERED_ON_ACCEPT.set, True)
         return context
 
     def abandon(self, context: contextvars.Context) -> None:
@@ -274,7 +281,10 @@ class AcceptDoor:
             or not parser.should_keep_alive()
         ):
             return None
-        path = httptools.parse_url(head.url).path.decode("ascii", "replace")
+        try:
+            path = httptools.parse_url(head.url).path.decode("ascii", "replace")
+        except httptools.HttpParserError:
+            return None
         if "%" in path:
             path = urllib.parse.unquote(path)
         route = bounded_route("POST", self._root_path + path)

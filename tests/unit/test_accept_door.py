@@ -217,10 +217,9 @@ def served(admission: Admission) -> Iterator[Any]:
     loop.close()
 
 
-def test_served_the_first_charge_refused_at_the_door_and_the_connection_serves_the_next(
-    served: Any, admission: Admission
-) -> None:
-    loop, port, reached = served
+def refused_at_the_door(served: Any, admission: Admission) -> socket.socket:
+    """A client whose first charge was refused at capacity, by the door."""
+    loop, port, _ = served
     admission.in_flight = 1
     # Sent before the server's loop runs again: there whole when the connection is accepted.
     client = socket.create_connection(("127.0.0.1", port))
@@ -228,6 +227,14 @@ def test_served_the_first_charge_refused_at_the_door_and_the_connection_serves_t
     client.sendall(charge())
     loop.run_until_complete(asyncio.sleep(0.05))
     assert answers(client) == [503]
+    return client
+
+
+def test_served_the_first_charge_refused_at_the_door_and_the_connection_serves_the_next(
+    served: Any, admission: Admission
+) -> None:
+    loop, _, reached = served
+    client = refused_at_the_door(served, admission)
     admission.in_flight = 0  # room again for the client's next charge
     client.sendall(charge(b'{"amount": 200}'))
     loop.run_until_complete(asyncio.sleep(0.05))
@@ -241,12 +248,8 @@ def test_a_connection_refused_at_the_door_and_left_idle_is_closed_after_the_keep
     served: Any, admission: Admission
 ) -> None:
     """As after any answer: the door's refusal arms the connection's keep-alive timer."""
-    loop, port, _ = served
-    admission.in_flight = 1
-    client = socket.create_connection(("127.0.0.1", port))
-    client.sendall(charge())
-    loop.run_until_complete(asyncio.sleep(0.05))
-    assert answers(client) == [503]
+    loop, _, _ = served
+    client = refused_at_the_door(served, admission)
     loop.run_until_complete(asyncio.sleep(1.3))  # the keep-alive is 1 s here
     client.settimeout(1)
     assert client.recv(1) == b"", "closed by the server"

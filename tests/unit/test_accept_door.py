@@ -89,12 +89,24 @@ def answer(client: socket.socket) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        b"/api/payments/process",
+        b"/api/payments/refund",
+        b"/api/payments/process/",
+        b"/api/payments/proce%73s",
+        b"/api/payments/refund?x=1",
+    ],
+    ids=["charge", "refund", "trailing-slash", "percent-encoded", "query"],
+)
 def test_at_capacity_a_first_charge_that_arrived_whole_is_refused_as_it_is_accepted(
-    door: AcceptDoor, admission: Admission, accepted: Any
+    door: AcceptDoor, admission: Admission, accepted: Any, path: bytes
 ) -> None:
     admission.in_flight = 1
     next_request = b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"
-    client, conn = accepted(charge() + next_request)
+    request = charge(path=path)
+    client, conn = accepted(request + next_request)
     context = door.admit(conn)
     assert context is not None, "the connection goes on"
     assert context.get(ACCEPTED_ENTRY) is None, "nothing let in"

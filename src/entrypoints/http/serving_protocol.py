@@ -158,10 +158,7 @@ class AdmittingHttpToolsProtocol(BoundedHttpToolsProtocol):
             return None  # pipelined: answers go in order, the middleware refuses it
         if self.parser.should_upgrade():
             return None
-        path = httptools.parse_url(self.url).path.decode("ascii")
-        if "%" in path:
-            path = urllib.parse.unquote(path)
-        return bounded_route("POST", self.root_path + path)
+        return bounded_post(self.root_path, self.url)
 
     def _refuse(self, route: str) -> None:
         # With `Expect: 100-continue` the body will not come: the connection cannot be reused.
@@ -175,6 +172,16 @@ class AdmittingHttpToolsProtocol(BoundedHttpToolsProtocol):
         if not keep_alive:
             self.transport.close()
         self.on_response_complete()  # reading resumes; the keep-alive timer is armed
+
+
+def bounded_post(root_path: str, url: bytes) -> str | None:
+    """The bounded route (`process`, `refund`) a `POST` to `url` is for, in any spelling
+    (trailing slash, percent-encoded, a query), or None. A URL that does not parse raises
+    `httptools.HttpParserError`; one that parses is ASCII."""
+    path = httptools.parse_url(url).path.decode("ascii")
+    if "%" in path:
+        path = urllib.parse.unquote(path)
+    return bounded_route("POST", root_path + path)
 
 
 def refusal(default_headers: list[tuple[bytes, bytes]], keep_alive: bool) -> bytes:
@@ -282,12 +289,9 @@ class AcceptDoor:
         ):
             return None
         try:
-            path = httptools.parse_url(head.url).path.decode("ascii", "replace")
+            route = bounded_post(self._root_path, head.url)
         except httptools.HttpParserError:
             return None
-        if "%" in path:
-            path = urllib.parse.unquote(path)
-        route = bounded_route("POST", self._root_path + path)
         return None if route is None else (route, size)
 
 

@@ -51,17 +51,33 @@ class Server:
 
 def listening_sockets(port: int) -> int:
     """How many TCP sockets listen on this port (from /proc/net/tcp and tcp6)."""
+    return sum(1 for _, listening in _tcp_sockets(port) if listening)
+
+
+def client_connections(pid: int, port: int) -> int:
+    """How many connections to this port (a listening socket not counted) process `pid` holds."""
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            held.add(target.removeprefix("socket:[").removesuffix("]"))
+    return sum(1 for inode, listening in _tcp_sockets(port) if not listening and inode in held)
+
+
+def _tcp_sockets(port: int) -> Iterator[tuple[str, bool]]:
+    """(inode, listening) of each TCP socket whose local port is `port`."""
     hex_port = f":{port:04X}"
-    count = 0
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         path = Path(table)
         if not path.exists():
             continue
         for line in path.read_text().splitlines()[1:]:
             fields = line.split()
-            if fields[1].endswith(hex_port) and fields[3] == "0A":  # 0A: LISTEN
-                count += 1
-    return count
+            if fields[1].endswith(hex_port):
+                yield fields[9], fields[3] == "0A"  # 0A: LISTEN
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:

@@ -22,7 +22,7 @@ from uuid import UUID
 import httpx
 import pytest
 from bench.loadgen import build_request, read_response
-from bench.servers import running
+from bench.servers import client_connections, listening_sockets, running
 from bench.stripe_workload import standin_command
 
 from adapters.eventstore import EventSourcedPaymentStore, persistence_env
@@ -90,7 +90,10 @@ def _two_workers(
             url = f"http://127.0.0.1:{port}"
             up = eventually(lambda: _live(url), timeout=30)
             assert up, (tmp_path / "serve.log").read_text()[-2000:]
-            assert eventually(lambda: len(worker_pids(process)) == 2, timeout=30)
+            # a worker listens once its application has started: until both do, every new
+            # connection (and a kept-alive one stays) goes to the first
+            assert eventually(lambda: listening_sockets(port) == 2, timeout=30)
+            assert len(worker_pids(process)) == 2
             yield url, process
         finally:
             process.terminate()
@@ -170,10 +173,18 @@ def test_a_worker_killed_under_a_storm_of_1024_clients_loses_nothing_and_charges
     cut off retries with its key and gets its payment; Stripe made one PaymentIntent a payment."""
     url, master, stripe_url = serving_two_workers_at_stripes_latency
     run = uuid.uuid4().hex[:8]  # Redis outlives the database: keys of this run only
-    victim = worker_pids(master)[0]
-    storm = asyncio.run(_storm(url, run, lambda: os.kill(victim, signal.SIGKILL)))
+    port = int(url.rsplit(":", 1)[1])
+    held: dict[int, int] = {}
+
+    def kill_the_busier_worker() -> None:
+        # the one holding more clients' connections is killed: the kill cuts the most
+        held.update({pid: client_connections(pid, port) for pid in worker_pids(master)})
+        os.kill(max(held, key=held.__getitem__), signal.SIGKILL)
+
+    storm = asyncio.run(_storm(url, run, kill_the_busier_worker))
 
     assert storm.killed, "the load did not get going"
+    assert min(held.values()) > 0, f"both workers took clients: {held}"
     assert storm.statuses[503] > 0, "the storm never went past what the workers admit"
     assert set(storm.statuses) <= {201, 503}, storm.statuses
     assert storm.unanswered, "the kill cut requests in flight"

@@ -14,7 +14,9 @@ A protocol may also answer a connection's first request in the pass that accepts
 instance of the server's protocol has `accept_door()`, the door it returns sees each accepted
 socket before uvloop does (`AcceptDoor`). A worker busy with charges makes passes of tens of
 milliseconds, and a new connection otherwise waits three of them (its task, `connection_made`,
-its first read) before its first request is read at all.
+its first read) before its first request is read at all. A connection accepted before its
+client's first bytes arrived is watched until they do, and shown to the door then: in the
+pass that reads them, not three passes later.
 """
 
 import asyncio
@@ -67,6 +69,7 @@ class GreedyServer(asyncio.AbstractServer):
         self._serving = False
         self._closed = False
         self._connecting: set[asyncio.Task[None]] = set()
+        self._waiting: dict[int, socket.socket] = {}  # accepted, their first bytes not yet come
         door = getattr(protocol_factory(), "accept_door", None)  # an instance never connected
         self._door: AcceptDoor | None = door() if callable(door) else None
 
@@ -103,18 +106,42 @@ class GreedyServer(asyncio.AbstractServer):
                 conn.close()
                 logger.warning("a connection could not be opened: %s", error)
                 continue
-            context = None
-            if self._door is not None:
-                try:
-                    context = self._door.admit(conn)
-                except Exception:  # the door's fault: the connection is opened as it is
-                    logger.exception("the accept door failed on a connection")
-                    context = contextvars.copy_context()
-                if context is None:
-                    continue  # answered and closed by the door
-            task = self._loop.create_task(self._connect(conn, context), context=context)
-            self._connecting.add(task)
-            task.add_done_callback(self._connecting.discard)
+            if self._door is not None and not _has_arrived(conn):
+                self._watch(conn)
+            else:
+                self._let_in(conn)
+
+    def _let_in(self, conn: socket.socket) -> None:
+        """Past the door, if there is one; then opened as a transport of uvloop's."""
+        context = None
+        if self._door is not None:
+            try:
+                context = self._door.admit(conn)
+            except Exception:  # the door's fault: the connection is opened as it is
+                logger.exception("the accept door failed on a connection")
+                context = contextvars.copy_context()
+            if context is None:
+                return  # answered and closed by the door
+        task = self._loop.create_task(self._connect(conn, context), context=context)
+        self._connecting.add(task)
+        task.add_done_callback(self._connecting.discard)
+
+    def _watch(self, conn: socket.socket) -> None:
+        """Until the client's first bytes (or its end) arrive; then past the door."""
+        fd = conn.fileno()
+        try:
+            self._loop.add_reader(fd, self._first_bytes, fd)
+        except Exception:  # cannot be watched: opened as it is, its request decided on reading
+            logger.exception("a new connection could not be watched")
+            self._let_in(conn)
+            return
+        self._waiting[fd] = conn
+
+    def _first_bytes(self, fd: int) -> None:
+        self._loop.remove_reader(fd)
+        conn = self._waiting.pop(fd, None)
+        if conn is not None:
+            self._let_in(conn)
 
     async def _connect(self, conn: socket.socket, context: contextvars.Context | None) -> None:
         try:
@@ -133,10 +160,15 @@ class GreedyServer(asyncio.AbstractServer):
                 transport.close()
 
     def close(self) -> None:
-        """Stop accepting. The open connections are the caller's to close, and so is the
-        socket, unless this server made it."""
+        """Stop accepting, and close the connections whose first bytes have not come. The
+        open connections are the caller's to close, and so is the socket, unless this server
+        made it."""
         self._stop_accepting()
         self._closed = True
+        for fd, conn in self._waiting.items():  # nothing sent on them: closed as idle ones are
+            self._loop.remove_reader(fd)
+            conn.close()
+        self._waiting.clear()
         if self._owns_socket:
             self._sock.close()
 
@@ -193,6 +225,18 @@ class GreedyAcceptLoop(uvloop.Loop):  # type: ignore[misc]
         server = GreedyServer(self, protocol_factory, sock, backlog, owns_socket=owned)
         server.start()
         return server
+
+
+def _has_arrived(conn: socket.socket) -> bool:
+    """Whether the client sent something, or closed, or the connection failed: whether reading
+    would tell anything now."""
+    try:
+        conn.recv(1, socket.MSG_PEEK)
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _ip_literal(host: Any) -> bool:

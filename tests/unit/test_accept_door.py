@@ -359,3 +359,117 @@ def test_a_charge_the_door_let_in_is_admitted_though_the_room_was_taken_meanwhil
         protocol.connection_lost(None)
     finally:
         loop.close()
+
+
+class Watched:
+    """A server on `serve`'s loop whose door lets every connection in, noting what it found
+    there as it did, and whose protocol notes what it was given."""
+
+    def __init__(self) -> None:
+        self.shown: list[bytes] = []  # what the door found on each connection
+        self.received: list[bytes] = []
+        self.lost = 0
+        watched = self
+
+        class Door:
+            def admit(self, conn: socket.socket) -> contextvars.Context | None:
+                watched.shown.append(unread(conn))
+                return contextvars.copy_context()
+
+            def abandon(self, context: contextvars.Context) -> None:
+                raise AssertionError("every connection opens")
+
+        class Served(asyncio.Protocol):
+            def accept_door(self) -> Door:
+                return Door()
+
+            def data_received(self, data: bytes) -> None:
+                watched.received.append(data)
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                watched.lost += 1
+
+        self.protocol = Served
+
+
+def on_the_greedy_loop(scenario: Any) -> None:
+    loop = GreedyAcceptLoop()
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+
+
+def test_a_connection_accepted_before_its_first_request_came_is_shown_to_the_door_with_it() -> None:
+    watched = Watched()
+
+    async def scenario() -> None:
+        sock = socket.create_server(("127.0.0.1", 0))
+        server = await asyncio.get_running_loop().create_server(watched.protocol, sock=sock)
+        client = socket.create_connection(sock.getsockname())
+        await asyncio.sleep(0.05)  # accepted meanwhile, nothing sent yet
+        assert watched.shown == [], "not shown to the door with nothing to decide on"
+        client.sendall(charge())
+        await asyncio.sleep(0.05)
+        assert watched.shown == [charge()], "shown once its request came"
+        assert b"".join(watched.received) == charge(), "then opened, the request read there"
+        client.close()
+        server.close()
+        sock.close()
+
+    on_the_greedy_loop(scenario)
+
+
+def test_a_connection_closed_before_it_sent_anything_is_opened_and_lost() -> None:
+    watched = Watched()
+
+    async def scenario() -> None:
+        sock = socket.create_server(("127.0.0.1", 0))
+        server = await asyncio.get_running_loop().create_server(watched.protocol, sock=sock)
+        client = socket.create_connection(sock.getsockname())
+        await asyncio.sleep(0.05)
+        client.close()
+        await asyncio.sleep(0.05)
+        assert watched.shown == [b""] and watched.lost == 1
+        server.close()
+        sock.close()
+
+    on_the_greedy_loop(scenario)
+
+
+def test_a_server_closed_while_a_connection_had_sent_nothing_closes_it() -> None:
+    watched = Watched()
+
+    async def scenario() -> None:
+        sock = socket.create_server(("127.0.0.1", 0))
+        server = await asyncio.get_running_loop().create_server(watched.protocol, sock=sock)
+        client = socket.create_connection(sock.getsockname())
+        client.settimeout(5)
+        await asyncio.sleep(0.05)
+        server.close()
+        await server.wait_closed()
+        assert client.recv(1) == b"", "closed by the server"
+        assert watched.shown == []
+        client.close()
+        sock.close()
+
+    on_the_greedy_loop(scenario)
+
+
+def test_served_a_first_charge_sent_after_the_accept_is_refused_and_the_connection_goes_on(
+    served: Any, admission: Admission
+) -> None:
+    loop, port, reached = served
+    admission.in_flight = 1
+    client = socket.create_connection(("127.0.0.1", port))
+    client.settimeout(5)
+    loop.run_until_complete(asyncio.sleep(0.05))  # accepted before the charge was sent
+    client.sendall(charge())
+    loop.run_until_complete(asyncio.sleep(0.05))
+    assert answers(client) == [503]
+    admission.in_flight = 0
+    client.sendall(charge(b'{"amount": 300}'))
+    loop.run_until_complete(asyncio.sleep(0.05))
+    assert answers(client) == [201]
+    assert reached == ["charge 300"]
+    client.close()

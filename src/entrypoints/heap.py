@@ -11,7 +11,7 @@ import gc
 # The young generation is collected once 2,000 more objects are alive (Python's default is
 # 700): a few milliseconds each. Python counts an object freed in an older generation against the
 # young one's count, so with 10,000 the young generation held 40,000-65,000 objects by the time
-# it was collected: pauses of 20-67 ms. The middle generation is collected after 1,000 young
+# it was collected: pauses of 20-48 ms. The middle generation is collected after 1,000 young
 # collections, not 10: about once a minute at that load, a pause of 5-35 ms. Full collections
 # keep Python's rule (after 10 middle ones, once a quarter more objects have lived long).
 YOUNG_THRESHOLD = 2_000

@@ -3,11 +3,12 @@ connection is accepted, is decided in that pass of the loop: refused at capacity
 connection then goes on), or let in with its room held until the handler admits it."""
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -391,6 +392,21 @@ class Watched:
 
         self.protocol = Served
 
+    @contextlib.asynccontextmanager
+    async def accepted(self) -> AsyncIterator[tuple[asyncio.AbstractServer, socket.socket]]:
+        """The server on the running loop, and a client it has accepted, nothing sent yet."""
+        sock = socket.create_server(("127.0.0.1", 0))
+        server = await asyncio.get_running_loop().create_server(self.protocol, sock=sock)
+        client = socket.create_connection(sock.getsockname())
+        client.settimeout(5)
+        await asyncio.sleep(0.05)  # accepted meanwhile
+        try:
+            yield server, client
+        finally:
+            client.close()
+            server.close()
+            sock.close()
+
 
 def on_the_greedy_loop(scenario: Any) -> None:
     loop = GreedyAcceptLoop()
@@ -404,18 +420,12 @@ def test_a_connection_accepted_before_its_first_request_came_is_shown_to_the_doo
     watched = Watched()
 
     async def scenario() -> None:
-        sock = socket.create_server(("127.0.0.1", 0))
-        server = await asyncio.get_running_loop().create_server(watched.protocol, sock=sock)
-        client = socket.create_connection(sock.getsockname())
-        await asyncio.sleep(0.05)  # accepted meanwhile, nothing sent yet
-        assert watched.shown == [], "not shown to the door with nothing to decide on"
-        client.sendall(charge())
-        await asyncio.sleep(0.05)
-        assert watched.shown == [charge()], "shown once its request came"
-        assert b"".join(watched.received) == charge(), "then opened, the request read there"
-        client.close()
-        server.close()
-        sock.close()
+        async with watched.accepted() as (_, client):
+            assert watched.shown == [], "not shown to the door with nothing to decide on"
+            client.sendall(charge())
+            await asyncio.sleep(0.05)
+            assert watched.shown == [charge()], "shown once its request came"
+            assert b"".join(watched.received) == charge(), "then opened, the request read there"
 
     on_the_greedy_loop(scenario)
 
@@ -424,15 +434,10 @@ def test_a_connection_closed_before_it_sent_anything_is_opened_and_lost() -> Non
     watched = Watched()
 
     async def scenario() -> None:
-        sock = socket.create_server(("127.0.0.1", 0))
-        server = await asyncio.get_running_loop().create_server(watched.protocol, sock=sock)
-        client = socket.create_connection(sock.getsockname())
-        await asyncio.sleep(0.05)
-        client.close()
-        await asyncio.sleep(0.05)
-        assert watched.shown == [b""] and watched.lost == 1
-        server.close()
-        sock.close()
+        async with watched.accepted() as (_, client):
+            client.close()
+            await asyncio.sleep(0.05)
+            assert watched.shown == [b""] and watched.lost == 1
 
     on_the_greedy_loop(scenario)
 
@@ -441,17 +446,11 @@ def test_a_server_closed_while_a_connection_had_sent_nothing_closes_it() -> None
     watched = Watched()
 
     async def scenario() -> None:
-        sock = socket.create_server(("127.0.0.1", 0))
-        server = await asyncio.get_running_loop().create_server(watched.protocol, sock=sock)
-        client = socket.create_connection(sock.getsockname())
-        client.settimeout(5)
-        await asyncio.sleep(0.05)
-        server.close()
-        await server.wait_closed()
-        assert client.recv(1) == b"", "closed by the server"
-        assert watched.shown == []
-        client.close()
-        sock.close()
+        async with watched.accepted() as (server, client):
+            server.close()
+            await server.wait_closed()
+            assert client.recv(1) == b"", "closed by the server"
+            assert watched.shown == []
 
     on_the_greedy_loop(scenario)
 

@@ -235,7 +235,7 @@ def _has_arrived(conn: socket.socket) -> bool:
     except (BlockingIOError, InterruptedError):
         return False
     except OSError:
-        return True
+        pass  # reset or failed: opening it tells the protocol
     return True
 
 

@@ -3,12 +3,11 @@ connection is accepted, is decided in that pass of the loop: refused at capacity
 connection then goes on), or let in with its room held until the handler admits it."""
 
 import asyncio
-import contextlib
 import contextvars
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -286,26 +285,41 @@ def test_a_door_that_fails_leaves_the_connection_to_be_opened_as_it_is() -> None
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             opened.append(transport)
 
-    async def connect() -> None:
-        loop = asyncio.get_running_loop()
-        sock = socket.create_server(("127.0.0.1", 0))
-        server = await loop.create_server(Served, sock=sock)
-        client = socket.create_connection(sock.getsockname())
+    async def steps(_: asyncio.AbstractServer, client: socket.socket) -> None:
         client.sendall(charge())
         for _ in range(100):
             if opened:
                 break
             await asyncio.sleep(0.01)
-        client.close()
-        server.close()
-        sock.close()
+
+    on_the_greedy_loop(Served, steps)
+    assert len(opened) == 1
+
+
+Steps = Callable[[asyncio.AbstractServer, socket.socket], Awaitable[None]]
+
+
+def on_the_greedy_loop(protocol: Callable[[], asyncio.BaseProtocol], steps: Steps) -> None:
+    """On `serve`'s loop: a server of `protocol` and a client connected to it; then
+    `steps(server, client)`, awaited, and both closed."""
+
+    async def scenario() -> None:
+        sock = socket.create_server(("127.0.0.1", 0))
+        server = await asyncio.get_running_loop().create_server(protocol, sock=sock)
+        client = socket.create_connection(sock.getsockname())
+        client.settimeout(5)
+        try:
+            await steps(server, client)
+        finally:
+            client.close()
+            server.close()
+            sock.close()
 
     loop = GreedyAcceptLoop()
     try:
-        loop.run_until_complete(connect())
+        loop.run_until_complete(scenario())
     finally:
         loop.close()
-    assert len(opened) == 1
 
 
 def answers(client: socket.socket) -> list[int]:
@@ -392,67 +406,52 @@ class Watched:
 
         self.protocol = Served
 
-    @contextlib.asynccontextmanager
-    async def accepted(self) -> AsyncIterator[tuple[asyncio.AbstractServer, socket.socket]]:
-        """The server on the running loop, and a client it has accepted, nothing sent yet."""
-        sock = socket.create_server(("127.0.0.1", 0))
-        server = await asyncio.get_running_loop().create_server(self.protocol, sock=sock)
-        client = socket.create_connection(sock.getsockname())
-        client.settimeout(5)
-        await asyncio.sleep(0.05)  # accepted meanwhile
-        try:
-            yield server, client
-        finally:
-            client.close()
-            server.close()
-            sock.close()
+    def after_the_accept(self, steps: Steps) -> None:
+        """On `serve`'s loop: the server, and a client it has accepted with nothing sent yet;
+        then `steps(server, client)`, awaited."""
+
+        async def accepted(server: asyncio.AbstractServer, client: socket.socket) -> None:
+            await asyncio.sleep(0.05)  # accepted meanwhile
+            await steps(server, client)
+
+        on_the_greedy_loop(self.protocol, accepted)
 
 
-def on_the_greedy_loop(scenario: Any) -> None:
-    loop = GreedyAcceptLoop()
-    try:
-        loop.run_until_complete(scenario())
-    finally:
-        loop.close()
+@pytest.fixture
+def watched() -> Watched:
+    return Watched()
 
 
-def test_a_connection_accepted_before_its_first_request_came_is_shown_to_the_door_with_it() -> None:
-    watched = Watched()
+def test_a_connection_accepted_before_its_first_request_came_is_shown_to_the_door_with_it(
+    watched: Watched,
+) -> None:
+    async def steps(_: asyncio.AbstractServer, client: socket.socket) -> None:
+        assert watched.shown == [], "not shown to the door with nothing to decide on"
+        client.sendall(charge())
+        await asyncio.sleep(0.05)
 
-    async def scenario() -> None:
-        async with watched.accepted() as (_, client):
-            assert watched.shown == [], "not shown to the door with nothing to decide on"
-            client.sendall(charge())
-            await asyncio.sleep(0.05)
-            assert watched.shown == [charge()], "shown once its request came"
-            assert b"".join(watched.received) == charge(), "then opened, the request read there"
-
-    on_the_greedy_loop(scenario)
-
-
-def test_a_connection_closed_before_it_sent_anything_is_opened_and_lost() -> None:
-    watched = Watched()
-
-    async def scenario() -> None:
-        async with watched.accepted() as (_, client):
-            client.close()
-            await asyncio.sleep(0.05)
-            assert watched.shown == [b""] and watched.lost == 1
-
-    on_the_greedy_loop(scenario)
+    watched.after_the_accept(steps)
+    assert watched.shown == [charge()], "shown once its request came"
+    assert b"".join(watched.received) == charge(), "then opened, the request read there"
 
 
-def test_a_server_closed_while_a_connection_had_sent_nothing_closes_it() -> None:
-    watched = Watched()
+def test_a_connection_closed_before_it_sent_anything_is_opened_and_lost(watched: Watched) -> None:
+    async def steps(_: asyncio.AbstractServer, client: socket.socket) -> None:
+        client.close()
+        await asyncio.sleep(0.05)
 
-    async def scenario() -> None:
-        async with watched.accepted() as (server, client):
-            server.close()
-            await server.wait_closed()
-            assert client.recv(1) == b"", "closed by the server"
-            assert watched.shown == []
+    watched.after_the_accept(steps)
+    assert watched.shown == [b""] and watched.lost == 1
 
-    on_the_greedy_loop(scenario)
+
+def test_a_server_closed_while_a_connection_had_sent_nothing_closes_it(watched: Watched) -> None:
+    async def steps(server: asyncio.AbstractServer, client: socket.socket) -> None:
+        server.close()
+        await server.wait_closed()
+        assert client.recv(1) == b"", "closed by the server"
+
+    watched.after_the_accept(steps)
+    assert watched.shown == []
 
 
 def test_served_a_first_charge_sent_after_the_accept_is_refused_and_the_connection_goes_on(

@@ -229,24 +229,31 @@ def served(admission: Admission) -> Iterator[Any]:
     loop.close()
 
 
-def refused_at_the_door(served: Any, admission: Admission) -> socket.socket:
-    """A client whose first charge was refused at capacity, by the door."""
+def refused_at_the_door(
+    served: Any, admission: Admission, *, sent_after_the_accept: bool = False
+) -> socket.socket:
+    """A client whose first charge was refused at capacity, by the door: there whole when the
+    connection was accepted, or sent once it had been (the connection watched till then)."""
     loop, port, _ = served
     admission.in_flight = 1
-    # Sent before the server's loop runs again: there whole when the connection is accepted.
     client = socket.create_connection(("127.0.0.1", port))
     client.settimeout(5)
+    if sent_after_the_accept:
+        loop.run_until_complete(asyncio.sleep(0.05))  # accepted, nothing sent yet
+    # Otherwise sent before the server's loop runs again.
     client.sendall(charge())
     loop.run_until_complete(asyncio.sleep(0.05))
     assert answers(client) == [503]
     return client
 
 
+@pytest.mark.parametrize("sent_after_the_accept", [False, True], ids=["with", "after"])
 def test_served_the_first_charge_refused_at_the_door_and_the_connection_serves_the_next(
-    served: Any, admission: Admission
+    served: Any, admission: Admission, sent_after_the_accept: bool
 ) -> None:
+    """The first charge refused, whether it came with the connection or after its accept."""
     loop, _, reached = served
-    client = refused_at_the_door(served, admission)
+    client = refused_at_the_door(served, admission, sent_after_the_accept=sent_after_the_accept)
     admission.in_flight = 0  # room again for the client's next charge
     client.sendall(charge(b'{"amount": 200}'))
     loop.run_until_complete(asyncio.sleep(0.05))
@@ -452,22 +459,3 @@ def test_a_server_closed_while_a_connection_had_sent_nothing_closes_it(watched: 
 
     watched.after_the_accept(steps)
     assert watched.shown == []
-
-
-def test_served_a_first_charge_sent_after_the_accept_is_refused_and_the_connection_goes_on(
-    served: Any, admission: Admission
-) -> None:
-    loop, port, reached = served
-    admission.in_flight = 1
-    client = socket.create_connection(("127.0.0.1", port))
-    client.settimeout(5)
-    loop.run_until_complete(asyncio.sleep(0.05))  # accepted before the charge was sent
-    client.sendall(charge())
-    loop.run_until_complete(asyncio.sleep(0.05))
-    assert answers(client) == [503]
-    admission.in_flight = 0
-    client.sendall(charge(b'{"amount": 300}'))
-    loop.run_until_complete(asyncio.sleep(0.05))
-    assert answers(client) == [201]
-    assert reached == ["charge 300"]
-    client.close()

@@ -132,7 +132,9 @@ def report_rows(results: dict[str, Any], simulated_rate: float | None) -> list[R
             (
                 f"stripe {latency}s, {clients} clients (ramp {ramp}s): charges/s",
                 f"{rate:.0f}",
-                f"min(sim {simulated_rate or 0:.0f}, ideal {ideal:.0f})",
+                f"min(sim {simulated_rate:.0f}, ideal {ideal:.0f})"
+                if simulated_rate
+                else f"ideal {ideal:.0f} (sim not run)",
                 f"{rate / ceiling:.2f}x" if ceiling else "-",
                 ">= 0.8x" if few else "",
                 str(rate >= 0.8 * ceiling) if few else "",

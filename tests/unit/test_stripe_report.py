@@ -1,0 +1,49 @@
+"""The Stripe workload's printed figures: the 128-client rate against the right ceiling."""
+
+from typing import Any
+
+from bench.stripe_workload import report_rows
+
+
+def results(rate: float, clients: int = 128) -> dict[str, Any]:
+    return {
+        "latency_s": 0.3,
+        "deadline_s": 10.0,
+        "ramp_s": 0.3,
+        str(clients): {
+            "charges_per_second": rate,
+            "ideal_per_second": round(clients / 0.3, 1),
+            "by_status": {"201": {"count": 1536, "p50_ms": 310.0, "p99_ms": 370.0,
+                                  "max_ms": 380.0}},
+            "statuses": {"201": 1536},
+            "timeouts": 0,
+            "shed": 0,
+            "shed_first_max_ms": 0.0,
+            "shed_later_max_ms": 0.0,
+            "live_p99_ms": 10.0,
+            "live_max_ms": 11.0,
+            "client_lag_p99_ms": 1.0,
+            "client_lag_max_ms": 2.0,
+            "errors_by_code": {},
+        },
+    }  # fmt: skip
+
+
+def rate_row(rows: list[tuple[str, ...]]) -> tuple[str, ...]:
+    return next(row for row in rows if row[0].endswith("charges/s"))
+
+
+def test_without_a_simulated_run_the_rate_is_held_to_the_ideal_and_says_so() -> None:
+    row = rate_row(report_rows(results(380.0), None))
+    assert row[1:] == ("380", "ideal 427 (sim not run)", "0.89x", ">= 0.8x", "True")
+
+
+def test_a_simulated_rate_below_the_ideal_is_the_ceiling() -> None:
+    row = rate_row(report_rows(results(300.0), 350.0))
+    assert row[2] == "min(sim 350, ideal 427)"
+    assert row[3:] == ("0.86x", ">= 0.8x", "True")
+
+
+def test_a_rate_under_four_fifths_of_the_ceiling_is_not_met() -> None:
+    row = rate_row(report_rows(results(300.0), None))
+    assert row[3:] == ("0.70x", ">= 0.8x", "False")

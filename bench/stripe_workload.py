@@ -124,7 +124,11 @@ def report_rows(results: dict[str, Any], simulated_rate: float | None) -> list[R
             continue
         few = int(clients) <= 128  # the targets differ for 128 and 1,024 clients
         rate, ideal = figures["charges_per_second"], figures["ideal_per_second"]
-        ceiling = min(simulated_rate, ideal) if simulated_rate else ideal
+        ceiling, baseline = (
+            (min(simulated_rate, ideal), f"min(sim {simulated_rate:.0f}, ideal {ideal:.0f})")
+            if simulated_rate
+            else (ideal, f"ideal {ideal:.0f} (sim not run)")
+        )
         charged = figures["by_status"].get("201", {})
         slowest = charged.get("max_ms") or 0.0
         within = 5000.0 if few else deadline_ms
@@ -132,9 +136,7 @@ def report_rows(results: dict[str, Any], simulated_rate: float | None) -> list[R
             (
                 f"stripe {latency}s, {clients} clients (ramp {ramp}s): charges/s",
                 f"{rate:.0f}",
-                f"min(sim {simulated_rate:.0f}, ideal {ideal:.0f})"
-                if simulated_rate
-                else f"ideal {ideal:.0f} (sim not run)",
+                baseline,
                 f"{rate / ceiling:.2f}x" if ceiling else "-",
                 ">= 0.8x" if few else "",
                 str(rate >= 0.8 * ceiling) if few else "",

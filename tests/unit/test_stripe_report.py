@@ -5,7 +5,8 @@ from typing import Any
 from bench.stripe_workload import report_rows
 
 
-def results(rate: float, clients: int = 128) -> dict[str, Any]:
+def results(rate: float, clients: int = 128, **figures: Any) -> dict[str, Any]:
+    """One client count's figures, as `measure` returns them; `figures` replaces some."""
     return {
         "latency_s": 0.3,
         "deadline_s": 10.0,
@@ -25,12 +26,18 @@ def results(rate: float, clients: int = 128) -> dict[str, Any]:
             "client_lag_p99_ms": 1.0,
             "client_lag_max_ms": 2.0,
             "errors_by_code": {},
+            **figures,
         },
     }  # fmt: skip
 
 
+def row(rows: list[tuple[str, ...]], figure: str) -> tuple[str, ...]:
+    """The first row whose name holds `figure`."""
+    return next(each for each in rows if figure in each[0])
+
+
 def rate_row(rows: list[tuple[str, ...]]) -> tuple[str, ...]:
-    return next(row for row in rows if row[0].endswith("charges/s"))
+    return row(rows, "charges/s")
 
 
 def test_without_a_simulated_run_the_rate_is_held_to_the_ideal_and_says_so() -> None:
@@ -47,3 +54,17 @@ def test_a_simulated_rate_below_the_ideal_is_the_ceiling() -> None:
 def test_a_rate_under_four_fifths_of_the_ceiling_is_not_met() -> None:
     row = rate_row(report_rows(results(300.0), None))
     assert row[3:] == ("0.70x", ">= 0.8x", "False")
+
+
+def test_at_1024_clients_refusals_are_held_to_50_ms_and_the_rate_to_no_target() -> None:
+    shed = {"count": 4000, "p50_ms": 6.0, "p99_ms": 40.0, "max_ms": 52.0}
+    charged = {"count": 7600, "p50_ms": 330.0, "p99_ms": 700.0, "max_ms": 880.0}
+    rows = report_rows(
+        results(600.0, 1024, by_status={"201": charged, "503": shed},
+                statuses={"201": 7600, "503": 4000}, shed=4000),
+        None,
+    )  # fmt: skip
+    assert rate_row(rows)[4:] == ("", ""), "no rate target with 1,024 clients"
+    assert row(rows, "statuses")[4:] == ("201 or 503", "True")
+    assert row(rows, "shed 503")[4:] == ("max <= 50", "False"), "a refusal took 52 ms"
+    assert row(rows, "201 p50")[4:] == ("max <= 10000", "True"), "within the deadline"

@@ -15,6 +15,7 @@ from domain.card_data import (
     looks_like_card_number,
     passes_luhn,
 )
+from domain.errors import InvalidInput
 
 CARD = "4111111111111111"
 
@@ -65,6 +66,18 @@ def test_random_uuid_keys_are_accepted(value: uuid.UUID) -> None:
 @settings(max_examples=500)
 def test_random_hex_keys_are_accepted(raw: bytes) -> None:
     assert validate_idempotency_key(raw.hex()) == raw.hex()
+
+
+@pytest.mark.parametrize("key", ["2026-12-06-000105", "order-60254086-1011-2"])
+def test_a_key_of_numbers_joined_by_dashes_can_be_a_card_number(key: str) -> None:
+    """The README's examples: 14 and 13 digits, each run passing Luhn."""
+    with pytest.raises(InvalidInput, match="card data is not accepted"):
+        validate_idempotency_key(key)
+
+
+@pytest.mark.parametrize("key", ["2026-12-06-000106", "order-r60254086-n1011-2"])
+def test_the_same_numbers_failing_luhn_or_parted_by_letters_are_a_key(key: str) -> None:
+    assert validate_idempotency_key(key) == key
 
 
 ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

@@ -1,11 +1,10 @@
 """Payment methods as Stripe test mode keeps them: test ids attach as new `pm_` objects."""
 
-import hashlib
-import hmac
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from adapters.simulated_ids import simulated_token
 from application.ports import CardCheckDeclined, PaymentMethodNotFound, PaymentMethodUnusable
 from domain.saved_card import SavedCard
 
@@ -48,8 +47,7 @@ class SimulatedCards:
         self._methods: dict[str, _Method] = {}
 
     def _token(self, *parts: str) -> str:
-        digest = hmac.new(self._seed, "\x1f".join(parts).encode(), hashlib.sha256)
-        return digest.hexdigest()[:24]
+        return simulated_token(self._seed, *parts)
 
     def attach(self, payment_method_id: str, customer_id: str) -> SavedCard:
         with self._lock:
@@ -76,7 +74,7 @@ class SimulatedCards:
             last4=details.last4,
             exp_month=TEST_EXP_MONTH,
             exp_year=TEST_EXP_YEAR,
-            fingerprint=self._token("fingerprint", test_id)[:16],
+            fingerprint=simulated_token(self._seed, "fingerprint", test_id, length=16),
             created_at=datetime.now(UTC),
         )
         self._methods[pm_id] = _Method(card=card, test_id=test_id)

@@ -1,7 +1,5 @@
 """A payment gateway that behaves like Stripe test mode, for running without Stripe."""
 
-import hashlib
-import hmac
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from adapters.simulated_cards import SimulatedCards
+from adapters.simulated_ids import simulated_token
 from adapters.simulated_webhooks import WebhookSender, stripe_event
 from application.ports import (
     ChargeOutcome,
@@ -75,8 +74,7 @@ class SimulatedGateway:
         self.cards = SimulatedCards(seed)
 
     def _token(self, *parts: str) -> str:
-        digest = hmac.new(self._seed, "\x1f".join(parts).encode(), hashlib.sha256)
-        return digest.hexdigest()[:24]
+        return simulated_token(self._seed, *parts)
 
     async def charge(self, request: ChargeRequest) -> ChargeOutcome:
         with self._lock:

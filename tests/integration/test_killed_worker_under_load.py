@@ -101,10 +101,11 @@ def _two_workers(
 
 
 def _run_id() -> str:
-    """This run's part of its users' names and keys: Redis outlives the database, so each run
-    keeps to its own. A letter first: an id of digits only would join a key's numbers into one
-    run of 13 digits (`storm-60254086-1011-2`), which the service refuses as a card number
-    when it passes Luhn, as one in ten does."""
+    """This run's part of its users' names (and of the storm's keys): Redis outlives the
+    database, so each run keeps to its own. A letter first: in an id of digits only, the
+    storm's keys from the 1,000th client on joined into one run of 13 digits
+    (`storm-60254086-1011-2`), which the service refuses as a card number when it passes Luhn,
+    as one in ten does."""
     return f"r{uuid.uuid4().hex[:8]}"
 
 

@@ -12,7 +12,7 @@ def simulated_token(seed: bytes, *parts: str, length: int = 24) -> str:
 
     These ids come back as input (a saved card's `pm_sim_` id in a charge's body) and go to
     the logs, and both refuse or hide a run of 13-19 digits passing Luhn, even one glued to
-    letters: about one token of 24 hex digits in 650 holds one. Such a token is drawn again
+    letters: about one token of 24 hex digits in 850 holds one. Such a token is drawn again
     from the same parts with a counter, so every id is taken as it is.
     """
     for again in itertools.count():

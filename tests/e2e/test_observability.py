@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.simulated_gateway import SimulatedGateway
 from application.ports import ChargeOutcome, ChargeRequest, GatewayUnavailable
+from domain.payment_status import payment_id_for
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
 from entrypoints.logs import scrub
@@ -94,14 +95,49 @@ def test_every_line_is_json_and_a_request_can_be_traced_by_its_id(
     traced = [r for r in records if r.get("request_id") == "trace-me-42"]
     audit = next(r for r in traced if r["event"] == "payment.process")
     assert audit["outcome"] == "succeeded"
-    # as every id is logged: a run of its digits that passes Luhn is hidden (about 1 id in 480)
-    assert audit["payment_id"] == scrub(given.json()["paymentId"])
+    assert audit["payment_id"] == given.json()["paymentId"]
     assert audit["stripe_payment_intent_id"] == given.json()["stripePaymentIntentId"]
     assert audit["user_id"] == user_id and audit["amount"] == 2500 and audit["duration_ms"] >= 0
     access = next(r for r in traced if r["event"] == "request")
     assert access["status"] == 201 and access["user_id"] == user_id
     assert access["path"] == "/api/payments/process" and access["duration_ms"] >= 0
     assert any(r.get("request_id") == generated and r["event"] == "request" for r in records)
+
+
+def test_a_payment_whose_id_has_a_luhn_valid_run_is_logged_by_its_whole_id(
+    client: Client, user_id: str, logs: io.StringIO
+) -> None:
+    """About one payment id in 480 has digit groups that join into a run passing Luhn: its
+    audit lines still carry the id, as the store does. An id a client sends is scrubbed."""
+    key = next(f"order-{n}" for n in range(100_000) if _hidden_as_text(user_id, f"order-{n}"))
+    charged = client.post(
+        "/api/payments/process", json=VISA, headers={**bearer(user_id), "Idempotency-Key": key}
+    ).json()
+    assert charged["paymentId"] == str(payment_id_for(user_id, key))
+    refunded = client.post(
+        "/api/payments/refund",
+        json={"paymentId": charged["paymentId"]},
+        headers=bearer("ops", "admin"),
+    )
+    assert refunded.status_code == 200
+    unknown = "abcdefab-4111-1111-1111-1111abcdefab"  # a card number in the shape of an id
+    missing = client.post(
+        "/api/payments/refund", json={"paymentId": unknown}, headers=bearer("ops", "admin")
+    )
+    assert missing.status_code == 404
+
+    audit = [r for r in lines(logs) if r["event"].startswith("payment.")]
+    assert [(r["event"], r["outcome"], r["payment_id"]) for r in audit] == [
+        ("payment.process", "succeeded", charged["paymentId"]),
+        ("payment.refund", "refunded", charged["paymentId"]),
+        ("payment.refund", "error", scrub(unknown)),
+    ]
+    assert "4111" not in scrub(unknown)
+
+
+def _hidden_as_text(user_id: str, key: str) -> bool:
+    made = str(payment_id_for(user_id, key))
+    return scrub(made) != made
 
 
 def test_a_declined_payment_and_a_refund_each_leave_an_audit_line(
@@ -122,7 +158,7 @@ def test_a_declined_payment_and_a_refund_each_leave_an_audit_line(
         ("payment.refund", "refunded"),
     ]  # fmt: skip
     assert audit[0]["code"] == "INSUFFICIENT_FUNDS"
-    assert audit[0]["payment_id"] == scrub(failed["paymentId"])
+    assert audit[0]["payment_id"] == failed["paymentId"]
     assert audit[2]["stripe_refund_id"].startswith("re_") and audit[2]["user_id"] == "ops"
 
 

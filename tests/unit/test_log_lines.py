@@ -9,7 +9,7 @@ import pytest
 import structlog
 
 from entrypoints.http.request_context import new_request_id
-from entrypoints.logs import REDACTED, scrub
+from entrypoints.logs import REDACTED, ServiceId, scrub
 
 CARD = "4242424242424242"
 KEY = "sk_live_51Hx9aB2eZvKYlo2C1abcdef"
@@ -80,7 +80,7 @@ def test_no_secret_reaches_a_line_whatever_field_or_exception_carries_it(
 
 
 def test_plain_values_are_left_as_they_are() -> None:
-    # ids drawn at random would, about one in 480, hold a run of digits passing Luhn: hidden
+    # random ids would, about one in 480, hold a run of digits passing Luhn: hidden (below)
     ids = ["0f3c2b9a8d7e4f6a9b1c2d3e4f5a6b7c", "6b88fa9f-9e55-5821-8aba-bff033083528"]
     for value in ["POST", "/api/payments/process", *ids, "", 201]:
         assert scrub(value) == value
@@ -107,3 +107,13 @@ def test_stripe_clients_own_info_lines_are_left_out_and_its_warnings_kept(
     [line] = [json.loads(line) for line in lines(logs)]
     assert line["logger"] == "stripe" and line["level"] == "warning"
     assert "rate_limit" in line["event"]
+
+
+def test_an_id_the_service_made_is_logged_whole_and_a_clients_text_is_not() -> None:
+    made = "723f7e2d-aaff-4864-8007-88759cf5aef1"  # 4864-8007-88759 passes Luhn
+    assert scrub(made) == f"723f7e2d-aaff-{REDACTED}cf5aef1"
+    assert scrub(ServiceId(made)) == made and type(scrub(ServiceId(made))) is str
+    assert scrub({"payment_id": ServiceId(made), "sent": made}) == {
+        "payment_id": made,
+        "sent": f"723f7e2d-aaff-{REDACTED}cf5aef1",
+    }

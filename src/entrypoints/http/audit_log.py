@@ -12,6 +12,7 @@ from application.process_payment import PaymentReceipt
 from application.refund_payment import RefundReceipt
 from entrypoints import metrics
 from entrypoints.http.errors import api_error
+from entrypoints.logs import ServiceId
 
 audit = structlog.get_logger("payments.audit")
 
@@ -27,7 +28,10 @@ def _timed(operation: str, **context: Any) -> Iterator[Callable[[], float]]:
         yield elapsed
     except Exception as error:
         problem = api_error(error)
-        details = {"payment_id": problem.payment_id, **context}
+        # the payment's id when the service found or made it; a refund's context carries the
+        # id its client sent, logged as any client's text is
+        made = None if problem.payment_id is None else ServiceId(problem.payment_id)
+        details = {"payment_id": made, **context}
         audit.info(
             operation,
             outcome="declined" if isinstance(error, PaymentDeclined) else "error",
@@ -55,7 +59,7 @@ async def charge(
     audit.info(
         "payment.process",
         outcome=receipt.status,
-        payment_id=receipt.payment_id,
+        payment_id=ServiceId(receipt.payment_id),
         stripe_payment_intent_id=receipt.intent_id,
         duration_ms=round(elapsed() * 1000, 2),
         **context,
@@ -79,7 +83,7 @@ async def refund(
         "payment.refund",
         outcome=receipt.status,
         user_id=user_id,
-        payment_id=receipt.payment_id,
+        payment_id=ServiceId(receipt.payment_id),
         stripe_refund_id=receipt.refund_id,
         amount=receipt.amount,
         duration_ms=round(elapsed() * 1000, 2),

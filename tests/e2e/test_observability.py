@@ -109,11 +109,18 @@ def test_a_payment_whose_id_has_a_luhn_valid_run_is_logged_by_its_whole_id(
 ) -> None:
     """About one payment id in 480 has digit groups that join into a run passing Luhn: its
     audit lines still carry the id, as the store does. An id a client sends is scrubbed."""
-    key = next(f"order-{n}" for n in range(100_000) if _hidden_as_text(user_id, f"order-{n}"))
+    keys = (k for k in (f"order-{n}" for n in range(100_000)) if _hidden(user_id, k))
+    key, declined_key = next(keys), next(keys)
     charged = client.post(
         "/api/payments/process", json=VISA, headers={**bearer(user_id), "Idempotency-Key": key}
     ).json()
     assert charged["paymentId"] == str(payment_id_for(user_id, key))
+    declined = client.post(
+        "/api/payments/process",
+        json={**VISA, "paymentMethodId": "pm_card_chargeDeclined"},
+        headers={**bearer(user_id), "Idempotency-Key": declined_key},
+    ).json()
+    assert declined["paymentId"] == str(payment_id_for(user_id, declined_key))
     refunded = client.post(
         "/api/payments/refund",
         json={"paymentId": charged["paymentId"]},
@@ -129,13 +136,15 @@ def test_a_payment_whose_id_has_a_luhn_valid_run_is_logged_by_its_whole_id(
     audit = [r for r in lines(logs) if r["event"].startswith("payment.")]
     assert [(r["event"], r["outcome"], r["payment_id"]) for r in audit] == [
         ("payment.process", "succeeded", charged["paymentId"]),
+        ("payment.process", "declined", declined["paymentId"]),
         ("payment.refund", "refunded", charged["paymentId"]),
         ("payment.refund", "error", scrub(unknown)),
     ]
     assert "4111" not in scrub(unknown)
 
 
-def _hidden_as_text(user_id: str, key: str) -> bool:
+def _hidden(user_id: str, key: str) -> bool:
+    """Whether the payment id of this user and key would lose digits as a client's text."""
     made = str(payment_id_for(user_id, key))
     return scrub(made) != made
 

@@ -63,6 +63,7 @@ def test_an_id_is_drawn_again_only_when_it_looked_like_a_card_number(
     for length in (16, 24):
         token = simulated_token(seed, *parts, length=length)
         before = plain_hex(seed, *parts, length=length)
+        assert not looks_like_card_number(token)
         assert token == before or looks_like_card_number(before)
         assert len(token) == length and set(token) <= set("0123456789abcdef")
         assert token == simulated_token(seed, *parts, length=length)

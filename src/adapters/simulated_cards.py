@@ -46,9 +46,6 @@ class SimulatedCards:
         self._lock = threading.Lock()
         self._methods: dict[str, _Method] = {}
 
-    def _token(self, *parts: str) -> str:
-        return simulated_token(self._seed, *parts)
-
     def attach(self, payment_method_id: str, customer_id: str) -> SavedCard:
         with self._lock:
             method = self._methods.get(payment_method_id) or self._created(payment_method_id)
@@ -67,7 +64,7 @@ class SimulatedCards:
         details = TEST_CARD_DETAILS.get(test_id)
         if details is None:
             raise PaymentMethodNotFound(test_id)
-        pm_id = "pm_sim_" + self._token("pm", test_id, str(len(self._methods)))
+        pm_id = "pm_sim_" + simulated_token(self._seed, "pm", test_id, str(len(self._methods)))
         card = SavedCard(
             payment_method_id=pm_id,
             brand=details.brand,

@@ -41,19 +41,19 @@ def rate_row(rows: list[tuple[str, ...]]) -> tuple[str, ...]:
 
 
 def test_without_a_simulated_run_the_rate_is_held_to_the_ideal_and_says_so() -> None:
-    row = rate_row(report_rows(results(380.0), None))
-    assert row[1:] == ("380", "ideal 427 (sim not run)", "0.89x", ">= 0.8x", "True")
+    rate = rate_row(report_rows(results(380.0), None))
+    assert rate[1:] == ("380", "ideal 427 (sim not run)", "0.89x", ">= 0.8x", "True")
 
 
 def test_a_simulated_rate_below_the_ideal_is_the_ceiling() -> None:
-    row = rate_row(report_rows(results(300.0), 350.0))
-    assert row[2] == "min(sim 350, ideal 427)"
-    assert row[3:] == ("0.86x", ">= 0.8x", "True")
+    rate = rate_row(report_rows(results(300.0), 350.0))
+    assert rate[2] == "min(sim 350, ideal 427)"
+    assert rate[3:] == ("0.86x", ">= 0.8x", "True")
 
 
 def test_a_rate_under_four_fifths_of_the_ceiling_is_not_met() -> None:
-    row = rate_row(report_rows(results(300.0), None))
-    assert row[3:] == ("0.70x", ">= 0.8x", "False")
+    rate = rate_row(report_rows(results(300.0), None))
+    assert rate[3:] == ("0.70x", ">= 0.8x", "False")
 
 
 def test_at_1024_clients_refusals_are_held_to_50_ms_and_the_rate_to_no_target() -> None:

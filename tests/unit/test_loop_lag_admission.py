@@ -225,3 +225,22 @@ def test_admission_takes_its_own_entry_back_before_it_decides() -> None:
             return admission.entering + admission.in_flight * 10
 
     assert asyncio.run(arrive()) == 10, "admitted: in flight, no longer entering"
+
+
+def test_a_request_let_in_by_the_door_has_its_deadline_from_its_arrival() -> None:
+    from entrypoints.http.admission import ENTRY
+
+    admission = Admission(10, 10.0, max_lag=0.020)
+
+    async def arrive(waited: float) -> float:
+        entry = admission.enter()
+        entry.since -= waited  # it arrived that long ago (its turn to start came late)
+        ENTRY.set(entry)
+        async with admission.admitted("process") as deadline:
+            return deadline.remaining()
+
+    assert 9.0 < asyncio.run(arrive(0.5)) <= 9.5
+    with pytest.raises(ServiceUnavailable) as late:
+        asyncio.run(arrive(10.5))  # past its deadline before it could start: not started
+    assert late.value.retry_after == 1
+    assert admission.in_flight == admission.entering == 0

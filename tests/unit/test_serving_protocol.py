@@ -80,11 +80,21 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 
 @pytest.fixture
+def entered() -> list[int]:
+    """One item each time the charge's handler is entered: the framework's work is done."""
+    return []
+
+
+@pytest.fixture
 def connect(
-    admission: Admission, reached: list[str], loop: asyncio.AbstractEventLoop
+    admission: Admission,
+    reached: list[str],
+    entered: list[int],
+    loop: asyncio.AbstractEventLoop,
 ) -> Iterator[Any]:
     @post("/api/payments/process", status_code=201)
     async def charge(data: dict[str, Any]) -> dict[str, str]:
+        entered.append(1)
         if data.get("amount", 0) <= 0:  # refused before admission, as a bad input is
             raise HTTPException(status_code=400, detail="bad amount")
         async with admission.admitted("process"):  # as the service's handlers are
@@ -293,6 +303,33 @@ def test_a_wave_lets_in_what_can_start_or_wait_and_refuses_the_rest_on_arrival(
     settle(loop)
     statuses = [transport.answers()[0][0] for _, transport in opened]
     assert statuses.count(201) == let_in
+
+
+def test_a_wave_let_in_runs_the_framework_a_few_at_a_time_at_the_pace_of_starts(
+    connect: Any, admission: Admission, loop: asyncio.AbstractEventLoop, entered: list[int]
+) -> None:
+    """A pass of the loop starts no more of those let in than the burst of starts: the rest
+    wait, before the framework's work (about 0.7 ms each), so that the worker's next pass
+    (its refusals, its probes) does not wait behind all of them."""
+    room_for(admission, 250, max_lag=0.02)
+    opened = [connect() for _ in range(100)]
+    for protocol, _ in opened:
+        protocol.data_received(charge())
+    let_in = Admission.STARTS_BURST + Admission.MOST_WAITING
+    assert admission.entering == let_in
+    settle(loop)  # no lag sample came: only the burst has started
+    assert len(entered) == Admission.STARTS_BURST
+    assert admission.in_flight == 0, "the burst answered; the rest wait, nothing taken yet"
+    admission.pace(0.0, 1.0)  # a sample: a few more start
+    settle(loop)
+    assert len(entered) == Admission.STARTS_BURST + Admission.STARTS_PER_SAMPLE
+    for sample in range(1, 9):
+        admission.pace(0.0, 1.0 + sample * 0.01)
+        settle(loop)
+    assert len(entered) == let_in
+    statuses = [transport.answers()[0][0] for _, transport in opened]
+    assert statuses.count(201) == let_in, "each started once, none waited twice"
+    assert admission.entering == admission.in_flight == admission.waiting == 0
 
 
 def test_a_charge_let_in_but_never_admitted_gives_its_room_back(

@@ -12,7 +12,9 @@ A charge or refund let in holds an `Entry` until admission decides on it: one re
 hundreds of requests (clients refused together come back together), and each would otherwise
 see the room as it was before any of them, then go through the framework only to be refused
 late. Counted at the door, only as many as there is room for go in; the rest are refused
-there, at a tenth of the cost.
+there, at a tenth of the cost. Those let in then start at the admission's pace: the outermost
+middleware holds each until its turn, so that a wave let in in one pass does not run the
+framework's work for all of them (about 0.7 ms each) in the next.
 
 The door stands earlier still for a connection's first request: `accept_door` peeks at each
 socket `serve` accepts (`greedy_accept`), in the pass that accepts it. A charge or refund that is

@@ -285,15 +285,22 @@ def test_one_read_of_many_charges_lets_in_only_what_there_is_room_for(
     assert admission.entering == admission.in_flight == 0
 
 
-def test_a_wave_lets_in_what_can_start_or_wait_and_refuses_the_rest_on_arrival(
-    connect: Any, admission: Admission, loop: asyncio.AbstractEventLoop
-) -> None:
+def wave(connect: Any, admission: Admission) -> tuple[list[Any], int]:
+    """A hundred new clients' charges read in the same pass by a paced worker with room for
+    250: the door lets in what can start or wait. The connections, and how many it let in."""
     room_for(admission, 250, max_lag=0.02)
     opened = [connect() for _ in range(100)]
     for protocol, _ in opened:
         protocol.data_received(charge())
     let_in = Admission.STARTS_BURST + Admission.MOST_WAITING
     assert admission.entering == let_in
+    return opened, let_in
+
+
+def test_a_wave_lets_in_what_can_start_or_wait_and_refuses_the_rest_on_arrival(
+    connect: Any, admission: Admission, loop: asyncio.AbstractEventLoop
+) -> None:
+    opened, let_in = wave(connect, admission)
     refused = [transport for _, transport in opened if transport.answers()]
     assert len(refused) == 100 - let_in
     assert all(transport.answers()[0][0] == 503 for transport in refused)
@@ -311,12 +318,7 @@ def test_a_wave_let_in_runs_the_framework_a_few_at_a_time_at_the_pace_of_starts(
     """A pass of the loop starts no more of those let in than the burst of starts: the rest
     wait, before the framework's work (about 0.7 ms each), so that the worker's next pass
     (its refusals, its probes) does not wait behind all of them."""
-    room_for(admission, 250, max_lag=0.02)
-    opened = [connect() for _ in range(100)]
-    for protocol, _ in opened:
-        protocol.data_received(charge())
-    let_in = Admission.STARTS_BURST + Admission.MOST_WAITING
-    assert admission.entering == let_in
+    opened, let_in = wave(connect, admission)
     settle(loop)  # no lag sample came: only the burst has started
     assert len(entered) == Admission.STARTS_BURST
     assert admission.in_flight == 0, "the burst answered; the rest wait, nothing taken yet"

@@ -244,3 +244,82 @@ def test_a_request_let_in_by_the_door_has_its_deadline_from_its_arrival() -> Non
         asyncio.run(arrive(10.5))  # past its deadline before it could start: not started
     assert late.value.retry_after == 1
     assert admission.in_flight == admission.entering == 0
+
+
+def test_a_request_whose_client_left_while_it_waited_to_start_gives_its_turn_up() -> None:
+    admission = Admission(250, 10.0, max_lag=0.020)
+    admission._starts = 0.0  # all taken: those let in wait for a sample
+
+    async def wait_at_the_gate() -> tuple[bool, bool, float]:
+        gone, staying = admission.enter(), admission.enter()
+        waits = [asyncio.create_task(admission.start_turn(e)) for e in (gone, staying)]
+        await asyncio.sleep(0)
+        gone.release()  # its client left: the door gives its room back
+        assert admission.entering == 1 and not waits[0].done()
+        admission.pace(0.0, 1.0)  # a sample: 8 starts
+        left, stayed = await asyncio.gather(*waits)
+        return left, stayed, admission._starts
+
+    left, stayed, starts = asyncio.run(wait_at_the_gate())
+    assert (left, stayed) == (False, True), "the one gone is not run, the other starts"
+    assert starts == Admission.STARTS_PER_SAMPLE - 1, "only the one staying took a start"
+
+
+def test_requests_that_had_their_turn_at_the_gate_are_not_counted_as_waiting() -> None:
+    admission = Admission(250, 10.0, max_lag=0.020)
+
+    async def let_in(count: int) -> list[asyncio.Task[bool]]:
+        entries = [admission.enter() for _ in range(count)]
+        waits = [asyncio.create_task(admission.start_turn(e)) for e in entries]
+        await asyncio.sleep(0)
+        return waits
+
+    async def fill() -> None:
+        first = await let_in(Admission.STARTS_BURST + Admission.MOST_WAITING - 16)
+        assert sum(t.done() for t in first) == Admission.STARTS_BURST, "the burst started"
+        assert not admission.full, "48 wait: room for 16 more"
+        more = await let_in(16)
+        assert admission.full, "64 wait to start"
+        for task in first + more:
+            task.cancel()
+
+    asyncio.run(fill())
+
+
+def test_a_request_let_in_that_had_its_turn_takes_no_second_one_when_its_entry_is_gone() -> None:
+    from entrypoints.http.admission import ENTRY
+
+    admission = Admission(250, 10.0, max_lag=0.020)
+
+    async def arrive() -> float:
+        entry = admission.enter()
+        assert await admission.start_turn(entry)
+        admission._starts = 0.0  # no start left: a second turn would wait for a sample
+        entry.release()  # its room given back before the handler came to admission
+        ENTRY.set(entry)
+        async with asyncio.timeout(1), admission.admitted("process"):
+            return admission._starts
+
+    assert asyncio.run(arrive()) == 0.0
+
+
+def test_a_request_let_in_waits_to_start_no_longer_than_its_deadline() -> None:
+    from entrypoints.http.admission import ENTRY
+
+    admission = Admission(250, 0.05, max_lag=0.020)
+    admission._starts = 0.0  # no sample comes: its turn never does
+
+    async def arrive() -> None:
+        entry = admission.enter()
+        ENTRY.set(entry)
+        async with asyncio.timeout(1):
+            assert await admission.start_turn(entry), "it goes on, to be answered late"
+        async with admission.admitted("process"):
+            raise AssertionError("started after its deadline")
+
+    with pytest.raises(ServiceUnavailable) as late:
+        asyncio.run(arrive())
+    assert late.value.retry_after == 1
+    assert admission.in_flight == admission.entering == 0
+    admission.pace(0.0, 1.0)
+    assert admission._starts == Admission.STARTS_PER_SAMPLE, "the one given up took no start"

@@ -87,6 +87,7 @@ class Admission:
         self._turns: deque[asyncio.Future[None]] = deque()  # given-up ones stay until popped
         self.waiting = 0  # admitted, waiting to start
         self.entering = 0  # let in by the door (`enter`), not yet admitted or refused
+        self.entering_started = 0  # of those, the ones that had their turn at the gate
 
     @property
     def bound(self) -> int:
@@ -103,8 +104,8 @@ class Admission:
             return True
         if self.max_lag is None:  # not paced: nothing waits to start
             return False
-        # Those let in take the starts free now first; the rest of them will wait too.
-        would_wait = self.waiting + max(0, entering - int(self._starts))
+        # Those let in and not yet started take the starts free now first; the rest will wait.
+        would_wait = self.waiting + max(0, entering - self.entering_started - int(self._starts))
         return would_wait >= self.MOST_WAITING
 
     def enter(self) -> "Entry":
@@ -153,15 +154,37 @@ class Admission:
         finally:
             self.waiting -= counted
 
-    async def start_turn(self, entry: "Entry") -> None:
+    async def start_turn(self, entry: "Entry") -> bool:
         """A request the door let in waits here for its turn to start, before the framework's
         work (its middleware, its body read: about 0.7 ms of a charge's loop time), so that
         a wave let in in one pass starts a burst, then a few each sample, and the passes in
         between stay short for the refusals and probes that arrive meanwhile. Its turn is
-        then taken: `admitted` does not make it wait again."""
-        if entry.held and not entry.started:
-            entry.started = True
-            await self._start_turn(counted=False)
+        then taken: `admitted` does not make it wait again. False: its client left while it
+        waited (its turn given up, nothing to answer)."""
+        if not entry.held or entry.started:
+            return True
+        if self.max_lag is not None:
+            if self._starts >= 1 and not self._turns:
+                self._starts -= 1
+            else:
+                turn = asyncio.get_running_loop().create_future()
+                self._turns.append(turn)
+                entry.turn = turn
+                try:
+                    # At its deadline it waits no more: `admitted` answers it late, unstarted.
+                    async with asyncio.timeout(
+                        max(entry.since + self.timeout - time.monotonic(), 0)
+                    ):
+                        await turn
+                except TimeoutError:
+                    pass
+                finally:
+                    entry.turn = None
+                if not entry.held:  # its client left while it waited: its turn given up
+                    return False
+        entry.started = True
+        self.entering_started += 1
+        return True
 
     async def watch(self) -> None:
         """Sample the loop's lag for as long as the worker serves (not at all without a bound)."""
@@ -191,7 +214,7 @@ class Admission:
             raise ServiceUnavailable(SHED, retry_after=shed_retry_after())
         self.in_flight += 1
         # One the door let in counts its deadline from its arrival, its wait to start included.
-        if let_in and entry is not None:
+        if entry is not None:
             deadline, started = Deadline(entry.since + self.timeout), entry.started
         else:
             deadline, started = Deadline.after(self.timeout), False
@@ -213,12 +236,13 @@ class Admission:
 class Entry:
     """One request on its way from the door to `Admission.admitted`; released once."""
 
-    __slots__ = ("_admission", "since", "started")
+    __slots__ = ("_admission", "since", "started", "turn")
 
     def __init__(self, admission: Admission) -> None:
         self._admission: Admission | None = admission
         self.since = time.monotonic()  # its arrival, on Deadline's clock
         self.started = False  # has had its turn to start (`Admission.start_turn`)
+        self.turn: asyncio.Future[None] | None = None  # while it waits at the gate
         admission.entering += 1
 
     @property
@@ -229,7 +253,10 @@ class Entry:
     def release(self) -> None:
         if self._admission is not None:
             self._admission.entering -= 1
+            self._admission.entering_started -= self.started
             self._admission = None
+            if self.turn is not None and not self.turn.done():
+                self.turn.set_result(None)  # given up: `_let_start` skips it
 
 
 # The entry of the request a task serves, set by the door when it starts the request's task.
@@ -287,8 +314,8 @@ def shed_when_full(admission: Admission) -> Callable[[AppConfig], AppConfig]:
             )
             entry = ENTRY.get()
             if entry is not None:  # let in by the door (`serve`): counted there, started
-                await admission.start_turn(entry)  # at the pace, admitted by the handler
-                await app(scope, receive, send)
+                if await admission.start_turn(entry):  # at the pace, admitted by the handler
+                    await app(scope, receive, send)
                 return
             if route is None or not admission.full:
                 await app(scope, receive, send)

@@ -137,10 +137,11 @@ class Admission:
                 self._starts -= 1
                 turn.set_result(None)
 
-    async def _start_turn(self, *, counted: bool = True) -> None:
+    async def _start_turn(self, entry: "Entry | None" = None) -> None:
         """Until this charge may start: at once within the burst, else at a later sample.
-        Paced only while the lag is watched (the samples let the waiting ones start).
-        `counted`: it waits among `waiting` (one let in by the door is among `entering`)."""
+        Paced only while the lag is watched (the samples let the waiting ones start). One the
+        door let in (`entry`) waits among `entering`, not `waiting`, and its turn is kept on
+        its entry, given up if the entry is released meanwhile."""
         if self.max_lag is None:
             return
         if self._starts >= 1 and not self._turns:
@@ -148,11 +149,17 @@ class Admission:
             return
         turn = asyncio.get_running_loop().create_future()
         self._turns.append(turn)
-        self.waiting += counted
+        if entry is None:
+            self.waiting += 1
+        else:
+            entry.turn = turn
         try:
             await turn
         finally:
-            self.waiting -= counted
+            if entry is None:
+                self.waiting -= 1
+            else:
+                entry.turn = None
 
     async def start_turn(self, entry: "Entry") -> bool:
         """A request the door let in waits here for its turn to start, before the framework's
@@ -163,25 +170,14 @@ class Admission:
         waited (its turn given up, nothing to answer)."""
         if not entry.held or entry.started:
             return True
-        if self.max_lag is not None:
-            if self._starts >= 1 and not self._turns:
-                self._starts -= 1
-            else:
-                turn = asyncio.get_running_loop().create_future()
-                self._turns.append(turn)
-                entry.turn = turn
-                try:
-                    # At its deadline it waits no more: `admitted` answers it late, unstarted.
-                    async with asyncio.timeout(
-                        max(entry.since + self.timeout - time.monotonic(), 0)
-                    ):
-                        await turn
-                except TimeoutError:
-                    pass
-                finally:
-                    entry.turn = None
-                if not entry.held:  # its client left while it waited: its turn given up
-                    return False
+        try:
+            # At its deadline it waits no more: `admitted` answers it late, unstarted.
+            async with asyncio.timeout(max(entry.since + self.timeout - time.monotonic(), 0)):
+                await self._start_turn(entry)
+        except TimeoutError:
+            pass
+        if not entry.held:  # its client left while it waited: its turn given up
+            return False
         entry.started = True
         self.entering_started += 1
         return True

@@ -10,7 +10,9 @@ import pytest
 import uvicorn
 from litestar import Litestar, get, post
 from litestar.datastructures import State
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
+from litestar.types import ASGIApp, Receive, Scope, Send
 from uvicorn.server import ServerState
 
 from entrypoints.http.admission import ADMISSION_STATE_KEY, Admission, shed_when_full
@@ -86,10 +88,17 @@ def entered() -> list[int]:
 
 
 @pytest.fixture
+def framework() -> list[str]:
+    """The path of each request the framework took on (its middleware, below the door's)."""
+    return []
+
+
+@pytest.fixture
 def connect(
     admission: Admission,
     reached: list[str],
     entered: list[int],
+    framework: list[str],
     loop: asyncio.AbstractEventLoop,
 ) -> Iterator[Any]:
     @post("/api/payments/process", status_code=201)
@@ -107,10 +116,19 @@ def connect(
         reached.append("live")
         return {"status": "ok"}
 
+    def observed(app: ASGIApp) -> ASGIApp:
+        async def note(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == ScopeType.HTTP:
+                framework.append(scope["path"])
+            await app(scope, receive, send)
+
+        return note
+
     app = Litestar(  # as the service's app: the middleware refuses what the protocol cannot
         [charge, live],
         state=State({ADMISSION_STATE_KEY: admission}),
         on_app_init=[shed_when_full(admission)],
+        middleware=[observed],
     )
     config = uvicorn.Config(app, log_level="warning", proxy_headers=True)
     connections: list[AdmittingHttpToolsProtocol] = []
@@ -331,6 +349,31 @@ def test_a_wave_let_in_runs_the_framework_a_few_at_a_time_at_the_pace_of_starts(
     assert len(entered) == let_in
     statuses = [transport.answers()[0][0] for _, transport in opened]
     assert statuses.count(201) == let_in, "each started once, none waited twice"
+    assert admission.entering == admission.in_flight == admission.waiting == 0
+
+
+def test_a_client_that_leaves_while_its_charge_waits_to_start_is_never_run(
+    connect: Any,
+    admission: Admission,
+    loop: asyncio.AbstractEventLoop,
+    entered: list[int],
+    framework: list[str],
+) -> None:
+    """Its charge is not run for nobody: the framework's work is skipped, nothing reaches
+    the handler (nothing stored, nothing sent to Stripe), and its start goes to the next."""
+    opened, let_in = wave(connect, admission)
+    settle(loop)  # the burst ran; the rest wait at the gate
+    assert len(entered) == len(framework) == Admission.STARTS_BURST
+    gone, gone_transport = opened[Admission.STARTS_BURST]  # the first one waiting
+    gone.connection_lost(None)
+    for sample in range(1, 12):
+        admission.pace(0.0, 1.0 + sample * 0.01)
+        settle(loop)
+    assert len(framework) == let_in - 1, "the framework never took the one gone on"
+    assert len(entered) == let_in - 1, "every other one ran, the one gone did not"
+    assert gone_transport.answers() == []
+    statuses = [transport.answers()[0][0] for _, transport in opened if transport.answers()]
+    assert statuses.count(201) == let_in - 1
     assert admission.entering == admission.in_flight == admission.waiting == 0
 
 

@@ -172,7 +172,7 @@ class Admission:
             return True
         try:
             # At its deadline it waits no more: `admitted` answers it late, unstarted.
-            async with asyncio.timeout(max(entry.since + self.timeout - time.monotonic(), 0)):
+            async with asyncio.timeout(self._deadline_of(entry).remaining()):
                 await self._start_turn(entry)
         except TimeoutError:
             pass
@@ -181,6 +181,11 @@ class Admission:
         entry.started = True
         self.entering_started += 1
         return True
+
+    def _deadline_of(self, entry: "Entry") -> Deadline:
+        """One the door let in counts its deadline from its arrival, its wait to start
+        included."""
+        return Deadline(entry.since + self.timeout)
 
     async def watch(self) -> None:
         """Sample the loop's lag for as long as the worker serves (not at all without a bound)."""
@@ -209,9 +214,8 @@ class Admission:
             requests_shed_total.labels(route=route).inc()
             raise ServiceUnavailable(SHED, retry_after=shed_retry_after())
         self.in_flight += 1
-        # One the door let in counts its deadline from its arrival, its wait to start included.
         if entry is not None:
-            deadline, started = Deadline(entry.since + self.timeout), entry.started
+            deadline, started = self._deadline_of(entry), entry.started
         else:
             deadline, started = Deadline.after(self.timeout), False
         try:
@@ -303,16 +307,16 @@ def shed_when_full(admission: Admission) -> Callable[[AppConfig], AppConfig]:
 
     def middleware(app: ASGIApp) -> ASGIApp:
         async def shed_or_pass(scope: Scope, receive: Receive, send: Send) -> None:
-            route = (
-                bounded_route(scope["method"], scope["path"])
-                if scope["type"] == ScopeType.HTTP
-                else None
-            )
             entry = ENTRY.get()
             if entry is not None:  # let in by the door (`serve`): counted there, started
                 if await admission.start_turn(entry):  # at the pace, admitted by the handler
                     await app(scope, receive, send)
                 return
+            route = (
+                bounded_route(scope["method"], scope["path"])
+                if scope["type"] == ScopeType.HTTP
+                else None
+            )
             if route is None or not admission.full:
                 await app(scope, receive, send)
                 return

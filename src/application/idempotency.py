@@ -99,16 +99,20 @@ class IdempotentRequests:
         for _ in range(2):  # a superseded answer is looked at once more, never in a loop
             if claim is None or isinstance(claim, Claimed):
                 break
-            if claim.fingerprint != fingerprint:
-                raise IdempotencyMismatch(MISMATCH)
             if not isinstance(claim, Completed):
+                if claim.fingerprint != fingerprint:
+                    raise IdempotencyMismatch(MISMATCH)
                 raise IdempotencyConflict(CONFLICT)
+            # An answer its payment has left (a derived key's purchase refunded in full, say)
+            # binds the key no longer, whatever body comes with it: the request runs again.
             replay = (
                 claim.response
                 if revalidate is None
                 else await asyncio.to_thread(revalidate, claim.response)
             )
             if replay is not None:
+                if claim.fingerprint != fingerprint:
+                    raise IdempotencyMismatch(MISMATCH)
                 return Answer(response=replay, replayed=True, key_hash=hashed)
             store, claim = await self._supersede(store, hashed, claim)
         try:

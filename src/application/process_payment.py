@@ -4,6 +4,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 from application.awaited import EventStoreSteps
 from application.changes import achange_payment
@@ -32,6 +33,7 @@ from application.ports import (
     WebhookStore,
 )
 from application.provider_calls import call_provider, shielded
+from application.reconcile import CLOCK_SLACK
 from application.wallet_charges import payment_method_to_charge
 from domain.errors import DomainError, InvalidInput
 from domain.metadata import validated_metadata
@@ -47,6 +49,10 @@ NO_ANSWER = "the payment provider did not answer; retry with the same Idempotenc
 RELEASES_DERIVED_KEY = frozenset(
     {PaymentStatus.FAILED, PaymentStatus.CANCELED, PaymentStatus.REFUNDED}
 )
+# Stripe keeps an idempotency key for at least 24 hours, then may forget it: a charge sent
+# again with it after that creates a second PaymentIntent. Past this age (an hour short, for
+# clocks that differ), a payment sent before is looked up at Stripe before it is sent again.
+STRIPE_KEEPS_KEYS = timedelta(hours=23)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,10 +159,54 @@ async def process_payment(
 
     wallet, payment = await steps.run(find_or_create)
     if payment.charge_status is PaymentStatus.PENDING:
+        resumed = await _resume(
+            payment, gateway=gateway, steps=steps, wallet=wallet, deadline=deadline
+        )
+        if resumed is not None:
+            return resumed
         return await _charge(
             payment, gateway=gateway, steps=steps, wallets=wallets, wallet=wallet, deadline=deadline
         )
     return await _answer_for(payment, gateway=gateway)
+
+
+async def _resume(
+    payment: Payment,
+    *,
+    gateway: PaymentGateway,
+    steps: EventStoreSteps,
+    wallet: Wallet | None,
+    deadline: Deadline,
+) -> PaymentReceipt | None:
+    """A pending payment an earlier request may have sent to Stripe, answered from what Stripe
+    has of it instead of sent again: its PaymentIntent when one is recorded, or, once Stripe
+    may have forgotten its idempotency key, the intent found by its metadata. None: Stripe has
+    none of it (or it is new), and it is to be sent, with its key."""
+    intent_id, customer_id = payment.intent_id, wallet.customer_id if wallet else None
+    if intent_id is None:
+        if datetime.now(UTC) - payment.created_on < STRIPE_KEEPS_KEYS:
+            return None  # the key still answers for an intent made with it
+        if customer_id is None:
+            return None  # a charge is only ever sent once the user's Customer is recorded
+
+    async def lookup() -> ChargeOutcome | None:
+        if intent_id is not None:
+            return await gateway.retrieve_charge(intent_id)
+        assert customer_id is not None
+        return await gateway.find_charge(payment.id, customer_id, payment.created_on - CLOCK_SLACK)
+
+    try:
+        outcome = await call_provider(lookup, deadline)
+    except GatewayUnavailable:
+        raise GatewayError(NO_ANSWER) from None
+    if outcome is None:
+        return None
+    updated = await steps.run(
+        lambda payments, _: achange_payment(
+            payments, payment.id, lambda p: _applied(p, outcome), current=payment
+        )
+    )
+    return await _answer_for(updated, gateway=gateway, client_secret=outcome.client_secret)
 
 
 async def _initiate(
@@ -211,13 +261,13 @@ async def _initiate(
             if payment is None:
                 continue
             return payment
+        if key_derived and payment.status in RELEASES_DERIVED_KEY:
+            attempt += 1  # the purchase is no longer paid for: the same request charges anew
+            continue
         if payment.request_hash != fingerprint:
             raise IdempotencyMismatch(
                 "this Idempotency-Key was already used with a different request"
             )
-        if key_derived and payment.status in RELEASES_DERIVED_KEY:
-            attempt += 1  # the purchase is no longer paid for: the same request charges anew
-            continue
         return payment
 
 

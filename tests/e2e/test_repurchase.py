@@ -83,3 +83,30 @@ def test_an_explicit_key_keeps_its_first_answer_after_a_refund(
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.content == first.content
     assert charges(container) == 1
+
+
+def test_a_course_refunded_in_full_is_bought_again_with_other_metadata(
+    backend_env: dict[str, str],
+    make_container: Callable[[dict[str, str]], Container],
+    user_id: str,
+) -> None:
+    container = make_container(backend_env)
+    with TestClient(create_app(container)) as client:
+        first = client.post(
+            PROCESS, json={**COURSE, "metadata": {"checkout": "a"}}, headers=bearer(user_id)
+        )
+        refund(client, first.json()["paymentId"])
+        again = client.post(
+            PROCESS, json={**COURSE, "metadata": {"checkout": "b"}}, headers=bearer(user_id)
+        )
+        unpaid = client.post(
+            PROCESS, json={**COURSE, "metadata": {"checkout": "c"}}, headers=bearer(user_id)
+        )
+
+    assert first.status_code == 201
+    assert again.status_code == 201, again.text
+    assert again.json()["paymentId"] != first.json()["paymentId"]
+    assert charges(container) == 2
+    # The new payment is paid for: the same purchase with yet other metadata is a mismatch.
+    assert unpaid.status_code == 422, unpaid.text
+    assert unpaid.json()["error"]["code"] == "IDEMPOTENCY_MISMATCH"

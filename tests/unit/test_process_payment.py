@@ -1,9 +1,13 @@
 """process_payment on in-memory persistence and the simulated gateway."""
 
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
 from uuid import UUID
 
 import pytest
 
+import application.process_payment as process_payment_module
 from adapters.eventstore import EventSourcedPaymentStore
 from adapters.simulated_gateway import SimulatedGateway
 from application.errors import (
@@ -188,3 +192,108 @@ def test_bad_input_is_refused_and_stores_nothing(
     assert error.value.field == field
     assert store.app.recorder.max_notification_id() in (None, 0)
     assert gateway.charge_calls == []
+
+
+class ForgetfulGateway(SimulatedGateway):
+    """Stripe over days: `forget_keys` is a day passing, after which Stripe no longer knows
+    the idempotency keys it was sent (a charge sent again with one makes a new intent). The
+    first charge reaches Stripe and its answer is lost, as a timeout does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.day = 0
+        self.lose_answers = 1
+        self.answer_pending = 0
+
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        keyed = replace(request, idempotency_key=f"{request.idempotency_key}@{self.day}")
+        outcome = await super().charge(keyed)
+        if self.lose_answers:
+            self.lose_answers -= 1
+            raise GatewayUnavailable("read timed out")
+        if self.answer_pending:
+            self.answer_pending -= 1
+            return replace(outcome, status="pending")
+        return outcome
+
+    def forget_keys(self) -> None:
+        self.day += 1
+
+
+@pytest.fixture
+def a_day_later(monkeypatch: pytest.MonkeyPatch) -> Callable[[ForgetfulGateway], None]:
+    """Every payment counts as older than Stripe keeps its keys, and Stripe forgot them."""
+
+    def pass_a_day(gateway: ForgetfulGateway) -> None:
+        monkeypatch.setattr(process_payment_module, "STRIPE_KEEPS_KEYS", timedelta(0))
+        gateway.forget_keys()
+
+    return pass_a_day
+
+
+def test_a_retry_a_day_after_a_lost_answer_finds_the_first_intent_and_charges_once(
+    store: EventSourcedPaymentStore, a_day_later: Callable[[ForgetfulGateway], None]
+) -> None:
+    gateway = ForgetfulGateway()
+    with pytest.raises(GatewayError):
+        pay(charge(idempotency_key="k"), store=store, gateway=gateway)
+    a_day_later(gateway)
+
+    receipt = pay(charge(idempotency_key="k"), store=store, gateway=gateway)
+
+    assert receipt.status == "succeeded"
+    assert len(gateway._charges) == 1, "the card must be charged once"
+    assert len(gateway.charge_calls) == 1, "found at Stripe, not sent again"
+    assert receipt.intent_id == next(iter(gateway._charges))
+
+
+def test_a_retry_of_a_charge_stripe_answered_pending_asks_stripe_for_its_intent(
+    store: EventSourcedPaymentStore, a_day_later: Callable[[ForgetfulGateway], None]
+) -> None:
+    gateway = ForgetfulGateway()
+    gateway.lose_answers = 0
+    gateway.answer_pending = 1  # the intent is made and settles at Stripe afterwards
+    first = pay(charge(idempotency_key="k"), store=store, gateway=gateway)
+    assert first.status == "pending" and first.intent_id
+    a_day_later(gateway)
+
+    retry = pay(charge(idempotency_key="k"), store=store, gateway=gateway)
+
+    assert (retry.payment_id, retry.intent_id, retry.status) == (
+        first.payment_id,
+        first.intent_id,
+        "succeeded",
+    )
+    assert len(gateway._charges) == 1, "no second PaymentIntent"
+    assert len(gateway.charge_calls) == 1
+
+
+def test_within_the_day_a_lost_answer_is_resent_with_its_key_not_looked_up(
+    store: EventSourcedPaymentStore,
+) -> None:
+    gateway = ForgetfulGateway()
+    with pytest.raises(GatewayError):
+        pay(charge(idempotency_key="k"), store=store, gateway=gateway)
+
+    receipt = pay(charge(idempotency_key="k"), store=store, gateway=gateway)
+
+    assert receipt.status == "succeeded"
+    assert len(gateway.charge_calls) == 2, "sent again: its key answers for the first intent"
+    assert len(gateway._charges) == 1
+
+
+def test_a_purchase_refunded_in_full_is_bought_again_with_other_metadata(
+    store: EventSourcedPaymentStore, gateway: SimulatedGateway
+) -> None:
+    first = pay(charge(metadata={"checkout": "a"}), store=store, gateway=gateway)
+    payment = store.find(UUID(first.payment_id))
+    assert payment is not None
+    payment.request_refund(None, None)
+    payment.record_refund(1, "re_1", payment.amount)
+    store.save(payment)
+
+    again = pay(charge(metadata={"checkout": "b"}), store=store, gateway=gateway)
+
+    assert again.status == "succeeded"
+    assert again.payment_id != first.payment_id
+    assert len(gateway.charge_calls) == 2

@@ -3,13 +3,21 @@
 import asyncio
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from uuid import UUID
 
 from application.actors import Actor
 from application.changes import change_payment, load_payment
 from application.deadlines import NO_DEADLINE, Deadline
-from application.errors import Forbidden, GatewayError, IdempotencyConflict, IdempotencyMismatch
+from application.errors import (
+    Forbidden,
+    GatewayError,
+    IdempotencyConflict,
+    IdempotencyMismatch,
+    ServiceUnavailable,
+)
 from application.idempotency import CONFLICT, MISMATCH, validate_idempotency_key
 from application.ports import (
     GatewayRequestInFlight,
@@ -24,7 +32,9 @@ from domain.errors import InvalidStatus
 from domain.payment import Payment
 from domain.payment_status import Refund, RefundState
 
+T = TypeVar("T")
 NOT_REFUNDED = "the payment provider could not refund this payment"
+UNANSWERED = "the payment provider did not answer; the refund will be settled by reconciliation"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,7 +74,7 @@ async def refund_payment(
     payment = await asyncio.to_thread(load_payment, store, cmd.payment_id)
     if payment.intent_id is None:
         raise InvalidStatus(f"a {payment.status.value} payment cannot be refunded")
-    refund = await asyncio.to_thread(
+    refund, reserved_now = await asyncio.to_thread(
         change_payment, store, cmd.payment_id, lambda p: _reserve(p, cmd)
     )
     if refund.state is RefundState.SUCCEEDED:
@@ -81,7 +91,9 @@ async def refund_payment(
         number=refund.number,
     )
     # Once Stripe is asked, its answer is recorded even if the request is abandoned meanwhile.
-    return await shielded(_refund_and_record(cmd, refund, request, store, gateway, deadline))
+    return await shielded(
+        _refund_and_record(cmd, refund, request, store, gateway, deadline, retried=not reserved_now)
+    )
 
 
 async def _refund_and_record(
@@ -91,15 +103,20 @@ async def _refund_and_record(
     store: PaymentStore,
     gateway: PaymentGateway,
     deadline: Deadline,
+    *,
+    retried: bool,
 ) -> RefundReceipt:
-    try:
-        outcome = await call_provider(lambda: gateway.refund(request), deadline)
-    except GatewayRequestInFlight:
-        raise IdempotencyConflict(CONFLICT) from None
-    except GatewayUnavailable:
-        raise GatewayError(
-            "the payment provider did not answer; the refund will be settled by reconciliation"
-        ) from None
+    """Stripe's answer for the refund, recorded. An earlier request's refund may be at Stripe
+    already, and Stripe forgets idempotency keys after a day: it is looked up before it is sent.
+    """
+    outcome: RefundOutcome | None = None
+    if retried:
+        outcome = await _ask(
+            lambda: gateway.find_refund(request.intent_id, request.payment_id, refund.number),
+            deadline,
+        )
+    if outcome is None:
+        outcome = await _send(cmd, refund, request, store, gateway, deadline)
     settled = await asyncio.to_thread(
         change_payment, store, cmd.payment_id, lambda p: _settle(p, refund, outcome)
     )
@@ -108,23 +125,65 @@ async def _refund_and_record(
     return _receipt(settled, refund, outcome.refund_id)
 
 
-def _reserve(payment: Payment, cmd: RefundPayment) -> Refund:
-    """The refund this request stands for: reserved by an earlier request with its key, or now."""
+async def _send(
+    cmd: RefundPayment,
+    refund: Refund,
+    request: RefundRequest,
+    store: PaymentStore,
+    gateway: PaymentGateway,
+    deadline: Deadline,
+) -> RefundOutcome:
+    """Ask Stripe for the refund; one it never took in (not sent in time, or refused with 429s
+    only) gives its reservation back, so that the money is refundable again at once."""
+    try:
+        return await _ask(lambda: gateway.refund(request), deadline)
+    except ServiceUnavailable:
+        await asyncio.to_thread(
+            change_payment, store, cmd.payment_id, lambda p: _release(p, refund)
+        )
+        raise
+
+
+async def _ask(call: Callable[[], Awaitable[T]], deadline: Deadline) -> T:
+    """A call to Stripe within the deadline, an answer it did not give told as ours."""
+    try:
+        return await call_provider(call, deadline)
+    except GatewayRequestInFlight:
+        raise IdempotencyConflict(CONFLICT) from None
+    except GatewayUnavailable:
+        raise GatewayError(UNANSWERED) from None
+
+
+def _reserve(payment: Payment, cmd: RefundPayment) -> tuple[Refund, bool]:
+    """The refund this request stands for, and whether it was reserved now: an earlier request
+    with its key reserved it, or that one was released unsent and the key reserves anew."""
     if cmd.idempotency_key is None:
-        return payment.request_refund(cmd.amount, cmd.reason)
+        return payment.request_refund(cmd.amount, cmd.reason), True
     fingerprint = refund_request_hash(cmd)
     earlier = payment.refund_requested_with(cmd.actor.user_id, cmd.idempotency_key)
-    if earlier is None:
-        return payment.request_refund(
-            cmd.amount,
-            cmd.reason,
-            requested_by=cmd.actor.user_id,
-            idempotency_key=cmd.idempotency_key,
-            request_hash=fingerprint,
-        )
-    if earlier.request_hash != fingerprint:
+    if earlier is not None and earlier.request_hash != fingerprint:
         raise IdempotencyMismatch(MISMATCH)
-    return earlier
+    if earlier is not None and not _released_unsent(earlier):
+        return earlier, False
+    refund = payment.request_refund(
+        cmd.amount,
+        cmd.reason,
+        requested_by=cmd.actor.user_id,
+        idempotency_key=cmd.idempotency_key,
+        request_hash=fingerprint,
+    )
+    return refund, True
+
+
+def _released_unsent(refund: Refund) -> bool:
+    """Failed without a Stripe refund id: Stripe never had it, so its key may ask again."""
+    return refund.state is RefundState.FAILED and refund.refund_id is None
+
+
+def _release(payment: Payment, refund: Refund) -> None:
+    """Stripe never took the refund in: free its amount, as reconciliation would."""
+    if payment.refunds[refund.number].state is RefundState.REQUESTED:
+        payment.record_refund_failure(refund.number, "", refund.amount)
 
 
 def _settle(payment: Payment, refund: Refund, outcome: RefundOutcome) -> Payment:

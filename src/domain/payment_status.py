@@ -60,9 +60,13 @@ class Refund:
 def refund_by_request(
     refunds: Iterable[Refund], requested_by: str, idempotency_key: str
 ) -> Refund | None:
-    """The refund an earlier request with this (requester, key) reserved, if any."""
+    """The refund the latest earlier request with this (requester, key) reserved, if any.
+
+    The latest, because a key whose refund was released unsent reserves a new one.
+    """
     wanted = (requested_by, idempotency_key)
-    return next((r for r in refunds if (r.requested_by, r.idempotency_key) == wanted), None)
+    matching = [r for r in refunds if (r.requested_by, r.idempotency_key) == wanted]
+    return matching[-1] if matching else None
 
 
 def derive_status(charge_status: PaymentStatus, refunded: int, amount: int) -> PaymentStatus:

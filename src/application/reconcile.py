@@ -15,10 +15,18 @@ from application.ports import (
     RefundOutcome,
     WalletStore,
 )
+from domain.errors import InvalidInput
 from domain.payment import Payment
 from domain.payment_status import Refund, RefundState
 
 NEVER_REACHED_STRIPE = "no PaymentIntent for this payment exists at Stripe"
+# A charge or refund may still be on its way this long after its last event: the request's
+# deadline (PAYMENTS_REQUEST_TIMEOUT, 10 s by default), then, once Stripe is asked, the call
+# runs to its end with stripe-python's retries (3 tries of up to 5 + 30 s by default). Asked
+# sooner, Stripe knows nothing of it yet: the charge would be canceled as never having
+# reached Stripe, freeing its derived key for a retry that charges again while the first one
+# succeeds, and the refund marked failed while Stripe makes it.
+SHORTEST_OLDER_THAN = timedelta(minutes=5)
 # The widest clock difference between us and Stripe that a lookup by creation time allows.
 CLOCK_SLACK = timedelta(hours=1)
 
@@ -47,6 +55,12 @@ async def reconcile(
     gateway: PaymentGateway,
 ) -> ReconcileReport:
     """Ask Stripe about every unsettled payment untouched for `older_than`; record its facts."""
+    if older_than < SHORTEST_OLDER_THAN:
+        minutes = SHORTEST_OLDER_THAN // timedelta(minutes=1)
+        raise InvalidInput(
+            "older_than",
+            f"must be at least {minutes} minutes: a charge or refund may still be in flight",
+        )
     settled: list[Settlement] = []
     still_open: list[str] = []
     unanswered: list[str] = []

@@ -276,8 +276,11 @@ class Payment(Aggregate):
         self.refunds[number].refund_id = refund_id or self.refunds[number].refund_id
 
     @event(RefundOverstated)
-    def _refund_overstated(self, number: int, refund_id: str, reported: int, recorded: int) -> None:
-        self.refunds[number].amount = recorded
+    def _refund_overstated(
+        self, number: int | None, refund_id: str, reported: int, recorded: int
+    ) -> None:
+        if number is not None:  # None: version 1, whose refund was recorded already capped
+            self.refunds[number].amount = recorded
         self.overstated_refunds[refund_id] = reported
 
     # -- disputes -----------------------------------------------------------------------

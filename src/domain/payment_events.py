@@ -96,12 +96,22 @@ class DisputeClosed(Aggregate.Event):
 
 
 class RefundOverstated(Aggregate.Event):
-    """A refund settled for more than was left of the payment: recorded up to what was left."""
+    """A refund settled for more than was left of the payment: recorded up to what was left.
 
-    number: int
+    Version 2 names the refund it caps. Version 1, for outside refunds only, came before the
+    refund it capped, whose `RefundRequested` already carries the capped amount (and before
+    none when nothing was left): it is upcast with no number, and caps nothing when applied.
+    """
+
+    class_version = 2
+    number: int | None
     refund_id: str
     reported: int
     recorded: int
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["number"] = None
 
 
 class StripeEventReceived(Aggregate.Event):

@@ -17,6 +17,7 @@ import jwt
 
 from application.causes import caused_by
 from application.causes import command as cli_command
+from application.reconcile import SHORTEST_OLDER_THAN
 from entrypoints import audit_cli, events_cli, operations
 from entrypoints.settings import ConfigError, Settings, load_dotenv
 
@@ -151,6 +152,18 @@ def duration(value: str) -> timedelta:
     return timedelta(seconds=int(number) * units[unit])
 
 
+def reconcile_window(value: str) -> timedelta:
+    """A duration no shorter than a charge or refund can be in flight (`SHORTEST_OLDER_THAN`)."""
+    window = duration(value)
+    if window < SHORTEST_OLDER_THAN:
+        shortest = f"{SHORTEST_OLDER_THAN // timedelta(minutes=1)}m"
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is shorter than {shortest}: a charge or refund may still be in flight, "
+            "and reconcile would cancel or fail it"
+        )
+    return window
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="payment-service", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -177,9 +190,9 @@ def parser() -> argparse.ArgumentParser:
     p = commands.add_parser("reconcile", help="settle pending payments and refunds from Stripe")
     p.add_argument(
         "--older-than",
-        type=duration,
+        type=reconcile_window,
         default=timedelta(minutes=15),
-        help="only payments unchanged for this long, e.g. 15m, 2h, 1d (default 15m)",
+        help="only payments unchanged for this long, e.g. 15m, 2h, 1d (default 15m, at least 5m)",
     )
     p.set_defaults(run=reconcile)
 

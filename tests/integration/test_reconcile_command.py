@@ -3,18 +3,19 @@
 import asyncio
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from adapters.clock import SystemClock
 from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from adapters.pending_scan import EventLogPendingPayments
 from adapters.stripe_gateway import StripeGateway
 from adapters.wallet_store import EventSourcedWalletStore
 from application.errors import GatewayError
 from application.process_payment import ProcessPayment, process_payment
-from application.reconcile import ReconcileReport, reconcile
+from application.reconcile import SHORTEST_OLDER_THAN, ReconcileReport, reconcile
 from domain.payment import Payment
 from domain.payment_status import PaymentStatus, payment_id_for
 from entrypoints import cli
@@ -69,8 +70,10 @@ def test_the_command_prints_what_it_settled(
     monkeypatch.chdir(tmp_path)
     for name, value in stripe_env.items():
         monkeypatch.setenv(name, value)
+    later = payment.modified_on + SHORTEST_OLDER_THAN
+    monkeypatch.setattr(SystemClock, "now", lambda self: later)
 
-    assert cli.main(["reconcile", "--older-than", "0s"]) == 0
+    assert cli.main(["reconcile", "--older-than", "5m"]) == 0  # the shortest window allowed
     assert cli.main(["reconcile"]) == 0
 
     first, second = capsys.readouterr().out.split("0 without an answer from Stripe\n")[:2]
@@ -89,6 +92,34 @@ def test_a_bad_duration_is_refused_with_one_line(capsys: pytest.CaptureFixture[s
     assert "'soon' is not a duration" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("window", ["0s", "299s"])
+def test_a_window_shorter_than_a_charge_can_be_in_flight_is_refused(
+    window: str,
+    stripe_env: dict[str, str],
+    fake_stripe: FakeStripe,
+    make_container: Callable[[dict[str, str]], Container],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    container = make_container(stripe_env)
+    payment = lose_a_charge(container, fake_stripe)
+    monkeypatch.chdir(tmp_path)
+    for name, value in stripe_env.items():
+        monkeypatch.setenv(name, value)
+    asked = len(fake_stripe.seen)
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["reconcile", "--older-than", window])
+
+    assert exited.value.code == 2
+    assert f"'{window}' is shorter than 5m" in capsys.readouterr().err
+    assert len(fake_stripe.seen) == asked
+    after = container.payment_store().find(payment.id)
+    assert after is not None and after.version == payment.version
+    assert after.status is PaymentStatus.PENDING
+
+
 class Machine:
     """One host running the service: its own pool to the shared database, its own client."""
 
@@ -104,8 +135,8 @@ class Machine:
     def reconcile(self) -> ReconcileReport:
         return asyncio.run(
             reconcile(
-                older_than=timedelta(0),
-                now=datetime.now(UTC),
+                older_than=SHORTEST_OLDER_THAN,
+                now=datetime.now(UTC) + SHORTEST_OLDER_THAN,
                 pending=self.pending,
                 store=self.store,
                 wallets=self.wallets,

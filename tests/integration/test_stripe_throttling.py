@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from adapters.wallet_store import EventSourcedWalletStore
 from application.deadlines import Deadline
 from application.errors import ServiceUnavailable
 from application.process_payment import process_payment
-from application.reconcile import reconcile
+from application.reconcile import SHORTEST_OLDER_THAN, reconcile
 from domain.payment_status import PaymentStatus, payment_id_for
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
@@ -71,8 +71,8 @@ def test_a_persisting_429_is_service_unavailable_the_payment_stays_pending_and_r
 
     report = asyncio.run(
         reconcile(
-            older_than=timedelta(0),
-            now=datetime.now(UTC) + timedelta(seconds=1),
+            older_than=SHORTEST_OLDER_THAN,
+            now=datetime.now(UTC) + SHORTEST_OLDER_THAN,
             pending=EventLogPendingPayments(store.app),
             store=store,
             wallets=wallets,

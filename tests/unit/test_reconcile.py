@@ -21,8 +21,14 @@ from application.ports import (
     RefundRequest,
 )
 from application.process_payment import ProcessPayment, process_payment
-from application.reconcile import NEVER_REACHED_STRIPE, ReconcileReport, reconcile
+from application.reconcile import (
+    NEVER_REACHED_STRIPE,
+    SHORTEST_OLDER_THAN,
+    ReconcileReport,
+    reconcile,
+)
 from application.refund_payment import RefundPayment, refund_payment
+from domain.errors import InvalidInput
 from domain.payment import Payment
 from domain.payment_status import PaymentStatus, RefundState, payment_id_for
 
@@ -74,11 +80,14 @@ def attempt(store: EventSourcedPaymentStore, gateway: FlakyGateway, key: str) ->
 
 
 def run(
-    store: EventSourcedPaymentStore, gateway: FlakyGateway, now: datetime = LATER
+    store: EventSourcedPaymentStore,
+    gateway: FlakyGateway,
+    now: datetime = LATER,
+    older_than: timedelta = timedelta(minutes=15),
 ) -> ReconcileReport:
     return asyncio.run(
         reconcile(
-            older_than=timedelta(minutes=15),
+            older_than=older_than,
             now=now,
             pending=EventLogPendingPayments(store.app),
             store=store,
@@ -135,6 +144,38 @@ def test_nothing_younger_than_the_threshold_is_touched(
     lost = attempt(store, flaky, "lost")
     report = run(store, flaky, now=datetime.now(UTC))
     assert report.settled == [] and status_of(store, lost.id) is PaymentStatus.PENDING
+
+
+@pytest.mark.parametrize("older_than", [timedelta(0), SHORTEST_OLDER_THAN - timedelta(seconds=1)])
+def test_a_window_shorter_than_a_charge_can_be_in_flight_is_refused(
+    store: EventSourcedPaymentStore, flaky: FlakyGateway, older_than: timedelta
+) -> None:
+    flaky.unreachable = True
+    in_flight = attempt(store, flaky, "in-flight")  # as reconcile sees a charge still on its way
+    flaky.unreachable = False
+    attempt(store, flaky, "other")  # the user's Customer exists by now
+    version = store.find(in_flight.id).version  # type: ignore[union-attr]
+
+    with pytest.raises(InvalidInput, match="older_than: must be at least 5 minutes"):
+        run(store, flaky, now=datetime.now(UTC), older_than=older_than)
+
+    assert store.find(in_flight.id).version == version  # type: ignore[union-attr]
+    assert status_of(store, in_flight.id) is PaymentStatus.PENDING
+
+
+def test_a_window_of_exactly_the_minimum_is_accepted(
+    store: EventSourcedPaymentStore, flaky: FlakyGateway
+) -> None:
+    flaky.lose_answer = True
+    lost = attempt(store, flaky, "lost")
+    flaky.lose_answer = False
+
+    report = run(
+        store, flaky, now=lost.modified_on + SHORTEST_OLDER_THAN, older_than=SHORTEST_OLDER_THAN
+    )
+
+    assert [s.payment_id for s in report.settled] == [str(lost.id)]
+    assert status_of(store, lost.id) is PaymentStatus.SUCCEEDED
 
 
 def test_a_refund_whose_answer_was_lost_is_settled_and_one_never_sent_released(

@@ -114,7 +114,7 @@ class IdempotentRequests:
                 if claim.fingerprint != fingerprint:
                     raise IdempotencyMismatch(MISMATCH)
                 return Answer(response=replay, replayed=True, key_hash=hashed)
-            store, claim = await self._supersede(store, hashed, claim)
+            store, claim = await self._supersede(store, hashed, claim, fingerprint)
         try:
             outcome = await handle()
         except BaseException:
@@ -130,11 +130,13 @@ class IdempotentRequests:
             await store.aclose()
 
     async def _supersede(
-        self, store: "_Awaited | None", hashed: str, stale: Completed
+        self, store: "_Awaited | None", hashed: str, stale: Completed, fingerprint: str
     ) -> tuple["_Awaited | None", Claim | None]:
+        """Take the key over from an answer its payment has left, for this request's body: the
+        answer it leaves replays for this body, not the one before."""
         if store is None:
             return None, None
-        claim = Claimed(token=secrets.token_hex(16), fingerprint=stale.fingerprint)
+        claim = Claimed(token=secrets.token_hex(16), fingerprint=fingerprint)
         try:
             return store, await store.supersede(hashed, stale, claim, lock_ttl=self.lock_ttl)
         except IdempotencyStoreUnavailable as error:

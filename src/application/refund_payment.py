@@ -116,7 +116,7 @@ async def _refund_and_record(
             deadline,
         )
     if outcome is None:
-        outcome = await _send(cmd, refund, request, store, gateway, deadline)
+        outcome = await _send(cmd, refund, request, store, gateway, deadline, release=not retried)
     settled = await asyncio.to_thread(
         change_payment, store, cmd.payment_id, lambda p: _settle(p, refund, outcome)
     )
@@ -132,15 +132,21 @@ async def _send(
     store: PaymentStore,
     gateway: PaymentGateway,
     deadline: Deadline,
+    *,
+    release: bool,
 ) -> RefundOutcome:
-    """Ask Stripe for the refund; one it never took in (not sent in time, or refused with 429s
-    only) gives its reservation back, so that the money is refundable again at once."""
+    """Ask Stripe for the refund. With `release` (the refund was reserved by this request, so
+    no earlier one sent it), one Stripe never took in (not sent in time, or refused with 429s
+    only) gives its reservation back, so that the money is refundable again at once. A retried
+    one may be at Stripe by an earlier request's send, still being made: it stays reserved,
+    for reconcile to settle."""
     try:
         return await _ask(lambda: gateway.refund(request), deadline)
     except ServiceUnavailable:
-        await asyncio.to_thread(
-            change_payment, store, cmd.payment_id, lambda p: _release(p, refund)
-        )
+        if release:
+            await asyncio.to_thread(
+                change_payment, store, cmd.payment_id, lambda p: _release(p, refund)
+            )
         raise
 
 

@@ -111,7 +111,9 @@ class RefundOverstated(Aggregate.Event):
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
-        state["number"] = None
+        # Events written with a number before the class had a version are read as version 1
+        # too: they keep their number.
+        state.setdefault("number", None)
 
 
 class StripeEventReceived(Aggregate.Event):

@@ -91,22 +91,28 @@ def test_a_course_refunded_in_full_is_bought_again_with_other_metadata(
     user_id: str,
 ) -> None:
     container = make_container(backend_env)
+
+    def buy(client: Client, checkout: str) -> Any:
+        body = {**COURSE, "metadata": {"checkout": checkout}}
+        return client.post(PROCESS, json=body, headers=bearer(user_id))
+
     with TestClient(create_app(container)) as client:
-        first = client.post(
-            PROCESS, json={**COURSE, "metadata": {"checkout": "a"}}, headers=bearer(user_id)
-        )
+        first = buy(client, "a")
         refund(client, first.json()["paymentId"])
-        again = client.post(
-            PROCESS, json={**COURSE, "metadata": {"checkout": "b"}}, headers=bearer(user_id)
-        )
-        unpaid = client.post(
-            PROCESS, json={**COURSE, "metadata": {"checkout": "c"}}, headers=bearer(user_id)
-        )
+        again = buy(client, "b")
+        retried = buy(client, "b")
+        old_body = buy(client, "a")
+        other = buy(client, "c")
 
     assert first.status_code == 201
     assert again.status_code == 201, again.text
     assert again.json()["paymentId"] != first.json()["paymentId"]
+    # A retry of the new purchase is answered as it was; it is the one paid for now.
+    assert retried.status_code == 201, retried.text
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert retried.json()["paymentId"] == again.json()["paymentId"]
     assert charges(container) == 2
-    # The new payment is paid for: the same purchase with yet other metadata is a mismatch.
-    assert unpaid.status_code == 422, unpaid.text
-    assert unpaid.json()["error"]["code"] == "IDEMPOTENCY_MISMATCH"
+    # The new payment is paid for: the same purchase with other metadata is a mismatch.
+    for mismatch in (old_body, other):
+        assert mismatch.status_code == 422, mismatch.text
+        assert mismatch.json()["error"]["code"] == "IDEMPOTENCY_MISMATCH"

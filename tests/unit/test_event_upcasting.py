@@ -152,3 +152,44 @@ def test_new_overstated_refunds_are_stored_as_version_2_with_their_number(
     loaded = store.find(payment.id)
     assert loaded is not None and loaded.refunds[1].amount == 5000
     assert loaded.overstated_refunds == {"re_huge": 8000}
+
+
+# The same kind of refund as the releases from 6482fe4 wrote it: the refund requested at what
+# Stripe reported, then capped by a `RefundOverstated` naming it, stored with no class version.
+OVERSTATED_NUMBERED_UNVERSIONED = [
+    (
+        "RefundRequested",
+        b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-12-05T06:10:48.899356+00:00"},'
+        b'"number":1,"amount":8000,"reason":"made outside the service","requested_by":null,'
+        b'"idempotency_key":null,"request_hash":null,"class_version":2}',
+    ),
+    (
+        "RefundOverstated",
+        b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-12-05T06:10:48.899424+00:00"},'
+        b'"number":1,"refund_id":"re_huge","reported":8000,"recorded":5000}',
+    ),
+    (
+        "Refunded",
+        b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-12-05T06:10:48.899482+00:00"},'
+        b'"number":1,"refund_id":"re_huge","amount":8000}',
+    ),
+]
+
+
+def test_an_unversioned_overstated_refund_that_names_its_refund_keeps_its_cap(
+    store: EventSourcedPaymentStore,
+) -> None:
+    payment = paid(store, 5000)
+    store.app.recorder.insert_events(
+        [
+            StoredEvent(payment.id, payment.version + i, f"domain.payment:Payment.{name}", state)
+            for i, (name, state) in enumerate(OVERSTATED_NUMBERED_UNVERSIONED, start=1)
+        ]
+    )
+
+    loaded = store.find(payment.id)
+
+    assert loaded is not None and loaded.status is PaymentStatus.REFUNDED
+    assert loaded.refunds[1].amount == 5000, "capped at what was left"
+    assert loaded.refunded_amount == 5000 and loaded.refundable_amount == 0
+    assert loaded.overstated_refunds == {"re_huge": 8000}

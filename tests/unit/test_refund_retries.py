@@ -202,6 +202,50 @@ def test_a_retry_too_late_to_ask_stripe_keeps_a_refund_stripe_holds(
     assert payment.refunds[1].state is RefundState.PENDING and payment.reserved_amount == 400
 
 
+class StillMaking(SimulatedGateway):
+    """Stripe still making the first request's refund: it is not listed yet, and a second
+    request with its key is refused 429 (`lock_timeout`) while the first holds it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.making = True
+
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
+        if self.making:
+            if self.refund_calls:
+                raise GatewayThrottled("lock_timeout")
+            self.refund_calls.append(request)
+            raise GatewayUnavailable("read timed out")  # the first: Stripe goes on making it
+        return await super().refund(request)
+
+
+def test_a_retry_refused_while_stripe_makes_the_first_send_keeps_its_reservation(
+    store: EventSourcedPaymentStore,
+) -> None:
+    gateway = StillMaking()
+    payment_id = paid(store, gateway)
+    with pytest.raises(GatewayError):
+        asyncio.run(refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway))
+
+    with pytest.raises(ServiceUnavailable, match=THROTTLED):
+        asyncio.run(
+            refund_payment(
+                keyed(payment_id, "r-1"),
+                store=store,
+                gateway=gateway,
+                deadline=Deadline.after(0.2),
+            )
+        )
+
+    payment = stored(store, payment_id)
+    assert payment.refunds[1].state is RefundState.REQUESTED, "Stripe may be making it"
+    assert payment.reserved_amount == 400
+    gateway.making = False
+    receipt = asyncio.run(refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway))
+    assert receipt.amount == 400
+    assert len(stored(store, payment_id).refunds) == 1, "still the one refund, under its key"
+
+
 # -- a refund Stripe never took in is released -------------------------------------------
 
 

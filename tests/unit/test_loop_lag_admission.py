@@ -10,11 +10,28 @@ from application.errors import ServiceUnavailable
 from entrypoints.http.admission import LAG_FLOOR, Admission
 
 
-def late_for(admission: Admission, seconds: float, *, late: float, start: float = 0.0) -> float:
-    """Samples every 10 ms of a loop `late` seconds late, for `seconds`; the time after."""
+def turn_one_away(admission: Admission) -> None:
+    """One request refused at capacity, as the door refuses them: the worker turns clients away."""
+    in_flight, admission.in_flight = admission.in_flight, admission.limit
+    assert admission.turns_away()
+    admission.in_flight = in_flight
+
+
+def late_for(
+    admission: Admission,
+    seconds: float,
+    *,
+    late: float,
+    start: float = 0.0,
+    refusing: bool = True,
+) -> float:
+    """Samples every 10 ms of a loop `late` seconds late, for `seconds`; the time after.
+    `refusing`: meanwhile the worker turns a request away before each sample."""
     now = start
     while now < start + seconds:
         now += 0.01 + late
+        if refusing:
+            turn_one_away(admission)
         admission.pace(late, now)
     return now
 
@@ -22,6 +39,7 @@ def late_for(admission: Admission, seconds: float, *, late: float, start: float 
 def test_late_samples_not_in_a_row_move_nothing_and_three_in_a_row_stop_admitting() -> None:
     admission = Admission(250, 10.0, max_lag=0.020)
     admission.in_flight = 100
+    turn_one_away(admission)  # the worker is turning clients away
     admission.pace(0.150, 1.0)  # a collection pause, a wait for the CPU
     admission.pace(0.030, 1.04)
     assert admission.bound == 250
@@ -35,6 +53,48 @@ def test_late_samples_not_in_a_row_move_nothing_and_three_in_a_row_stop_admittin
     assert admission.full, "nothing more until a fifth of what runs has ended"
     admission.in_flight = 79
     assert not admission.full
+
+
+def test_a_short_late_spell_while_every_request_is_let_in_cuts_nothing() -> None:
+    admission = Admission(250, 10.0, max_lag=0.020)
+    admission.in_flight = 64  # a busy worker with room for all its clients
+    for n in range(4):  # the machine took a pause: four samples in a row 40 ms late
+        admission.pace(0.040, 1.0 + n * 0.05)
+    assert admission.bound == 250, "no client was turned away: a pause, not more clients"
+    assert not admission.full
+    admission.pace(0.040, 1.2)
+    assert admission.bound == 250, "late samples spanning 0.2 s"
+    admission.pace(0.040, 1.25)
+    assert admission.bound == int(64 * 0.8), "spanning a quarter of a second: its own work"
+
+
+def test_one_long_pause_then_a_few_late_samples_cuts_nothing_while_all_are_let_in() -> None:
+    admission = Admission(250, 10.0, max_lag=0.020)
+    admission.in_flight = 64
+    admission.pace(0.400, 1.0)  # the machine stopped the worker for 0.4 s
+    admission.pace(0.030, 1.04)
+    admission.pace(0.030, 1.08)
+    assert admission.bound == 250, "one pause, however long, is not a late spell"
+
+
+def test_a_late_spell_while_refusing_cuts_at_three_samples_and_no_longer_once_it_stops() -> None:
+    admission = Admission(250, 10.0, max_lag=0.020)
+    admission.in_flight = 64
+    turn_one_away(admission)  # past its capacity: requests are being refused
+    admission.pace(0.040, 1.0)
+    admission.pace(0.040, 1.05)
+    assert admission.bound == 250
+    admission.pace(0.040, 1.1)
+    assert admission.bound == int(64 * 0.8), "late while refusing: the bound falls"
+
+    for n in range(7):  # still late; the refusal is now ten samples old
+        admission.pace(0.040, 1.15 + n * 0.05)
+    assert admission.bound < int(64 * 0.8)
+    cut = admission.bound
+    admission.pace(0.015, 1.5)  # neither late nor on time: the spell is over
+    for n in range(4):  # late again, nobody refused, for 0.19 s
+        admission.pace(0.040, 2.0 + n * 0.05)
+    assert admission.bound == cut, "no refusal within 10 samples: a short late spell cuts no more"
 
 
 def test_while_the_loop_stays_late_the_bound_shrinks_to_the_floor_and_grows_back_after() -> None:
@@ -82,6 +142,7 @@ def test_the_watch_paces_by_the_lag_of_the_loop_it_runs_on() -> None:
         until = time.monotonic() + 1.0
         while time.monotonic() < until:
             time.sleep(0.03)  # CPU work that yields only every 30 ms
+            turn_one_away(admission)  # and clients turned away meanwhile
             await asyncio.sleep(0)
         watching.cancel()
 

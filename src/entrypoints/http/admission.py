@@ -46,7 +46,12 @@ class Admission:
     bound drops to a fifth below what is in flight now (not below `LAG_FLOOR`), at most once
     per `COOLDOWN`, so that nothing more is admitted until the queue has shrunk. Every sample
     on time (half of `max_lag` or less) raises the bound by one again, up to `limit`. A late
-    sample or two (a collection pause, the process waiting for a CPU) move nothing.
+    sample or two (a collection pause, the process waiting for a CPU) move nothing. While the
+    worker lets every request in (none refused within REFUSING_SAMPLES samples), its late
+    samples must also span LATE_SPELL_ALL_LET_IN: a pause the machine takes (a collection, a
+    wait for a core) lasts tens of milliseconds, and cutting on it would refuse clients the
+    worker has room for (at 128 clients, two samples in a row late, 40-70 ms, a few times a
+    run); a worker kept late by its own charges stays late.
 
     Admitted charges also start at a pace: STARTS_BURST at once, then STARTS_PER_SECOND, let
     start at each sample by the time since the one before (a late loop is not slowed more);
@@ -64,6 +69,8 @@ class Admission:
     STARTS_BURST = 16
     MOST_WAITING = 64
     LATE_SAMPLES = 3
+    LATE_SPELL_ALL_LET_IN = 0.25  # seconds late in a row before a worker refusing none cuts
+    REFUSING_SAMPLES = 10  # a refusal within this many samples: it is turning clients away
     COOLDOWN = 0.05  # seconds between two decreases: what a decrease stopped shows first
     DECREASE = 0.8
 
@@ -81,6 +88,8 @@ class Admission:
         self.allowed = float(limit)  # between `floor` and `limit`
         self.in_flight = 0
         self._late_in_a_row = 0
+        self._late_since = 0.0  # the first late sample of this spell
+        self._samples_since_refusal = self.REFUSING_SAMPLES + 1
         self._decreased_at = float("-inf")
         self._starts = float(self.STARTS_BURST)  # starts allowed now, without waiting
         self._sampled_at: float | None = None
@@ -108,6 +117,14 @@ class Admission:
         would_wait = self.waiting + max(0, entering - self.entering_started - int(self._starts))
         return would_wait >= self.MOST_WAITING
 
+    def turns_away(self) -> bool:
+        """`full`, asked to decide one request: True refuses it, which is noted (a short late
+        spell cuts the bound only while the worker is turning requests away)."""
+        if self.full:
+            self._samples_since_refusal = 0
+            return True
+        return False
+
     def enter(self) -> "Entry":
         """A bounded request let in by the door: counted as if admitted until `admitted`
         decides on it (or it ends first)."""
@@ -120,8 +137,18 @@ class Admission:
         since = self.INTERVAL if self._sampled_at is None else max(now - self._sampled_at, 0.0)
         self._sampled_at = now
         self._let_start(since * self.STARTS_PER_SECOND)
-        self._late_in_a_row = self._late_in_a_row + 1 if late > self.max_lag else 0
-        if self._late_in_a_row >= self.LATE_SAMPLES:
+        if late > self.max_lag:
+            if not self._late_in_a_row:
+                self._late_since = now  # a single long pause counts once, not as a spell
+            self._late_in_a_row += 1
+        else:
+            self._late_in_a_row = 0
+        self._samples_since_refusal += 1
+        refusing = self._samples_since_refusal <= self.REFUSING_SAMPLES
+        spell = now - self._late_since
+        if self._late_in_a_row >= self.LATE_SAMPLES and (
+            refusing or spell >= self.LATE_SPELL_ALL_LET_IN
+        ):
             if now - self._decreased_at >= self.COOLDOWN:
                 self._decreased_at = now
                 running = min(self.allowed, float(self.in_flight))
@@ -210,7 +237,7 @@ class Admission:
         let_in = entry is not None and entry.held
         if entry is not None:
             entry.release()
-        if not let_in and self.full:
+        if not let_in and self.turns_away():
             requests_shed_total.labels(route=route).inc()
             raise ServiceUnavailable(SHED, retry_after=shed_retry_after())
         self.in_flight += 1
@@ -317,7 +344,7 @@ def shed_when_full(admission: Admission) -> Callable[[AppConfig], AppConfig]:
                 if scope["type"] == ScopeType.HTTP
                 else None
             )
-            if route is None or not admission.full:
+            if route is None or not admission.turns_away():
                 await app(scope, receive, send)
                 return
             count_refusal(route)

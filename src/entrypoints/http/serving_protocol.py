@@ -101,7 +101,7 @@ class AdmittingHttpToolsProtocol(BoundedHttpToolsProtocol):
             super().on_headers_complete()
             return
         assert self._admission is not None
-        if accepted is None and self._admission.full:
+        if accepted is None and self._admission.turns_away():
             self._in_headers = False
             self._refusing = True
             self._refuse(route)
@@ -243,7 +243,7 @@ class AcceptDoor:
         if decided is None:
             return context  # opened as it is
         route, size = decided
-        if not self._admission.full:
+        if not self._admission.turns_away():
             context.run(ACCEPTED_ENTRY.set, self._admission.enter())
             return context
         answer = refusal(self._server_state.default_headers, keep_alive=True)

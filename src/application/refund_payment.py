@@ -109,6 +109,21 @@ async def _refund_and_record(
     """Stripe's answer for the refund, recorded. An earlier request's refund may be at Stripe
     already, and Stripe forgets idempotency keys after a day: it is looked up before it is sent.
     """
+
+    async def send() -> RefundOutcome:
+        """A refund reserved by this request (no earlier one sent it) that Stripe never took in
+        (not sent in time, or refused with 429s only) gives its reservation back, so that the
+        money is refundable again at once. A retried one may be at Stripe by an earlier
+        request's send, still being made: it stays reserved, for reconcile to settle."""
+        try:
+            return await _ask(lambda: gateway.refund(request), deadline)
+        except ServiceUnavailable:
+            if not retried:
+                await asyncio.to_thread(
+                    change_payment, store, cmd.payment_id, lambda p: _release(p, refund)
+                )
+            raise
+
     outcome: RefundOutcome | None = None
     if retried:
         outcome = await _ask(
@@ -116,38 +131,13 @@ async def _refund_and_record(
             deadline,
         )
     if outcome is None:
-        outcome = await _send(cmd, refund, request, store, gateway, deadline, release=not retried)
+        outcome = await send()
     settled = await asyncio.to_thread(
         change_payment, store, cmd.payment_id, lambda p: _settle(p, refund, outcome)
     )
     if outcome.status == "failed":
         raise GatewayError(NOT_REFUNDED)
     return _receipt(settled, refund, outcome.refund_id)
-
-
-async def _send(
-    cmd: RefundPayment,
-    refund: Refund,
-    request: RefundRequest,
-    store: PaymentStore,
-    gateway: PaymentGateway,
-    deadline: Deadline,
-    *,
-    release: bool,
-) -> RefundOutcome:
-    """Ask Stripe for the refund. With `release` (the refund was reserved by this request, so
-    no earlier one sent it), one Stripe never took in (not sent in time, or refused with 429s
-    only) gives its reservation back, so that the money is refundable again at once. A retried
-    one may be at Stripe by an earlier request's send, still being made: it stays reserved,
-    for reconcile to settle."""
-    try:
-        return await _ask(lambda: gateway.refund(request), deadline)
-    except ServiceUnavailable:
-        if release:
-            await asyncio.to_thread(
-                change_payment, store, cmd.payment_id, lambda p: _release(p, refund)
-            )
-        raise
 
 
 async def _ask(call: Callable[[], Awaitable[T]], deadline: Deadline) -> T:

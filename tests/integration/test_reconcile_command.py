@@ -57,19 +57,30 @@ def lose_a_charge(container: Container, fake: FakeStripe) -> Payment:
     return payment
 
 
-def test_the_command_prints_what_it_settled(
+@pytest.fixture
+def lost_for_cli(
     stripe_env: dict[str, str],
     fake_stripe: FakeStripe,
     make_container: Callable[[dict[str, str]], Container],
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
-) -> None:
+) -> tuple[Container, Payment]:
+    """A charge whose answer was lost, and the environment the command runs in."""
     container = make_container(stripe_env)
     payment = lose_a_charge(container, fake_stripe)
     monkeypatch.chdir(tmp_path)
     for name, value in stripe_env.items():
         monkeypatch.setenv(name, value)
+    return container, payment
+
+
+def test_the_command_prints_what_it_settled(
+    lost_for_cli: tuple[Container, Payment],
+    fake_stripe: FakeStripe,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    container, payment = lost_for_cli
     later = payment.modified_on + SHORTEST_OLDER_THAN
     monkeypatch.setattr(SystemClock, "now", lambda self: later)
 
@@ -95,18 +106,11 @@ def test_a_bad_duration_is_refused_with_one_line(capsys: pytest.CaptureFixture[s
 @pytest.mark.parametrize("window", ["0s", "299s"])
 def test_a_window_shorter_than_a_charge_can_be_in_flight_is_refused(
     window: str,
-    stripe_env: dict[str, str],
+    lost_for_cli: tuple[Container, Payment],
     fake_stripe: FakeStripe,
-    make_container: Callable[[dict[str, str]], Container],
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
 ) -> None:
-    container = make_container(stripe_env)
-    payment = lose_a_charge(container, fake_stripe)
-    monkeypatch.chdir(tmp_path)
-    for name, value in stripe_env.items():
-        monkeypatch.setenv(name, value)
+    container, payment = lost_for_cli
     asked = len(fake_stripe.seen)
 
     with pytest.raises(SystemExit) as exited:

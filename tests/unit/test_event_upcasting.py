@@ -112,16 +112,24 @@ def paid(store: EventSourcedPaymentStore, amount: int) -> Payment:
     return payment
 
 
-def test_a_version_1_overstated_refund_loads_as_the_old_release_showed_it(
-    store: EventSourcedPaymentStore,
-) -> None:
-    payment = paid(store, 5000)
+def paid_then(
+    store: EventSourcedPaymentStore, amount: int, written: list[tuple[str, bytes]]
+) -> Payment:
+    """A payment of `amount`, then the events an older release wrote, stored as it wrote them."""
+    payment = paid(store, amount)
     store.app.recorder.insert_events(
         [
             StoredEvent(payment.id, payment.version + i, f"domain.payment:Payment.{name}", state)
-            for i, (name, state) in enumerate(OVERSTATED_V1, start=1)
+            for i, (name, state) in enumerate(written, start=1)
         ]
     )
+    return payment
+
+
+def test_a_version_1_overstated_refund_loads_as_the_old_release_showed_it(
+    store: EventSourcedPaymentStore,
+) -> None:
+    payment = paid_then(store, 5000, OVERSTATED_V1)
 
     loaded = store.find(payment.id)
 
@@ -179,13 +187,7 @@ OVERSTATED_NUMBERED_UNVERSIONED = [
 def test_an_unversioned_overstated_refund_that_names_its_refund_keeps_its_cap(
     store: EventSourcedPaymentStore,
 ) -> None:
-    payment = paid(store, 5000)
-    store.app.recorder.insert_events(
-        [
-            StoredEvent(payment.id, payment.version + i, f"domain.payment:Payment.{name}", state)
-            for i, (name, state) in enumerate(OVERSTATED_NUMBERED_UNVERSIONED, start=1)
-        ]
-    )
+    payment = paid_then(store, 5000, OVERSTATED_NUMBERED_UNVERSIONED)
 
     loaded = store.find(payment.id)
 

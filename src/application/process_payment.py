@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from application.awaited import EventStoreSteps
 from application.changes import achange_payment
-from application.charges import apply_charge_outcome
+from application.charges import apply_charge_outcome, charge_at_stripe
 from application.customers import customer_for
 from application.deadlines import NO_DEADLINE, Deadline
 from application.errors import (
@@ -33,7 +33,6 @@ from application.ports import (
     WebhookStore,
 )
 from application.provider_calls import call_provider, shielded
-from application.reconcile import CLOCK_SLACK
 from application.wallet_charges import payment_method_to_charge
 from domain.errors import DomainError, InvalidInput
 from domain.metadata import validated_metadata
@@ -182,31 +181,19 @@ async def _resume(
     has of it instead of sent again: its PaymentIntent when one is recorded, or, once Stripe
     may have forgotten its idempotency key, the intent found by its metadata. None: Stripe has
     none of it (or it is new), and it is to be sent, with its key."""
-    intent_id, customer_id = payment.intent_id, wallet.customer_id if wallet else None
-    if intent_id is None:
-        if datetime.now(UTC) - payment.created_on < STRIPE_KEEPS_KEYS:
-            return None  # the key still answers for an intent made with it
-        if customer_id is None:
-            return None  # a charge is only ever sent once the user's Customer is recorded
-
-    async def lookup() -> ChargeOutcome | None:
-        if intent_id is not None:
-            return await gateway.retrieve_charge(intent_id)
-        assert customer_id is not None
-        return await gateway.find_charge(payment.id, customer_id, payment.created_on - CLOCK_SLACK)
-
+    young = datetime.now(UTC) - payment.created_on < STRIPE_KEEPS_KEYS
+    if payment.intent_id is None and young:
+        return None  # the key still answers for an intent made with it
+    customer_id = wallet.customer_id if wallet else None
     try:
-        outcome = await call_provider(lookup, deadline)
+        outcome = await call_provider(
+            lambda: charge_at_stripe(payment, customer_id, gateway), deadline
+        )
     except GatewayUnavailable:
         raise GatewayError(NO_ANSWER) from None
     if outcome is None:
         return None
-    updated = await steps.run(
-        lambda payments, _: achange_payment(
-            payments, payment.id, lambda p: _applied(p, outcome), current=payment
-        )
-    )
-    return await _answer_for(updated, gateway=gateway, client_secret=outcome.client_secret)
+    return await _recorded(payment, outcome, steps=steps, gateway=gateway)
 
 
 async def _initiate(
@@ -322,6 +309,13 @@ async def _charge_and_record(
             )
         )
         raise PaymentMethodRejected(decline, payment_id=str(payment.id)) from None
+    return await _recorded(payment, outcome, steps=steps, gateway=gateway)
+
+
+async def _recorded(
+    payment: Payment, outcome: ChargeOutcome, *, steps: EventStoreSteps, gateway: PaymentGateway
+) -> PaymentReceipt:
+    """Stripe's answer recorded on the payment, and the payment's answer."""
     updated = await steps.run(
         lambda payments, _: achange_payment(
             payments, payment.id, lambda p: _applied(p, outcome), current=payment

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from application.changes import change_payment
-from application.charges import apply_charge_outcome
+from application.charges import apply_charge_outcome, apply_refund_outcome, charge_at_stripe
 from application.ports import (
     ChargeOutcome,
     GatewayUnavailable,
@@ -27,8 +27,6 @@ NEVER_REACHED_STRIPE = "no PaymentIntent for this payment exists at Stripe"
 # reached Stripe, freeing its derived key for a retry that charges again while the first one
 # succeeds, and the refund marked failed while Stripe makes it.
 SHORTEST_OLDER_THAN = timedelta(minutes=5)
-# The widest clock difference between us and Stripe that a lookup by creation time allows.
-CLOCK_SLACK = timedelta(hours=1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +106,7 @@ async def _settle(
             else:
                 apply_charge_outcome(p, charge)
         for number, outcome in refunds.items():
-            _record_refund(p, p.refunds[number], outcome)
+            apply_refund_outcome(p, number, outcome)
         return p, p.version != version
 
     return await asyncio.to_thread(change_payment, store, payment.id, record)
@@ -117,27 +115,8 @@ async def _settle(
 async def _charge_at_stripe(
     payment: Payment, *, wallets: WalletStore, gateway: PaymentGateway
 ) -> ChargeOutcome | None:
-    if payment.intent_id:
-        return await gateway.retrieve_charge(payment.intent_id)
-    wallet = await asyncio.to_thread(wallets.find, payment.user_id)
-    if wallet is None or wallet.customer_id is None:
-        return None  # a charge is only ever sent once the user's Customer is recorded
-    return await gateway.find_charge(
-        payment.id, wallet.customer_id, payment.created_on - CLOCK_SLACK
-    )
-
-
-def _record_refund(payment: Payment, refund: Refund, outcome: RefundOutcome | None) -> None:
-    if outcome is None:
-        if refund.state is RefundState.REQUESTED:
-            # Stripe has no refund for it: the request never arrived, so release the amount.
-            payment.record_refund_failure(refund.number, "", refund.amount)
-    elif outcome.status == "succeeded":
-        payment.record_refund(refund.number, outcome.refund_id, outcome.amount)
-    elif outcome.status == "pending":
-        payment.mark_refund_pending(refund.number, outcome.refund_id, outcome.amount)
-    else:
-        payment.record_refund_failure(refund.number, outcome.refund_id, outcome.amount)
+    wallet = None if payment.intent_id else await asyncio.to_thread(wallets.find, payment.user_id)
+    return await charge_at_stripe(payment, wallet.customer_id if wallet else None, gateway)
 
 
 def _in_flight(payment: Payment) -> list[Refund]:

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from application.actors import Actor
 from application.changes import change_payment, load_payment
+from application.charges import apply_refund_outcome
 from application.deadlines import NO_DEADLINE, Deadline
 from application.errors import (
     Forbidden,
@@ -120,7 +121,7 @@ async def _refund_and_record(
         except ServiceUnavailable:
             if not retried:
                 await asyncio.to_thread(
-                    change_payment, store, cmd.payment_id, lambda p: _release(p, refund)
+                    change_payment, store, cmd.payment_id, lambda p: _settle(p, refund, None)
                 )
             raise
 
@@ -176,19 +177,9 @@ def _released_unsent(refund: Refund) -> bool:
     return refund.state is RefundState.FAILED and refund.refund_id is None
 
 
-def _release(payment: Payment, refund: Refund) -> None:
-    """Stripe never took the refund in: free its amount, as reconciliation would."""
-    if payment.refunds[refund.number].state is RefundState.REQUESTED:
-        payment.record_refund_failure(refund.number, "", refund.amount)
-
-
-def _settle(payment: Payment, refund: Refund, outcome: RefundOutcome) -> Payment:
-    if outcome.status == "succeeded":
-        payment.record_refund(refund.number, outcome.refund_id, outcome.amount)
-    elif outcome.status == "pending":
-        payment.mark_refund_pending(refund.number, outcome.refund_id, outcome.amount)
-    else:
-        payment.record_refund_failure(refund.number, outcome.refund_id, outcome.amount)
+def _settle(payment: Payment, refund: Refund, outcome: RefundOutcome | None) -> Payment:
+    """Stripe's answer recorded; None: Stripe never took the refund in, its amount is freed."""
+    apply_refund_outcome(payment, refund.number, outcome)
     return payment
 
 

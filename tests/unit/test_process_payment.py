@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import pytest
@@ -204,8 +204,13 @@ class ForgetfulGateway(SimulatedGateway):
         self.day = 0
         self.lose_answers = 1
         self.answer_pending = 0
+        self.lose_requests = 0  # lost on the way: Stripe never sees them
+        self.down = False  # Stripe answers nothing
 
     async def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        if self.lose_requests:
+            self.lose_requests -= 1
+            raise GatewayUnavailable("connection reset")
         keyed = replace(request, idempotency_key=f"{request.idempotency_key}@{self.day}")
         outcome = await super().charge(keyed)
         if self.lose_answers:
@@ -215,6 +220,13 @@ class ForgetfulGateway(SimulatedGateway):
             self.answer_pending -= 1
             return replace(outcome, status="pending")
         return outcome
+
+    async def find_charge(
+        self, payment_id: UUID, customer_id: str, created_after: datetime
+    ) -> ChargeOutcome | None:
+        if self.down:
+            raise GatewayUnavailable("read timed out")
+        return await super().find_charge(payment_id, customer_id, created_after)
 
     def forget_keys(self) -> None:
         self.day += 1
@@ -266,6 +278,38 @@ def test_a_retry_of_a_charge_stripe_answered_pending_asks_stripe_for_its_intent(
     )
     assert len(gateway._charges) == 1, "no second PaymentIntent"
     assert len(gateway.charge_calls) == 1
+
+
+def test_a_retry_a_day_after_a_charge_that_never_reached_stripe_charges_once(
+    store: EventSourcedPaymentStore, a_day_later: Callable[[ForgetfulGateway], None]
+) -> None:
+    gateway = ForgetfulGateway()
+    gateway.lose_answers, gateway.lose_requests = 0, 1
+    with pytest.raises(GatewayError):
+        pay(charge(idempotency_key="k"), store=store, gateway=gateway)
+    a_day_later(gateway)
+
+    receipt = pay(charge(idempotency_key="k"), store=store, gateway=gateway)
+
+    assert receipt.status == "succeeded"
+    assert len(gateway._charges) == 1 and len(gateway.charge_calls) == 1
+
+
+def test_a_retry_a_day_later_whose_lookup_goes_unanswered_sends_nothing(
+    store: EventSourcedPaymentStore, a_day_later: Callable[[ForgetfulGateway], None]
+) -> None:
+    gateway = ForgetfulGateway()
+    with pytest.raises(GatewayError):
+        pay(charge(idempotency_key="k"), store=store, gateway=gateway)
+    a_day_later(gateway)
+    gateway.down = True
+
+    with pytest.raises(GatewayError):
+        pay(charge(idempotency_key="k"), store=store, gateway=gateway)
+
+    assert len(gateway.charge_calls) == 1, "not sent again while Stripe cannot say"
+    pending = store.find(gateway.charge_calls[0].payment_id)
+    assert pending is not None and pending.status is PaymentStatus.PENDING
 
 
 def test_within_the_day_a_lost_answer_is_resent_with_its_key_not_looked_up(

@@ -243,13 +243,22 @@ def a_day_later(monkeypatch: pytest.MonkeyPatch) -> Callable[[ForgetfulGateway],
     return pass_a_day
 
 
+def unanswered_a_day_ago(
+    store: EventSourcedPaymentStore,
+    gateway: ForgetfulGateway,
+    a_day_later: Callable[[ForgetfulGateway], None],
+) -> None:
+    """The charge with key `k` got no answer, a day ago."""
+    with pytest.raises(GatewayError):
+        pay(charge(idempotency_key="k"), store=store, gateway=gateway)
+    a_day_later(gateway)
+
+
 def test_a_retry_a_day_after_a_lost_answer_finds_the_first_intent_and_charges_once(
     store: EventSourcedPaymentStore, a_day_later: Callable[[ForgetfulGateway], None]
 ) -> None:
     gateway = ForgetfulGateway()
-    with pytest.raises(GatewayError):
-        pay(charge(idempotency_key="k"), store=store, gateway=gateway)
-    a_day_later(gateway)
+    unanswered_a_day_ago(store, gateway, a_day_later)
 
     receipt = pay(charge(idempotency_key="k"), store=store, gateway=gateway)
 
@@ -285,9 +294,7 @@ def test_a_retry_a_day_after_a_charge_that_never_reached_stripe_charges_once(
 ) -> None:
     gateway = ForgetfulGateway()
     gateway.lose_answers, gateway.lose_requests = 0, 1
-    with pytest.raises(GatewayError):
-        pay(charge(idempotency_key="k"), store=store, gateway=gateway)
-    a_day_later(gateway)
+    unanswered_a_day_ago(store, gateway, a_day_later)
 
     receipt = pay(charge(idempotency_key="k"), store=store, gateway=gateway)
 
@@ -299,9 +306,7 @@ def test_a_retry_a_day_later_whose_lookup_goes_unanswered_sends_nothing(
     store: EventSourcedPaymentStore, a_day_later: Callable[[ForgetfulGateway], None]
 ) -> None:
     gateway = ForgetfulGateway()
-    with pytest.raises(GatewayError):
-        pay(charge(idempotency_key="k"), store=store, gateway=gateway)
-    a_day_later(gateway)
+    unanswered_a_day_ago(store, gateway, a_day_later)
     gateway.down = True
 
     with pytest.raises(GatewayError):

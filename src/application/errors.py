@@ -68,3 +68,7 @@ class ServiceUnavailable(ApplicationError):
     def __init__(self, message: str, *, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class NotStarted(ServiceUnavailable):
+    """The deadline passed before the provider was asked: it has not seen this request."""

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from application.deadlines import Deadline
-from application.errors import ServiceUnavailable
+from application.errors import NotStarted, ServiceUnavailable
 from application.ports import GatewayThrottled
 
 T = TypeVar("T")
@@ -22,7 +22,7 @@ async def call_provider(call: Callable[[], Awaitable[T]], deadline: Deadline) ->
     """Run `call` unless the deadline has passed; a throttled call, which the provider did not
     process, is tried again after a jittered, growing pause while the deadline allows."""
     if deadline.expired:
-        raise ServiceUnavailable(NOT_STARTED)
+        raise NotStarted(NOT_STARTED)
     backoff = FIRST_BACKOFF
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:

@@ -17,7 +17,7 @@ from application.errors import (
     GatewayError,
     IdempotencyConflict,
     IdempotencyMismatch,
-    ServiceUnavailable,
+    NotStarted,
 )
 from application.idempotency import CONFLICT, MISMATCH, validate_idempotency_key
 from application.ports import (
@@ -112,13 +112,15 @@ async def _refund_and_record(
     """
 
     async def send() -> RefundOutcome:
-        """A refund reserved by this request (no earlier one sent it) that Stripe never took in
-        (not sent in time, or refused with 429s only) gives its reservation back, so that the
-        money is refundable again at once. A retried one may be at Stripe by an earlier
-        request's send, still being made: it stays reserved, for reconcile to settle."""
+        """A refund reserved by this request (no earlier one sent it) and not sent before the
+        deadline gives its reservation back, so that the money is refundable again at once.
+        One refused with 429s stays reserved, for a retry with its key or reconcile to settle:
+        stripe-python may have sent it once already (a read that timed out, then retried into
+        Stripe's `lock_timeout` while Stripe made it), so its answer proves nothing. A retried
+        one may be at Stripe by an earlier request's send: it stays reserved too."""
         try:
             return await _ask(lambda: gateway.refund(request), deadline)
-        except ServiceUnavailable:
+        except NotStarted:
             if not retried:
                 await asyncio.to_thread(
                     change_payment, store, cmd.payment_id, lambda p: _settle(p, refund, None)
@@ -160,7 +162,7 @@ def _reserve(payment: Payment, cmd: RefundPayment) -> tuple[Refund, bool]:
     earlier = payment.refund_requested_with(cmd.actor.user_id, cmd.idempotency_key)
     if earlier is not None and earlier.request_hash != fingerprint:
         raise IdempotencyMismatch(MISMATCH)
-    if earlier is not None and not _released_unsent(earlier):
+    if earlier is not None and not earlier.released_unsent:
         return earlier, False
     refund = payment.request_refund(
         cmd.amount,
@@ -170,11 +172,6 @@ def _reserve(payment: Payment, cmd: RefundPayment) -> tuple[Refund, bool]:
         request_hash=fingerprint,
     )
     return refund, True
-
-
-def _released_unsent(refund: Refund) -> bool:
-    """Failed without a Stripe refund id: Stripe never had it, so its key may ask again."""
-    return refund.state is RefundState.FAILED and refund.refund_id is None
 
 
 def _settle(payment: Payment, refund: Refund, outcome: RefundOutcome | None) -> Payment:

@@ -243,7 +243,11 @@ class Payment(Aggregate):
             number = len(self.refunds) + 1
             self._refund_requested(number=number, amount=amount, reason="made outside the service")
             refund = self.refunds[number]
-        elif REFUND_RANK[state] <= REFUND_RANK[refund.state]:
+        elif REFUND_RANK[state] <= REFUND_RANK[refund.state] and not (
+            refund.released_unsent and state is not RefundState.FAILED
+        ):
+            # Only up the ladder, but for Stripe's word on a refund given up unheard of:
+            # Stripe made it after all (a send still on its way), and what it made stands.
             return
         if state is RefundState.PENDING:
             self._refund_pending(number=refund.number, refund_id=refund_id)

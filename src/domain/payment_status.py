@@ -56,6 +56,12 @@ class Refund:
     idempotency_key: str | None = None
     request_hash: str | None = None
 
+    @property
+    def released_unsent(self) -> bool:
+        """Failed without a Stripe refund id: the service gave it up as never taken in by
+        Stripe, which has not said a word on it."""
+        return self.state is RefundState.FAILED and self.refund_id is None
+
 
 def refund_by_request(
     refunds: Iterable[Refund], requested_by: str, idempotency_key: str

@@ -189,3 +189,29 @@ def test_our_own_refund_settling_after_an_outside_one_never_passes_the_amount() 
     payment.record_refund(1, "re_ours", 800)
     assert payment.refunded_amount == 1000
     assert payment.overstated_refunds == {"re_ours": 800}
+
+
+def test_a_refund_given_up_unsent_that_stripe_made_after_all_is_recorded() -> None:
+    payment = succeeded_payment(1000)
+    refund = payment.request_refund(400, None)
+    payment.record_refund_failure(refund.number, "", 400)  # the service's guess: never sent
+    assert refund.released_unsent and payment.refundable_amount == 1000
+
+    payment.mark_refund_pending(refund.number, "re_late", 400)  # Stripe's word
+    assert payment.reserved_amount == 400
+    payment.record_refund(refund.number, "re_late", 400)
+
+    assert event_names(payment) == ["RefundRequested", "RefundFailed", "RefundPending", "Refunded"]
+    assert (payment.refunded_amount, payment.refundable_amount) == (400, 600)
+    assert payment.refunds[1].refund_id == "re_late"
+    assert payment.status is PaymentStatus.PARTIALLY_REFUNDED
+
+
+def test_a_refund_stripe_itself_failed_is_not_brought_back() -> None:
+    payment = succeeded_payment(1000)
+    refund = payment.request_refund(400, None)
+    payment.record_refund_failure(refund.number, "re_1", 400)
+    payment.record_refund(refund.number, "re_1", 400)
+    payment.record_refund_failure(refund.number, "", 400)
+    assert event_names(payment) == ["RefundRequested", "RefundFailed"]
+    assert payment.refunded_amount == 0

@@ -76,8 +76,11 @@ class Throttled(SimulatedGateway):
         super().__init__()
         self.delay = delay
         self.refusals = 0
+        self.throttling = True
 
     async def refund(self, request: RefundRequest) -> RefundOutcome:
+        if not self.throttling:
+            return await super().refund(request)
         await asyncio.sleep(self.delay)
         self.refusals += 1
         raise GatewayThrottled("rate limited")
@@ -250,7 +253,7 @@ def test_a_refund_not_started_before_the_deadline_gives_its_reservation_back(
     assert (whole.amount, whole.status) == (1000, "refunded")
 
 
-def test_a_refund_stripe_throttled_throughout_gives_its_reservation_back(
+def test_a_refund_stripe_throttled_throughout_keeps_its_reservation_and_its_key_refunds_once(
     store: EventSourcedPaymentStore,
 ) -> None:
     gateway = Throttled(delay=0.2)
@@ -259,7 +262,7 @@ def test_a_refund_stripe_throttled_throughout_gives_its_reservation_back(
     with pytest.raises(ServiceUnavailable, match=THROTTLED):
         asyncio.run(
             refund_payment(
-                keyless(payment_id, 400),
+                keyed(payment_id, "r-1"),
                 store=store,
                 gateway=gateway,
                 deadline=Deadline.after(0.2),
@@ -267,9 +270,49 @@ def test_a_refund_stripe_throttled_throughout_gives_its_reservation_back(
         )
 
     payment = stored(store, payment_id)
-    assert gateway.refusals >= 1 and gateway.refund_calls == []
-    assert (payment.reserved_amount, payment.refundable_amount) == (0, 1000)
-    assert payment.refunds[1].state is RefundState.FAILED
+    assert gateway.refusals >= 1
+    assert payment.refunds[1].state is RefundState.REQUESTED, "a 429 proves nothing unsent"
+    assert (payment.reserved_amount, payment.refundable_amount) == (400, 600)
+    gateway.throttling = False
+    receipt = asyncio.run(refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway))
+    assert (receipt.amount, receipt.status) == (400, "partially_refunded")
+    assert [r.idempotency_key for r in gateway.refund_calls] == [f"refund-{payment_id}-1"]
+    assert len(stored(store, payment_id).refunds) == 1
+
+
+class MadeBehindA429(SlowBank):
+    """stripe-python's first try timed out while Stripe made the refund; its retries with the
+    same key met Stripe's `lock_timeout`: the service only ever sees 429s."""
+
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
+        await super().refund(request)
+        raise GatewayThrottled("lock_timeout")
+
+
+def test_a_refund_made_behind_429s_is_neither_released_nor_sent_again(
+    store: EventSourcedPaymentStore,
+) -> None:
+    gateway = MadeBehindA429()
+    payment_id = paid(store, gateway)
+    with pytest.raises(ServiceUnavailable, match=THROTTLED):
+        asyncio.run(
+            refund_payment(
+                keyed(payment_id, "r-1"),
+                store=store,
+                gateway=gateway,
+                deadline=Deadline.after(0.2),
+            )
+        )
+    sent = len(gateway.refund_calls)
+    gateway.settle(payment_id, 1, "succeeded")
+
+    again = asyncio.run(refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway))
+
+    assert len(gateway.refund_calls) == sent, "found at Stripe, not sent again"
+    assert (again.amount, again.status) == (400, "partially_refunded")
+    payment = stored(store, payment_id)
+    assert (payment.refunded_amount, payment.reserved_amount) == (400, 0)
+    assert len(payment.refunds) == 1
 
 
 def test_a_keyed_retry_of_a_refund_that_never_started_refunds_once(

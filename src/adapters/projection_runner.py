@@ -205,6 +205,12 @@ class PollingProjectionRunner:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                # Still in a batch (a slow database): a catch-up beside it would take in the
+                # same events twice, and a standby given the lock would write beside it. The
+                # lock goes with the process; what is left is the next runner's.
+                log.warning("%s: still in a batch after %.0fs; not caught up", self.name, timeout)
+                return
         try:
             if catch_up and self.active and self._thread is not None:
                 self._process(until_stopped=False)

@@ -3,6 +3,7 @@
 import argparse
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eventsourcing.domain import Aggregate
@@ -112,3 +113,46 @@ def test_a_command_line_run_is_the_cause_of_what_it_writes(
     assert cli.main(["replay"]) == 0
     assert seen == [Cause(command="payment-service replay")]
     assert current_cause() is None
+
+
+class StuckView(InMemoryHistoryView):
+    """A history view whose runner's writes wait until `release` (a slow database)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writing = threading.Event()
+        self.release = threading.Event()
+
+    def write_rows(self, *args: Any) -> None:
+        if threading.current_thread().name.startswith("projection-"):
+            self.writing.set()
+            self.release.wait(10)
+        super().write_rows(*args)
+
+
+def test_a_shutdown_mid_batch_neither_catches_up_beside_it_nor_gives_its_lock_away(
+    store: EventSourcedPaymentStore, tmp_path: Path
+) -> None:
+    store.save(*(one_payment(n, "t") for n in range(1, 4)))
+    view = StuckView()
+    stopping = PollingProjectionRunner(
+        store.app,
+        PaymentHistoryProjection(view=view),
+        view,
+        lock=FileProjectionLock(tmp_path, "history"),
+    )
+    stopping.start()
+    assert view.writing.wait(5)
+    store.save(*(one_payment(n, "t") for n in range(4, 7)))  # drained before shutdown
+
+    stopping.stop(timeout=0.2, catch_up=True)
+
+    assert runner(store, tmp_path).cycle() == 0, "no standby writes beside the batch"
+    view.release.set()
+    assert stopping._thread is not None
+    stopping._thread.join(5)
+    for n in range(1, 7):
+        user = f"t-user-{n}"
+        assert view.page(user, limit=10, offset=0, status=None).total == len(
+            [r for r in view.rows.values() if r.user_id == user]
+        )

@@ -71,6 +71,7 @@ class Payment(Aggregate):
         self.failure: dict[str, str | None] | None = None
         self.refunds: dict[int, Refund] = {}
         self.disputes: dict[str, str] = {}
+        self.opened_disputes: set[str] = set()  # whose opening (amount, reason) is recorded
         self.stripe_events: dict[str, str] = {}
         self.overstated_refunds: dict[str, int] = {}  # refund id -> amount Stripe reported
 
@@ -290,12 +291,15 @@ class Payment(Aggregate):
     # -- disputes -----------------------------------------------------------------------
 
     def open_dispute(self, dispute_id: str, amount: int, reason: str) -> None:
-        if dispute_id not in self.disputes:
+        """Recorded once, in any order: an opening that arrives after the closing still
+        records its amount and reason, and the dispute stays closed."""
+        if dispute_id not in self.opened_disputes:
             self._dispute_opened(dispute_id=dispute_id, amount=amount, reason=reason)
 
     @event(DisputeOpened)
     def _dispute_opened(self, dispute_id: str, amount: int, reason: str) -> None:
-        self.disputes[dispute_id] = "open"
+        self.opened_disputes.add(dispute_id)
+        self.disputes.setdefault(dispute_id, "open")
 
     def close_dispute(self, dispute_id: str, outcome: str) -> None:
         if self.disputes.get(dispute_id) != "closed":

@@ -215,3 +215,13 @@ def test_a_refund_stripe_itself_failed_is_not_brought_back() -> None:
     payment.record_refund_failure(refund.number, "", 400)
     assert event_names(payment) == ["RefundRequested", "RefundFailed"]
     assert payment.refunded_amount == 0
+
+
+def test_a_dispute_opened_after_its_closing_keeps_its_opening_and_stays_closed() -> None:
+    payment = succeeded_payment(1000)
+    payment.close_dispute("dp_1", "lost")
+    payment.open_dispute("dp_1", 1000, "fraudulent")
+    payment.open_dispute("dp_1", 1000, "fraudulent")  # Stripe says it again
+
+    assert event_names(payment) == ["DisputeClosed", "DisputeOpened"]
+    assert payment.disputes == {"dp_1": "closed"}

@@ -4,6 +4,10 @@ Text is normalised before it is looked at: compatibility forms folded (full-widt
 look-alike digits become ASCII), invisible format characters (zero-width spaces, joiners,
 direction marks) removed, and any run of up to three separators (spaces of every kind,
 dashes of every kind, dots, underscores) between digits ignored.
+
+A card number is any 13-19 digits of such a run that start and end at its separators, so that
+one written beside its expiry or security code (`4242 4242 4242 4242 12 26`, `...4242 123`)
+is seen, not only a run that is a card number whole.
 """
 
 import re
@@ -15,6 +19,7 @@ _SEPARATORS = r"[\s.\u00b7_\-\u2010-\u2015\u2212\u2e3a\u2e3b\ufe58]"
 _GAP = 3  # separators allowed between two digits of one run
 _DIGIT_RUN = re.compile(rf"\d(?:{_SEPARATORS}{{0,{_GAP}}}\d)*")
 _CARD_DIGITS = (13, 19)
+_GROUPS = re.compile(r"\d+")
 # A run of at least the shortest card number's digits, for text that is not all ASCII.
 _LONG_RUN = re.compile(rf"\d(?:{_SEPARATORS}{{0,{_GAP}}}\d){{{_CARD_DIGITS[0] - 1}}}")
 
@@ -65,10 +70,20 @@ def _has_card_run(pattern: re.Pattern[str], text: str) -> bool:
             return False  # most text: no run is long enough to be a card number
     elif _LONG_RUN.search(text) is None:
         return False
-    for match in pattern.finditer(text):
-        digits = "".join(c for c in match.group() if c.isdigit())
-        if _CARD_DIGITS[0] <= len(digits) <= _CARD_DIGITS[1] and passes_luhn(digits):
-            return True
+    return any(_holds_card_number(match.group()) for match in pattern.finditer(text))
+
+
+def _holds_card_number(run: str) -> bool:
+    """Whether neighbouring digit groups of `run` join into a 13-19 digit Luhn-valid number."""
+    groups = _GROUPS.findall(run)
+    for first in range(len(groups)):
+        digits = ""
+        for group in groups[first:]:
+            digits += group
+            if len(digits) > _CARD_DIGITS[1]:
+                break
+            if len(digits) >= _CARD_DIGITS[0] and passes_luhn(digits):
+                return True
     return False
 
 

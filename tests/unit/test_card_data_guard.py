@@ -110,14 +110,38 @@ def test_look_alike_digits_of_other_scripts_are_digits() -> None:
         assert looks_like_card_number(f"note: {text}"), text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "4242424242424242 123",
+        "4242 4242 4242 4242 12/26",
+        "4242 4242 4242 4242 12 26 123",
+        "order 1 4242424242424242",
+        "4242424242424242-1",
+        "378282246310005 1226",  # American Express, 15 digits
+    ],
+)
+def test_a_card_number_written_beside_other_digits_is_seen(text: str) -> None:
+    assert looks_like_card_number(text), text
+    assert is_card_number(text), text
+
+
+def test_digits_beside_a_number_that_fails_luhn_are_not_a_card_number() -> None:
+    assert not looks_like_card_number("4242424242424241 456")
+    assert not looks_like_card_number("2026 12 06 1234")
+
+
 def by_the_definition(text: str) -> bool:
     """An ASCII text's card runs as the module docstring describes them, found the slow way."""
     uuid_shape = r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"
     without_ids = re.sub(uuid_shape, " ", text, flags=re.I)
     for run in re.finditer(r"\d(?:[\s._-]{0,3}\d)*", without_ids):
-        digits = re.sub(r"\D", "", run.group())
-        if 13 <= len(digits) <= 19 and passes_luhn(digits):
-            return True
+        groups = re.findall(r"\d+", run.group())
+        for first in range(len(groups)):
+            for last in range(first, len(groups)):
+                digits = "".join(groups[first : last + 1])
+                if 13 <= len(digits) <= 19 and passes_luhn(digits):
+                    return True
     return False
 
 

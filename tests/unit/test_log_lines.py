@@ -117,3 +117,8 @@ def test_an_id_the_service_made_is_logged_whole_and_a_clients_text_is_not() -> N
         "payment_id": made,
         "sent": f"723f7e2d-aaff-{REDACTED}cf5aef1",
     }
+
+
+def test_a_card_number_beside_its_expiry_or_code_never_reaches_a_line() -> None:
+    for text in ("/api/payment-methods/4242424242424242 1226", "4242 4242 4242 4242 12 26"):
+        assert "4242" not in json.dumps(scrub({"path": text, "note": f"sent {text}"}))

@@ -102,7 +102,12 @@ def test_failed_authentications_are_limited_per_address(
         forged = {"Authorization": "Bearer not-a-token"}
         answers = [client.get("/api/payments/history", headers=forged) for _ in range(5)]
         good = client.get("/api/payments/history", headers=bearer("someone"))
+        probe = client.get("/health/live")
+        metrics = client.get("/metrics")
+        webhook = client.post("/api/webhooks/stripe", json={})
     assert [a.status_code for a in answers] == [401, 401, 401, 429, 429]
+    assert probe.status_code == 200 and metrics.status_code == 200
+    assert webhook.status_code == 400, "a webhook is judged by its signature, not the address"
     assert answers[3].json()["error"]["code"] == "RATE_LIMITED"
     assert 1 <= int(answers[3].headers["Retry-After"]) <= 60
     assert good.status_code == 429  # the address, not the token, is what is limited

@@ -2,9 +2,12 @@
 
 Only a 401 costs a count (one atomic step, shared through Redis when configured); an
 address found over the limit is refused by this process without asking again until its
-window ends, so a good request never pays for this check.
+window ends, so a good request never pays for this check. Probes, metrics, the schema and
+Stripe's webhooks carry no bearer and are never refused: many clients can share an address
+(a NAT, the platform's backend), and a liveness probe answered 429 gets the worker restarted.
 """
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,12 +25,17 @@ from entrypoints.http.rate_limiter import counter_in
 WINDOW_SECONDS = 60
 KEY = "auth-failures:{}"
 MAX_BLOCKED = 10_000
+NO_BEARER_PATHS = re.compile(r"/(?:health|metrics|schema|api/webhooks)(?:/|$)")
 
 
 class AuthFailureLimit(ASGIMiddleware):
     """Refuses an address that failed authentication too often in the last window."""
 
     scopes = (ScopeType.HTTP,)
+
+    @staticmethod
+    def should_bypass_for_scope(scope: Scope) -> bool:
+        return NO_BEARER_PATHS.match(scope["path"]) is not None
 
     def __init__(self, per_minute: int, store_name: str) -> None:
         self.per_minute = per_minute

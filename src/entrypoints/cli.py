@@ -108,6 +108,8 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.database_url:
         print("SQLite (embedded default): its tables are made at start; nothing to migrate.")
         return 0
+    import psycopg
+
     from adapters.migrations import MigrationsMissing, shipped_migrations
     from entrypoints.schema import migrate_schema
 
@@ -115,7 +117,11 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
         shipped = shipped_migrations()
     except MigrationsMissing as error:
         raise operations.Unusable(f"migrate: {error}") from None
-    applied = migrate_schema(settings, shipped)
+    try:
+        applied = migrate_schema(settings, shipped)
+    except psycopg.OperationalError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+        raise operations.Unusable(f"migrate: cannot reach PostgreSQL: {first_line}") from None
     newest = shipped[-1].version
     if applied:
         print(f"applied {len(applied)} migration(s): {', '.join(applied)}; schema at {newest}")

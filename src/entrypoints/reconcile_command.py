@@ -5,7 +5,7 @@ import sys
 from datetime import timedelta
 
 from application.reconcile import reconcile
-from entrypoints.container import build_container
+from entrypoints.operations import opened
 from entrypoints.settings import Settings
 
 
@@ -17,8 +17,7 @@ def run_reconcile(settings: Settings, *, older_than: timedelta) -> int:
             file=sys.stderr,
         )
         return 2
-    container = build_container(settings)
-    try:
+    with opened(settings) as container:  # the schema current, the key reading the events
         report = asyncio.run(
             reconcile(
                 older_than=older_than,
@@ -29,8 +28,6 @@ def run_reconcile(settings: Settings, *, older_than: timedelta) -> int:
                 gateway=container.gateway(),
             )
         )
-    finally:
-        container.payment_store().close()
     for s in report.settled:
         print(f"settled {s.payment_id}: {s.before} -> {s.after}")
     print(

@@ -161,3 +161,20 @@ def test_migrate_without_migration_files_exits_2_naming_where_it_looked(
     ]
     with psycopg.connect(new_database) as conn:
         assert conn.execute("SELECT to_regclass('schema_migrations')").fetchone() == (None,)
+
+
+def test_migrate_without_postgresql_says_so_in_one_line(
+    base_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    nobody = "postgresql://postgres@127.0.0.1:1/payments?connect_timeout=2"
+    for name, value in {**base_env, "PAYMENTS_DATABASE_URL": nobody}.items():
+        monkeypatch.setenv(name, value)
+
+    assert cli.main(["migrate"]) == 2
+
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("migrate: cannot reach PostgreSQL:") and "\n" not in err

@@ -1,6 +1,7 @@
 """`payment-service reconcile` against a loopback Stripe, on SQLite and PostgreSQL."""
 
 import asyncio
+import base64
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -204,3 +205,20 @@ def test_without_stripe_there_is_nothing_to_ask(
         monkeypatch.setenv(name, value)
     assert cli.main(["reconcile"]) == 2
     assert "reconcile needs STRIPE_SECRET_KEY" in capsys.readouterr().err
+
+
+def test_a_key_that_does_not_read_the_events_is_refused_with_one_line_and_settles_nothing(
+    lost_for_cli: tuple[Container, Payment],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    container, payment = lost_for_cli
+    monkeypatch.setattr(SystemClock, "now", lambda self: payment.modified_on + SHORTEST_OLDER_THAN)
+    monkeypatch.setenv("PAYMENTS_ENCRYPTION_KEY", base64.b64encode(bytes(range(32))).decode())
+
+    assert cli.main(["reconcile"]) == 2
+
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("configuration error: PAYMENTS_ENCRYPTION_KEY") and "\n" not in err
+    still = container.payment_store().find(payment.id)
+    assert still is not None and still.status is PaymentStatus.PENDING

@@ -30,6 +30,13 @@ _SECRETS = re.compile(  # each alternative starts with a literal character: a fa
     r"|b(?i:earer)\s+[A-Za-z0-9\-_=]+(?:\.[A-Za-z0-9\-_=]+)*"
     r"|eyJ[A-Za-z0-9\-_=]+\.[A-Za-z0-9\-_=]+\.[A-Za-z0-9\-_=]*"  # a JWT anywhere
 )
+# Credentials carried by a URL (an outbound webhook's, say): its user:password, and the value
+# of a query parameter named like a secret. The host and path stay, to tell endpoints apart.
+_URL_SECRETS = re.compile(
+    r"(?<=://)[^/\s@:]+:[^/\s@]+(?=@)"
+    r"|(?<=[?&])(?i:access_token|api_key|apikey|auth|key|password|secret|sig|signature|token)"
+    r"=[^&#\s\"']+"
+)
 _DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){12,}")
 # Whether ASCII text holds such a run, without the regular expression: digits become "0",
 # a space or dash "-", anything else "x"; two separators in a row break a run, one joins it.
@@ -63,6 +70,8 @@ def scrub(value: Any) -> Any:
         if value in _clean_texts:
             return value
         cleaned = _SECRETS.sub(REDACTED, value)
+        if "://" in cleaned or "=" in cleaned:
+            cleaned = _URL_SECRETS.sub(_url_secret_redacted, cleaned)
         if _may_hold_digit_run(cleaned):
             cleaned = _DIGIT_RUN.sub(_card_number_redacted, cleaned)
         # a number disguised by other separators or invisible characters: the whole value goes
@@ -96,6 +105,11 @@ def _may_hold_digit_run(text: str) -> bool:
     if text.isascii():
         return _DIGIT_RUN_SHAPE in text.translate(_SHAPES).replace("--", "x").replace("-", "")
     return True
+
+
+def _url_secret_redacted(match: re.Match[str]) -> str:
+    name, equals, _ = match.group().partition("=")
+    return f"{name}={REDACTED}" if equals else REDACTED
 
 
 def _card_number_redacted(match: re.Match[str]) -> str:

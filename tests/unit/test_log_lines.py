@@ -122,3 +122,17 @@ def test_an_id_the_service_made_is_logged_whole_and_a_clients_text_is_not() -> N
 def test_a_card_number_beside_its_expiry_or_code_never_reaches_a_line() -> None:
     for text in ("/api/payment-methods/4242424242424242 1226", "4242 4242 4242 4242 12 26"):
         assert "4242" not in json.dumps(scrub({"path": text, "note": f"sent {text}"}))
+
+
+def test_credentials_in_a_url_never_reach_a_line_and_its_host_does() -> None:
+    line = json.dumps(
+        scrub(
+            {
+                "message": "outbound event e1 parked for "
+                "https://platform:hunter2@hooks.example.com/in?token=t0ps3cret&topic=pay: 503",
+                "url": "https://hooks.example.com/in?Signature=abc123&topic=pay",
+            }
+        )
+    )
+    assert "hunter2" not in line and "t0ps3cret" not in line and "abc123" not in line
+    assert "hooks.example.com/in" in line and "topic=pay" in line

@@ -72,3 +72,21 @@ def test_audience_and_issuer_are_checked_when_configured(
         token(),
     )
     assert answers == [200, 401, 401]
+
+
+def test_a_user_id_the_stores_cannot_hold_or_a_reader_cannot_see_is_refused(
+    base_env: dict[str, str], make_container: Callable[[dict[str, str]], Container]
+) -> None:
+    answers = statuses(
+        base_env,
+        make_container,
+        token(sub="user-1@example.com"),
+        token(sub="Ada Lovelace"),
+        token(sub="a\x00b"),
+        token(sub="   "),
+        token(sub=" padded"),
+        token(sub="zero\u200bwidth"),
+        token(sub="x" * 256),
+        token(sub="x" * 255),
+    )
+    assert answers == [200, 200, 401, 401, 401, 401, 401, 200]

@@ -17,6 +17,7 @@ from application.actors import Actor
 PUBLIC_PATHS = ["^/health", "^/schema", "^/metrics", "^/api/webhooks", "^/console"]
 ALGORITHM = "HS256"
 CLOCK_SKEW_SECONDS = 5
+MAX_USER_ID = 255
 # Tokens whose signature and claims were verified, by the token and what checked it: a client
 # sends the same token with every request, and its signature cannot change.
 VERIFIED_TOKENS = 4096
@@ -77,7 +78,20 @@ class SkewTolerantToken(Token):
             raise jwt.InvalidTokenError("exp and iat must be numeric dates")
         if cls.max_lifetime and expires - issued > cls.max_lifetime:
             raise jwt.InvalidTokenError("the token lives longer than allowed")
+        if not _is_user_id(payload.get("sub")):
+            raise jwt.InvalidTokenError("sub must be 1-255 printable characters")
         return payload
+
+
+def _is_user_id(subject: object) -> bool:
+    """A user id the stores can hold and index: no NUL, control or invisible characters (which
+    PostgreSQL's text refuses or a reader cannot see), no edge spaces, at most 255 characters."""
+    return (
+        isinstance(subject, str)
+        and 0 < len(subject) <= MAX_USER_ID
+        and subject.isprintable()
+        and subject == subject.strip()
+    )
 
 
 def _within_leeway(payload: dict[str, Any], now: float) -> dict[str, Any]:

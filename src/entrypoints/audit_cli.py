@@ -2,10 +2,14 @@
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
 from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
 
 from adapters.hash_chain import HashChainFollower, verify_chain
 from application.actors import Actor
@@ -53,6 +57,17 @@ def export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0: intact; 1: tampered, and only then; 2: not verified (storage failed meanwhile),
+    so that a job alerting on 1 is never woken by a database restart."""
+    try:
+        return _verify(args, settings)
+    except (PersistenceError, psycopg.Error, sqlite3.Error) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        reason = f"audit verify: not verified, the events could not be read: {first_line}"
+        raise Unusable(reason) from None
+
+
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
     # The chain covers the stored bytes: no key is needed, and a garbled event is a finding.
     with opened(settings, decrypts=False) as container:
         runner = container.chain_runner()

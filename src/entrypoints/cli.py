@@ -120,7 +120,7 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
     try:
         applied = migrate_schema(settings, shipped)
     except psycopg.OperationalError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise operations.Unusable(f"migrate: cannot reach PostgreSQL: {first_line}") from None
     newest = shipped[-1].version
     if applied:

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from eventsourcing.persistence import OperationalError as PersistenceOperationalError
 
 from application.causes import caused_by, command, stripe_event
 from application.process_payment import ProcessPayment, process_payment
+from entrypoints import audit_cli, cli
 from entrypoints.container import Container
 from tests.cli_process import run_cli
 
@@ -172,3 +174,29 @@ def test_bad_audit_arguments_get_one_clear_error(base_env: dict[str, str], tmp_p
         base_env, "audit", "show", "6f6b3c2e-1d0a-4a57-9e43-7c1f6a0b9d11", cwd=tmp_path
     )
     assert (unknown.returncode, unknown.stderr) == (1, "payment not found\n")
+
+
+def test_verify_that_cannot_read_the_events_is_not_a_finding_of_tampering(
+    backend_env: dict[str, str],
+    make_container: Callable[[dict[str, str]], Container],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    charge(make_container(backend_env), "user-1", 1000)
+    monkeypatch.chdir(tmp_path)
+    for name, value in backend_env.items():
+        monkeypatch.setenv(name, value)
+
+    def restarted(*_: object) -> None:
+        raise PersistenceOperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(audit_cli, "verify_chain", restarted)
+
+    assert cli.main(["audit", "verify"]) == 2
+    out, err = capsys.readouterr()
+    assert "TAMPERED" not in out and "OK" not in out
+    assert err == (
+        "audit verify: not verified, the events could not be read: "
+        "server closed the connection unexpectedly\n"
+    )

@@ -38,6 +38,9 @@ class PaymentQuery:
     payment_id: UUID | None = None
     intent_id: str | None = None
     party: str | None = None  # a user id or a course id
+    # Text shaped like a payment id that may be a user's or a course's id instead (identity
+    # providers issue UUID user ids): searched as one when no payment has that id.
+    or_party: str | None = None
     status: str | None = None
     created_from: datetime | None = None  # inclusive
     created_before: datetime | None = None  # exclusive
@@ -94,7 +97,7 @@ def _kind_of(text: str) -> PaymentQuery:
     if not text:
         return PaymentQuery()
     try:
-        return PaymentQuery(payment_id=UUID(text))
+        return PaymentQuery(payment_id=UUID(text), or_party=text)
     except ValueError:
         pass
     if text.startswith("pi_"):
@@ -109,4 +112,7 @@ def _midnight(day: date) -> datetime:
 def find_payments(actor: Actor, query: PaymentQuery, *, search: PaymentSearch) -> OperatorPage:
     if not actor.is_admin:
         raise Forbidden("the console needs the admin role")
-    return search.search(query)
+    page = search.search(query)
+    if page.total == 0 and query.or_party is not None:
+        return search.search(replace(query, payment_id=None, party=query.or_party, or_party=None))
+    return page

@@ -15,6 +15,7 @@ from entrypoints.console.formatting import cause_text, minor_units, money
 def test_the_search_box_tells_ids_intents_and_parties_apart() -> None:
     payment = uuid4()
     assert payment_query(f" {payment} ").payment_id == payment
+    assert payment_query(f" {payment} ").or_party == str(payment)
     assert payment_query("pi_3Nabc").intent_id == "pi_3Nabc"
     assert payment_query("user-123").party == "user-123"
     assert payment_query("") == PaymentQuery()
@@ -50,6 +51,24 @@ def test_only_admins_search_everyone() -> None:
     assert find_payments(admin, payment_query(), search=Everything()).total == 7
     with pytest.raises(Forbidden):
         find_payments(Actor(user_id="cust"), payment_query(), search=Everything())
+
+
+def test_a_uuid_finds_its_payment_else_the_user_or_course_with_that_id() -> None:
+    user, course, payment = str(uuid4()).upper(), str(uuid4()), uuid4()
+    rows = {payment: ("u-1", "c-1"), uuid4(): (user, "c-2"), uuid4(): ("u-3", course)}
+
+    class Rows:
+        def search(self, query: PaymentQuery) -> OperatorPage:
+            found = [
+                row_id
+                for row_id, (user_id, course_id) in rows.items()
+                if query.payment_id in (None, row_id) and query.party in (None, user_id, course_id)
+            ]
+            return OperatorPage(total=len(found))
+
+    admin = Actor(user_id="ops", roles=frozenset({"admin"}))
+    for text, expected in [(str(payment), 1), (user, 1), (course, 1), (str(uuid4()), 0)]:
+        assert find_payments(admin, payment_query(text), search=Rows()).total == expected, text
 
 
 @pytest.mark.parametrize(

@@ -116,6 +116,9 @@ def test_openapi_and_health(client: Client) -> None:
     assert schema.status_code == 200
     paths = schema.json()["paths"]
     assert {"/api/payments/process", "/api/payments/history", "/api/payments/refund"} <= set(paths)
+    for route in ("/api/payments/process", "/api/payments/refund"):  # both take Idempotency-Key
+        answers = paths[route]["post"]["responses"]
+        assert {"409", "422", "503"} <= set(answers), route
     assert client.get("/schema").status_code == 200
     assert client.get("/health/live").json() == {"status": "ok"}
     ready = client.get("/health/ready")

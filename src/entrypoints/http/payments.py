@@ -173,7 +173,7 @@ class PaymentController(Controller):
         "/refund",
         operation_id="refundPayment",
         status_code=200,
-        responses=error_responses(*WITH_BODY, 403, 404, 503),
+        responses=error_responses(*WITH_BODY, 403, 404, 409, 422, 503),
     )
     async def refund(
         self,

@@ -23,6 +23,13 @@ from domain.payment import Payment
 from domain.stripe_events import StripeEventReceipt
 
 log = logging.getLogger(__name__)
+# An event naming a payment id we do not hold is answered 404 (Stripe sends it again) while it
+# may be a payment still being saved: the payment is saved before Stripe is asked, so that is
+# a matter of moments. Past this age it is no payment of this deployment's (another system on
+# the same Stripe account that names its payments the same way, a database restored from
+# before it): kept as `ignored` and logged, or Stripe would retry it for three days and then
+# disable the endpoint for every payment's events.
+NOT_RECORDED_GRACE_SECONDS = 3600
 
 
 class Outcome(StrEnum):
@@ -42,6 +49,7 @@ class IngestStripeEvent:
     created: int
     data_object: Mapping[str, Any]
     payment_method_change: PaymentMethodChange | None = None
+    received_at: int | None = None  # when it reached us (Unix seconds); None: not known
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,7 +101,7 @@ async def _ingest_once(
     if apply is None:
         known = cmd.event_type in ACKNOWLEDGED_TYPES
         return await _keep(cmd, store, Outcome.ACKNOWLEDGED if known else Outcome.UNHANDLED)
-    payment = await _payment_for(cmd.data_object, store)
+    payment = await _payment_for(cmd, store)
     if payment is None or not _same_intent(payment, cmd.data_object):
         return await _keep(cmd, store, Outcome.IGNORED)
     intent_before, version_before = payment.intent_id, payment.version
@@ -141,15 +149,25 @@ async def _keep(
     return Ingested(outcome=outcome, payment_id=payment_id)
 
 
-async def _payment_for(obj: Mapping[str, Any], store: AwaitableWebhookStore) -> Payment | None:
+async def _payment_for(cmd: IngestStripeEvent, store: AwaitableWebhookStore) -> Payment | None:
     """Ours by the payment id we put in the metadata, else by the PaymentIntent we recorded."""
+    obj = cmd.data_object
     metadata = obj.get("metadata")
     named = metadata.get("payment_id") if isinstance(metadata, Mapping) else None
     payment_id = _uuid(named)
     if payment_id is not None:
         payment = await store.find(payment_id)
         if payment is None:
-            raise PaymentNotRecordedYet("the payment this event names is not recorded yet")
+            age = None if cmd.received_at is None else cmd.received_at - cmd.created
+            if age is None or age <= NOT_RECORDED_GRACE_SECONDS:
+                raise PaymentNotRecordedYet("the payment this event names is not recorded yet")
+            log.warning(
+                "stripe event %s names payment %s, not recorded here %ss after the event: "
+                "kept as ignored",
+                cmd.event_id,
+                payment_id,
+                age,
+            )
         return payment
     intent_id = intent_id_of(obj)
     owner = await store.payment_for_intent(intent_id) if intent_id else None

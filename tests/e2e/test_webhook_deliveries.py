@@ -144,6 +144,18 @@ def test_unrecorded_payment_of_ours_is_refused_so_that_stripe_sends_it_again(
     assert container.payment_store().find_receipt(evt["id"]) is None
 
 
+def test_an_event_naming_a_payment_unrecorded_for_over_an_hour_is_acknowledged_and_ignored(
+    client: Client, container: Container
+) -> None:
+    someone_elses = str(uuid.uuid4())
+    intent = payment_intent(new_id("pi"), "succeeded", payment_id=someone_elses)
+    evt = event("payment_intent.succeeded", intent, created=int(time.time()) - 2 * 3600)
+    response = client.post(URL, **signed(evt))
+    assert response.status_code == 200
+    receipt = container.payment_store().find_receipt(evt["id"])
+    assert receipt is not None and receipt.outcome == "ignored"
+
+
 def test_intent_that_is_not_ours_is_acknowledged_and_ignored(
     client: Client, container: Container
 ) -> None:

@@ -1,5 +1,7 @@
 """ingest_stripe_event on in-memory persistence: any order, any duplication, one end state."""
 
+import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -8,7 +10,11 @@ from hypothesis import strategies as st
 
 from application.changes import change_payment
 from application.errors import PaymentNotRecordedYet
-from application.ingest_stripe_event import Outcome, ingest_stripe_event
+from application.ingest_stripe_event import (
+    NOT_RECORDED_GRACE_SECONDS,
+    Outcome,
+    ingest_stripe_event,
+)
 from domain.payment import Payment
 from domain.payment_status import payment_id_for
 from tests.stripe_fixtures import event, new_id, payment_intent, refund
@@ -115,6 +121,25 @@ def test_an_event_for_a_payment_not_saved_yet_is_refused_then_applied_when_sent_
     later = store.find(payment_id)
     assert later is not None and (later.status.value, later.intent_id) == ("succeeded", "pi_early")
     assert store.payment_for_intent("pi_early") == payment_id
+
+
+def test_an_event_naming_a_payment_never_recorded_here_is_kept_as_ignored_after_an_hour() -> None:
+    store = memory_store()
+    foreign = str(payment_id_for("someone-else", "their-order"))
+    intent = payment_intent("pi_theirs", "succeeded", payment_id=foreign)
+    now = int(time.time())
+    fresh = event("payment_intent.succeeded", intent, created=now - 60)
+    old = event("payment_intent.succeeded", intent, created=now - NOT_RECORDED_GRACE_SECONDS - 1)
+
+    with pytest.raises(PaymentNotRecordedYet):  # it may be a payment still being saved
+        ingest_stripe_event(replace(command(fresh), received_at=now), store=store)
+    kept = ingest_stripe_event(replace(command(old), received_at=now), store=store)
+
+    assert (kept.outcome, kept.payment_id) == (Outcome.IGNORED, None)
+    receipt = store.find_receipt(old["id"])
+    assert receipt is not None and receipt.outcome == "ignored"
+    assert store.find_receipt(fresh["id"]) is None
+    assert store.payment_for_intent("pi_theirs") is None
 
 
 def test_a_copy_of_a_capped_refund_is_a_duplicate_and_logged_once(

@@ -59,6 +59,7 @@ def parse_event(body: bytes) -> IngestStripeEvent:
         created=event.created,
         data_object=event.data.object,
         payment_method_change=change,
+        received_at=int(time.time()),
     )
 
 

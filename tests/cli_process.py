@@ -23,6 +23,16 @@ def cli_env(env: dict[str, str]) -> dict[str, str]:
     return {**keep, **env}
 
 
+def cli_in_process(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], cwd: Path | None = None
+) -> None:
+    """`cli.main` called in this process reads `env` (and runs in `cwd`), as from a shell."""
+    if cwd is not None:
+        monkeypatch.chdir(cwd)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
 def run_cli(
     env: dict[str, str], *args: str, cwd: Path, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:

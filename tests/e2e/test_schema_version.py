@@ -13,7 +13,7 @@ from adapters.schema_version import SchemaNotReady, check_schema
 from entrypoints import cli
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
-from tests.cli_process import run_cli
+from tests.cli_process import cli_in_process, run_cli
 from tests.conftest import ROOT, with_database
 
 pytestmark = pytest.mark.integration
@@ -57,9 +57,7 @@ def test_migrate_applies_every_shipped_migration_once(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name, value in {**base_env, "PAYMENTS_DATABASE_URL": new_database}.items():
-        monkeypatch.setenv(name, value)
+    cli_in_process(monkeypatch, {**base_env, "PAYMENTS_DATABASE_URL": new_database}, tmp_path)
 
     assert cli.main(["migrate"]) == 0
     first = capsys.readouterr().out
@@ -169,10 +167,8 @@ def test_migrate_without_postgresql_says_so_in_one_line(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    monkeypatch.chdir(tmp_path)
     nobody = "postgresql://postgres@127.0.0.1:1/payments?connect_timeout=2"
-    for name, value in {**base_env, "PAYMENTS_DATABASE_URL": nobody}.items():
-        monkeypatch.setenv(name, value)
+    cli_in_process(monkeypatch, {**base_env, "PAYMENTS_DATABASE_URL": nobody}, tmp_path)
 
     assert cli.main(["migrate"]) == 2
 

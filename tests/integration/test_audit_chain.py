@@ -16,7 +16,7 @@ from application.causes import caused_by, command, stripe_event
 from application.process_payment import ProcessPayment, process_payment
 from entrypoints import audit_cli, cli
 from entrypoints.container import Container
-from tests.cli_process import run_cli
+from tests.cli_process import cli_in_process, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -184,9 +184,7 @@ def test_verify_that_cannot_read_the_events_is_not_a_finding_of_tampering(
     tmp_path: Path,
 ) -> None:
     charge(make_container(backend_env), "user-1", 1000)
-    monkeypatch.chdir(tmp_path)
-    for name, value in backend_env.items():
-        monkeypatch.setenv(name, value)
+    cli_in_process(monkeypatch, backend_env, tmp_path)
 
     def restarted(*_: object) -> None:
         raise PersistenceOperationalError("server closed the connection unexpectedly")

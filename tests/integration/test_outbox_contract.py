@@ -17,6 +17,7 @@ from application.retry_schedule import RetrySchedule
 from entrypoints.cli import main
 from entrypoints.container import build_container
 from entrypoints.settings import Settings
+from tests.cli_process import cli_in_process
 
 ENDPOINT = "https://platform.example/hooks"
 START = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -63,8 +64,7 @@ def test_a_refused_event_is_parked_after_72_hours_and_holds_back_only_its_paymen
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    for name, value in backend_env.items():
-        monkeypatch.setenv(name, value)
+    cli_in_process(monkeypatch, backend_env)
     outbox = build_container(Settings.from_env(backend_env)).outbound.outbox()
     refused, other = uuid4(), uuid4()
     first, then, elsewhere = entry(refused, 2, 1), entry(refused, 3, 3), entry(other, 2, 2)
@@ -122,8 +122,7 @@ def test_redeliver_since_a_date_sends_delivered_events_again(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    for name, value in backend_env.items():
-        monkeypatch.setenv(name, value)
+    cli_in_process(monkeypatch, backend_env)
     outbox = build_container(Settings.from_env(backend_env)).outbound.outbox()
     old = OutboxEntry(**{**entry(uuid4(), 2, 1).__dict__, "occurred_at": START - timedelta(days=3)})
     recent = entry(uuid4(), 2, 2)

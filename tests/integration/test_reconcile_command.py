@@ -21,6 +21,7 @@ from domain.payment import Payment
 from domain.payment_status import PaymentStatus, payment_id_for
 from entrypoints import cli
 from entrypoints.container import Container
+from tests.cli_process import cli_in_process
 from tests.fake_stripe import FakeStripe, Reply
 
 pytestmark = pytest.mark.integration
@@ -69,9 +70,7 @@ def lost_for_cli(
     """A charge whose answer was lost, and the environment the command runs in."""
     container = make_container(stripe_env)
     payment = lose_a_charge(container, fake_stripe)
-    monkeypatch.chdir(tmp_path)
-    for name, value in stripe_env.items():
-        monkeypatch.setenv(name, value)
+    cli_in_process(monkeypatch, stripe_env, tmp_path)
     return container, payment
 
 
@@ -199,10 +198,8 @@ def test_without_stripe_there_is_nothing_to_ask(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
-    monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
-    for name, value in base_env.items():
-        monkeypatch.setenv(name, value)
+    cli_in_process(monkeypatch, base_env, tmp_path)
     assert cli.main(["reconcile"]) == 2
     assert "reconcile needs STRIPE_SECRET_KEY" in capsys.readouterr().err
 

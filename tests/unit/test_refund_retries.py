@@ -86,6 +86,21 @@ class Throttled(SimulatedGateway):
         raise GatewayThrottled("rate limited")
 
 
+def refused_for_429s(
+    store: EventSourcedPaymentStore, gateway: SimulatedGateway, payment_id: UUID
+) -> None:
+    """A keyed refund of 400 answered 503: Stripe's 429s outlasted its 0.2 s deadline."""
+    with pytest.raises(ServiceUnavailable, match=THROTTLED):
+        asyncio.run(
+            refund_payment(
+                keyed(payment_id, "r-1"),
+                store=store,
+                gateway=gateway,
+                deadline=Deadline.after(0.2),
+            )
+        )
+
+
 def stored(store: EventSourcedPaymentStore, payment_id: UUID) -> Payment:
     payment = store.find(payment_id)
     assert payment is not None
@@ -213,15 +228,7 @@ def test_a_retry_refused_while_stripe_makes_the_first_send_keeps_its_reservation
     with pytest.raises(GatewayError):
         asyncio.run(refund_payment(keyed(payment_id, "r-1"), store=store, gateway=gateway))
 
-    with pytest.raises(ServiceUnavailable, match=THROTTLED):
-        asyncio.run(
-            refund_payment(
-                keyed(payment_id, "r-1"),
-                store=store,
-                gateway=gateway,
-                deadline=Deadline.after(0.2),
-            )
-        )
+    refused_for_429s(store, gateway, payment_id)
 
     payment = stored(store, payment_id)
     assert payment.refunds[1].state is RefundState.REQUESTED, "Stripe may be making it"
@@ -259,15 +266,7 @@ def test_a_refund_stripe_throttled_throughout_keeps_its_reservation_and_its_key_
     gateway = Throttled(delay=0.2)
     payment_id = paid(store, gateway)
 
-    with pytest.raises(ServiceUnavailable, match=THROTTLED):
-        asyncio.run(
-            refund_payment(
-                keyed(payment_id, "r-1"),
-                store=store,
-                gateway=gateway,
-                deadline=Deadline.after(0.2),
-            )
-        )
+    refused_for_429s(store, gateway, payment_id)
 
     payment = stored(store, payment_id)
     assert gateway.refusals >= 1
@@ -294,15 +293,7 @@ def test_a_refund_made_behind_429s_is_neither_released_nor_sent_again(
 ) -> None:
     gateway = MadeBehindA429()
     payment_id = paid(store, gateway)
-    with pytest.raises(ServiceUnavailable, match=THROTTLED):
-        asyncio.run(
-            refund_payment(
-                keyed(payment_id, "r-1"),
-                store=store,
-                gateway=gateway,
-                deadline=Deadline.after(0.2),
-            )
-        )
+    refused_for_429s(store, gateway, payment_id)
     sent = len(gateway.refund_calls)
     gateway.settle(payment_id, 1, "succeeded")
 

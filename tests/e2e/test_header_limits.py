@@ -1,6 +1,7 @@
 """Header limits: `serve` refuses a huge header block before reading it, the app a huge line."""
 
 import contextlib
+import json
 import os
 import re
 import socket
@@ -81,6 +82,9 @@ def test_headers_over_64_kib_in_all_are_431(server: str) -> None:  # noqa: F811
     port = int(server.rsplit(":", 1)[1])
     answer = send_raw(port, 70 * 1024)
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body)["error"]["code"] == "VALIDATION_ERROR"
 
 
 def test_one_header_line_over_16_kib_is_431_and_a_normal_one_passes(
@@ -89,6 +93,7 @@ def test_one_header_line_over_16_kib_is_431_and_a_normal_one_passes(
     long_line = client.get("/api/payments/history", headers={"X-Note": "a" * (17 * 1024)})
     normal = client.get("/api/payments/history", headers=bearer(user_id))
     assert long_line.status_code == 431
+    assert long_line.json()["error"]["code"] == "VALIDATION_ERROR"
     assert normal.status_code == 200
 
 

@@ -7,6 +7,7 @@ application code sees the request. A single header line over MAX_HEADER_LINE_BYT
 that bound is answered 431 by the first middleware.
 """
 
+import json
 from typing import Any
 
 from litestar.config.app import AppConfig
@@ -24,7 +25,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADER_LINE_BYTES = 16 * 1024
-TOO_LARGE = b"Request Header Fields Too Large"
+# The contract's error body: a 431 is a request refused for its size, as a 413 is.
+TOO_LARGE = json.dumps(
+    {
+        "success": False,
+        "error": {"code": "VALIDATION_ERROR", "message": "request header fields too large"},
+    },
+    separators=(",", ":"),
+).encode()
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -47,7 +55,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._in_headers = False
             self.transport.write(
                 b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+                b"content-type: application/json\r\nconnection: close\r\n"
                 b"content-length: %d\r\n\r\n%s" % (len(TOO_LARGE), TOO_LARGE)
             )
             self.transport.close()
@@ -71,7 +79,10 @@ class HeaderLineLimit(ASGIMiddleware):
             start: HTTPResponseStartEvent = {
                 "type": "http.response.start",
                 "status": 431,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(TOO_LARGE)).encode()),
+                ],
             }
             body: HTTPResponseBodyEvent = {
                 "type": "http.response.body",

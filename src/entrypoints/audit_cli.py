@@ -16,7 +16,7 @@ from application.actors import Actor
 from application.audit import export_audit_trail, payment_audit_trail
 from application.errors import NotFound
 from entrypoints.audit_format import entry_json
-from entrypoints.operations import Unusable, opened
+from entrypoints.operations import Unusable, opened, unusable
 from entrypoints.settings import Settings
 
 AUDITOR = Actor(user_id="cli", roles=frozenset({"admin"}))
@@ -62,9 +62,7 @@ def verify(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return _verify(args, settings)
     except (PersistenceError, psycopg.Error, sqlite3.Error) as error:
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        reason = f"audit verify: not verified, the events could not be read: {first_line}"
-        raise Unusable(reason) from None
+        raise unusable("audit verify: not verified, the events could not be read", error) from None
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:

@@ -120,8 +120,7 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
     try:
         applied = migrate_schema(settings, shipped)
     except psycopg.OperationalError as error:
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise operations.Unusable(f"migrate: cannot reach PostgreSQL: {first_line}") from None
+        raise operations.unusable("migrate: cannot reach PostgreSQL", error) from None
     newest = shipped[-1].version
     if applied:
         print(f"applied {len(applied)} migration(s): {', '.join(applied)}; schema at {newest}")

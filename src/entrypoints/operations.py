@@ -27,6 +27,12 @@ class Unusable(Exception):
     """The command cannot start; the message is the one line to show."""
 
 
+def unusable(what: str, error: BaseException) -> Unusable:
+    """`what` and the first line of `error` (a driver's message runs over several lines)."""
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return Unusable(f"{what}: {first_line}")
+
+
 @contextmanager
 def opened(settings: Settings, *, decrypts: bool = True) -> Iterator[Container]:
     """The container, once the schema is current and the key is known to read the events."""

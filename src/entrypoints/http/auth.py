@@ -14,7 +14,8 @@ from litestar.security.jwt import JWTAuth, Token
 from application.actors import Actor
 
 # The console signs in with its own session (entrypoints/console); its pages take no bearer.
-PUBLIC_PATHS = ["^/health", "^/schema", "^/metrics", "^/api/webhooks", "^/console"]
+CONSOLE_PATH = "^/console"
+PUBLIC_PATHS = ["^/health", "^/schema", "^/metrics", "^/api/webhooks", CONSOLE_PATH]
 ALGORITHM = "HS256"
 CLOCK_SKEW_SECONDS = 5
 MAX_USER_ID = 255

@@ -20,12 +20,14 @@ from litestar.middleware import ASGIMiddleware
 from litestar.middleware.rate_limit import get_remote_address
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from entrypoints.http.auth import CONSOLE_PATH, PUBLIC_PATHS
 from entrypoints.http.rate_limiter import counter_in
 
 WINDOW_SECONDS = 60
 KEY = "auth-failures:{}"
 MAX_BLOCKED = 10_000
-NO_BEARER_PATHS = re.compile(r"/(?:health|metrics|schema|api/webhooks)(?:/|$)")
+# The routes that take no bearer, but the console, whose sign-in is counted like any other.
+NO_BEARER_PATHS = re.compile("|".join(p for p in PUBLIC_PATHS if p != CONSOLE_PATH))
 
 
 class AuthFailureLimit(ASGIMiddleware):

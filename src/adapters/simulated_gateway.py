@@ -1,7 +1,7 @@
 """A payment gateway that behaves like Stripe test mode, for running without Stripe."""
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -51,6 +51,15 @@ TEST_PAYMENT_METHODS = {
     ),
     "pm_card_authenticationRequired": TestCard("requires_action"),
 }
+_AUTHENTICATION_FAILED = Decline(
+    code="payment_intent_authentication_failure",
+    decline_code=None,
+    message="The provided PaymentMethod has failed authentication.",
+)
+
+
+# What Stripe lets be canceled (requires_payment_method, _confirmation, _action, _capture).
+CANCELABLE = frozenset({"failed", "pending", "requires_action"})
 
 
 class SimulatedGateway:
@@ -64,6 +73,7 @@ class SimulatedGateway:
         self._webhooks = webhooks
         self._lock = threading.Lock()
         self._charges: dict[str, ChargeOutcome] = {}
+        self._requests: dict[str, ChargeRequest] = {}
         self._by_key: dict[str, ChargeOutcome] = {}
         self._refunds: dict[str, RefundOutcome] = {}
         self._by_payment: dict[UUID, ChargeOutcome] = {}
@@ -94,6 +104,7 @@ class SimulatedGateway:
             )
             self._by_key[request.idempotency_key] = outcome
             self._charges[intent_id] = outcome
+            self._requests[intent_id] = request
             self._by_payment[request.payment_id] = outcome
         self._emit(f"payment_intent.{_EVENT_OF[outcome.status]}", self._intent(request, outcome))
         return outcome
@@ -104,6 +115,36 @@ class SimulatedGateway:
         if outcome is None:
             raise GatewayUnavailable(f"unknown PaymentIntent {intent_id}")
         return outcome
+
+    async def cancel_charge(self, intent_id: str) -> ChargeOutcome:
+        with self._lock:
+            outcome = self._charges.get(intent_id)
+            if outcome is None:
+                raise GatewayUnavailable(f"unknown PaymentIntent {intent_id}")
+            if outcome.status not in CANCELABLE:
+                return outcome
+            request = self._requests[intent_id]
+            canceled = ChargeOutcome(intent_id=intent_id, status="canceled")
+            # A replay of the creating request still answers what it answered (as Stripe's
+            # idempotency does); the intent itself, retrieved or listed, is canceled.
+            self._charges[intent_id] = self._by_payment[request.payment_id] = canceled
+        self._emit("payment_intent.canceled", self._intent(request, canceled))
+        return canceled
+
+    def authenticate(self, intent_id: str, *, passed: bool) -> ChargeOutcome:
+        """The customer's 3-D Secure check on an intent that requires action, as Stripe.js would
+        finish it: paid, or failed (the intent then waits for another card)."""
+        with self._lock:
+            outcome = self._charges.get(intent_id)
+            if outcome is None or outcome.status != "requires_action":
+                raise ValueError(f"PaymentIntent {intent_id} does not require action")
+            request = self._requests[intent_id]
+            finished = replace(outcome, status="succeeded")
+            if not passed:
+                finished = replace(outcome, status="failed", decline=_AUTHENTICATION_FAILED)
+            self._charges[intent_id] = self._by_payment[request.payment_id] = finished
+        self._emit(f"payment_intent.{_EVENT_OF[finished.status]}", self._intent(request, finished))
+        return finished
 
     async def client_secret(self, intent_id: str) -> str:
         return self._secret(intent_id)

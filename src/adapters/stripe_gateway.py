@@ -105,6 +105,20 @@ class StripeGateway:
     async def retrieve_charge(self, intent_id: str) -> ChargeOutcome:
         return intent_outcome(await self._intent(intent_id))
 
+    async def cancel_charge(self, intent_id: str) -> ChargeOutcome:
+        try:
+            intent = await self._v1.payment_intents.cancel_async(
+                intent_id, {}, {"idempotency_key": f"cancel-{intent_id}"}
+            )
+        except stripe.InvalidRequestError as error:
+            if error.http_status != 400:
+                raise_for(error, "canceling a PaymentIntent")
+            # payment_intent_unexpected_state: nothing was canceled; the intent says why.
+            return await self.retrieve_charge(intent_id)
+        except stripe.StripeError as error:
+            raise_for(error, "canceling a PaymentIntent")
+        return intent_outcome(intent)
+
     async def client_secret(self, intent_id: str) -> str | None:
         return intent_outcome(await self._intent(intent_id)).client_secret
 

@@ -105,6 +105,11 @@ class PaymentGateway(Protocol):
 
     async def retrieve_charge(self, intent_id: str) -> ChargeOutcome: ...
 
+    async def cancel_charge(self, intent_id: str) -> ChargeOutcome:
+        """Cancel the PaymentIntent so that nobody can confirm it any more. An intent past
+        cancelling (succeeded, processing, already canceled) is answered as it stands."""
+        ...
+
     async def client_secret(self, intent_id: str) -> str | None:
         """What the front end needs to finish the PaymentIntent (3-D Secure)."""
         ...

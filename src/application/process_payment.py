@@ -43,6 +43,9 @@ from domain.wallet import Wallet
 
 PAYMENT_METHOD_ERROR = "payment_method_error"
 NO_ANSWER = "the payment provider did not answer; retry with the same Idempotency-Key"
+NOT_CLOSED = (
+    "the payment provider did not close the earlier attempt at this purchase; retry shortly"
+)
 # A payment in one of these can no longer answer "charge me for this": declined, canceled,
 # or refunded in full.
 RELEASES_DERIVED_KEY = frozenset(
@@ -157,6 +160,12 @@ async def process_payment(
         return wallet, payment
 
     wallet, payment = await steps.run(find_or_create)
+    if not cmd.idempotency_key and _confirmable(payment):
+        # A failed purchase is bought anew only once its PaymentIntent can no longer be paid.
+        await _close(payment, gateway=gateway, steps=steps, deadline=deadline)
+        wallet, payment = await steps.run(find_or_create)
+        if _confirmable(payment):
+            raise GatewayError(NOT_CLOSED)
     if payment.charge_status is PaymentStatus.PENDING:
         resumed = await _resume(
             payment, gateway=gateway, steps=steps, wallet=wallet, deadline=deadline
@@ -167,6 +176,31 @@ async def process_payment(
             payment, gateway=gateway, steps=steps, wallets=wallets, wallet=wallet, deadline=deadline
         )
     return await _answer_for(payment, gateway=gateway)
+
+
+def _confirmable(payment: Payment) -> bool:
+    """Failed, with a PaymentIntent Stripe still lets be confirmed: after a decline or a failed
+    3-D Secure check the intent waits for another card, and a checkout page holding its client
+    secret can still pay it."""
+    return payment.charge_status is PaymentStatus.FAILED and payment.intent_id is not None
+
+
+async def _close(
+    payment: Payment, *, gateway: PaymentGateway, steps: EventStoreSteps, deadline: Deadline
+) -> None:
+    """Cancel the payment's PaymentIntent at Stripe and record what Stripe says of it: canceled,
+    or paid meanwhile (then the purchase is paid for and is not charged again)."""
+    assert payment.intent_id is not None
+    intent_id = payment.intent_id
+    try:
+        outcome = await call_provider(lambda: gateway.cancel_charge(intent_id), deadline)
+    except GatewayUnavailable:
+        raise GatewayError(NO_ANSWER) from None
+    await steps.run(
+        lambda payments, _: achange_payment(
+            payments, payment.id, lambda p: _applied(p, outcome), current=payment
+        )
+    )
 
 
 async def _resume(
@@ -248,7 +282,7 @@ async def _initiate(
             if payment is None:
                 continue
             return payment
-        if key_derived and payment.status in RELEASES_DERIVED_KEY:
+        if key_derived and payment.status in RELEASES_DERIVED_KEY and not _confirmable(payment):
             attempt += 1  # the purchase is no longer paid for: the same request charges anew
             continue
         if payment.request_hash != fingerprint:
@@ -303,13 +337,18 @@ async def _charge_and_record(
         raise GatewayError(NO_ANSWER) from None
     except PaymentMethodUnusable as error:
         decline = str(error) or "The payment method cannot be used."
-        await steps.run(
-            lambda payments, _: achange_payment(
-                payments, payment.id, lambda p: p.mark_failed(PAYMENT_METHOD_ERROR, None, decline)
-            )
-        )
+        await _refused(payment, steps, PAYMENT_METHOD_ERROR, decline)
         raise PaymentMethodRejected(decline, payment_id=str(payment.id)) from None
     return await _recorded(payment, outcome, steps=steps, gateway=gateway)
+
+
+async def _refused(payment: Payment, steps: EventStoreSteps, code: str, message: str) -> None:
+    """Stripe refused the request before charging anything: the payment failed with `code`."""
+    await steps.run(
+        lambda payments, _: achange_payment(
+            payments, payment.id, lambda p: p.mark_failed(code, None, message)
+        )
+    )
 
 
 async def _recorded(

@@ -1,10 +1,12 @@
 """Cards managed end to end against stripe-python talking to localstripe."""
 
+import httpx
 import pytest
 import stripe
 
 from tests.conftest import bearer
 from tests.e2e.test_payment_methods_api import ROUTE, Client, add, error_code, listing
+from tests.stripe_fixtures import event, signed
 
 pytestmark = pytest.mark.integration
 STRIPE_KEY = "sk_test_localstripe_0123456789"
@@ -83,3 +85,37 @@ def test_another_users_card_at_stripe_is_not_found(
     owner = stripe_js.client.v1.payment_methods.retrieve(theirs).customer
     assert owner and [m["id"] for m in listing(client, "someone-else")] == [theirs]
     assert listing(client, user_id) == []
+
+
+def test_a_purchase_whose_3d_secure_failed_is_bought_anew_once_its_intent_is_canceled(
+    client: Client, user_id: str, stripe_js: StripeJs, localstripe_url: str
+) -> None:
+    """After a failed 3-D Secure check Stripe keeps the intent open for another card, and the
+    checkout page holds its secret: buying again first cancels it, so it can never be paid."""
+    me = bearer(user_id)
+    method = add(client, user_id, stripe_js("4000002500003155")).json()["id"]
+    body = {"amount": 4200, "currency": "usd", "paymentMethodId": method, "courseId": "c-3ds"}
+    waiting = client.post("/api/payments/process", json=body, headers=me)
+    assert waiting.status_code == 201, waiting.text
+    assert waiting.json()["status"] == "requires_action"
+    first_id, intent_id = waiting.json()["paymentId"], waiting.json()["stripePaymentIntentId"]
+    stripe_js_finishes = {"client_secret": waiting.json()["clientSecret"], "success": "false"}
+    failed = httpx.post(
+        f"{localstripe_url}/v1/payment_intents/{intent_id}/_authenticate",
+        data={**stripe_js_finishes, "key": "pk_test_localstripe"},
+    )
+    assert failed.status_code == 200
+    # Stripe's webhook on the failure, made from localstripe's own intent.
+    intent = stripe_js.client.v1.payment_intents.retrieve(intent_id).to_dict()
+    assert intent["status"] == "requires_payment_method"
+    report = signed(event("payment_intent.payment_failed", intent))
+    assert client.post("/api/webhooks/stripe", **report).status_code == 200
+    assert client.get(f"/api/payments/{first_id}", headers=me).json()["status"] == "failed"
+
+    again = client.post("/api/payments/process", json=body, headers=me)
+
+    assert again.status_code == 201, again.text
+    assert again.json()["paymentId"] != first_id
+    assert again.json()["stripePaymentIntentId"] != intent_id
+    assert stripe_js.client.v1.payment_intents.retrieve(intent_id).status == "canceled"
+    assert client.get(f"/api/payments/{first_id}", headers=me).json()["status"] == "canceled"

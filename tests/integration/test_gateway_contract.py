@@ -1,7 +1,10 @@
 """One contract for the payment gateway port, run against every adapter of it."""
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+from urllib.request import Request, urlopen
 from uuid import UUID, uuid4
 
 import pytest
@@ -83,6 +86,49 @@ class GatewayContract:
         assert outcome.client_secret.startswith(outcome.intent_id)
         assert asyncio.run(gateway.retrieve_charge(outcome.intent_id)).status == "requires_action"
 
+    @pytest.fixture
+    def fail_3ds(self) -> Callable[[str, str], None]:
+        """The customer failing the 3-D Secure check of an intent, as Stripe.js reports it."""
+        raise NotImplementedError
+
+    def test_an_intent_whose_3d_secure_failed_is_canceled_for_good(
+        self,
+        gateway: PaymentGateway,
+        card_needing_3ds: str,
+        fail_3ds: Callable[[str, str], None],
+    ) -> None:
+        _, request = self.charge(gateway, card_needing_3ds)
+        waiting = asyncio.run(gateway.charge(request))
+        assert waiting.intent_id and waiting.client_secret
+        fail_3ds(waiting.intent_id, waiting.client_secret)
+        failed = asyncio.run(gateway.retrieve_charge(waiting.intent_id))
+        assert failed.status == "failed"  # Stripe waits for another card on this intent
+
+        canceled = asyncio.run(gateway.cancel_charge(waiting.intent_id))
+
+        assert canceled.status == "canceled"
+        assert asyncio.run(gateway.retrieve_charge(waiting.intent_id)).status == "canceled"
+        again = asyncio.run(gateway.cancel_charge(waiting.intent_id))
+        assert again.status == "canceled"  # a second cancel answers the intent as it stands
+
+    def test_an_intent_waiting_for_the_customer_can_be_canceled(
+        self, gateway: PaymentGateway, card_needing_3ds: str
+    ) -> None:
+        _, request = self.charge(gateway, card_needing_3ds)
+        waiting = asyncio.run(gateway.charge(request))
+        assert waiting.intent_id is not None
+        assert asyncio.run(gateway.cancel_charge(waiting.intent_id)).status == "canceled"
+
+    def test_a_paid_intent_is_not_canceled_and_answers_paid(self, gateway: PaymentGateway) -> None:
+        _, request = self.charge(gateway)
+        paid = asyncio.run(gateway.charge(request))
+        assert paid.intent_id is not None
+
+        answer = asyncio.run(gateway.cancel_charge(paid.intent_id))
+
+        assert answer.status == "succeeded"
+        assert asyncio.run(gateway.retrieve_charge(paid.intent_id)).status == "succeeded"
+
     def test_an_unknown_payment_method_is_unusable(self, gateway: PaymentGateway) -> None:
         _, request = self.charge(gateway, "pm_does_not_exist")
         with pytest.raises(PaymentMethodUnusable):
@@ -125,6 +171,10 @@ class TestSimulatedGateway(GatewayContract):
     def card_needing_3ds(self) -> str:
         return "pm_card_authenticationRequired"
 
+    @pytest.fixture
+    def fail_3ds(self, gateway: SimulatedGateway) -> Callable[[str, str], None]:
+        return lambda intent_id, _secret: gateway.authenticate(intent_id, passed=False) and None
+
     def test_a_charge_is_found_by_payment_id(self, gateway: PaymentGateway) -> None:
         payment_id, request = self.charge(gateway)
         outcome = asyncio.run(gateway.charge(request))
@@ -148,3 +198,16 @@ class TestStripeGatewayOnLocalstripe(GatewayContract):
         card = {"number": "4000002500003155", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
         method = client.v1.payment_methods.create({"type": "card", "card": card})
         return str(method.id)
+
+    @pytest.fixture
+    def fail_3ds(self, localstripe_url: str) -> Callable[[str, str], None]:
+        """localstripe's stand-in for Stripe.js finishing 3-D Secure (a test-only route)."""
+
+        def fail(intent_id: str, client_secret: str) -> None:
+            fields = {"client_secret": client_secret, "success": "false", "key": "pk_test_c"}
+            body = urlencode(fields).encode()
+            url = f"{localstripe_url}/v1/payment_intents/{intent_id}/_authenticate"
+            with urlopen(Request(url, data=body, method="POST"), timeout=5) as answer:
+                assert answer.status == 200
+
+        return fail

@@ -1,5 +1,6 @@
 """process_payment on in-memory persistence and the simulated gateway."""
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -112,6 +113,10 @@ def test_a_decline_releases_a_derived_key_but_not_an_explicit_one(
         pay(declined, store=store, gateway=gateway)
     assert first.value.payment_id != retry.value.payment_id
     assert len(gateway.charge_calls) == 2
+    declined_first = store.find(UUID(first.value.payment_id))
+    assert declined_first is not None and declined_first.intent_id is not None
+    # Its intent, which Stripe would let another card pay, was canceled before the retry.
+    assert asyncio.run(gateway.retrieve_charge(declined_first.intent_id)).status == "canceled"
 
     keyed = charge(payment_method_id="pm_card_chargeDeclined", idempotency_key="fixed")
     with pytest.raises(PaymentDeclined) as first:
@@ -137,6 +142,118 @@ def test_3ds_leaves_the_payment_requiring_action(
     )
     assert receipt.status == "requires_action"
     assert receipt.client_secret
+
+
+def failed_3d_secure(store: EventSourcedPaymentStore, gateway: SimulatedGateway) -> UUID:
+    """A purchase whose customer failed 3-D Secure, recorded as Stripe's webhook records it; its
+    PaymentIntent waits for another card, and the checkout page still holds its secret."""
+    receipt = pay(
+        charge(payment_method_id="pm_card_authenticationRequired"), store=store, gateway=gateway
+    )
+    assert receipt.intent_id is not None and receipt.client_secret
+    failed = gateway.authenticate(receipt.intent_id, passed=False)
+    payment = store.find(UUID(receipt.payment_id))
+    assert payment is not None and failed.decline is not None
+    payment.mark_failed(failed.decline.code, None, failed.decline.message)
+    store.save(payment)
+    return payment.id
+
+
+class CancelCounting(SimulatedGateway):
+    """Counts cancels; `paid_meanwhile` answers them as Stripe does for an intent that a
+    checkout page confirmed with another card before the cancel reached it."""
+
+    def __init__(self, *, paid_meanwhile: bool = False, unanswered: bool = False) -> None:
+        super().__init__()
+        self.paid_meanwhile, self.unanswered = paid_meanwhile, unanswered
+        self.canceled: list[str] = []
+
+    async def cancel_charge(self, intent_id: str) -> ChargeOutcome:
+        self.canceled.append(intent_id)
+        if self.unanswered:
+            raise GatewayUnavailable("read timed out")
+        if self.paid_meanwhile:
+            return ChargeOutcome(intent_id=intent_id, status="succeeded")
+        return await super().cancel_charge(intent_id)
+
+
+def test_a_purchase_whose_3d_secure_failed_is_bought_anew_once_its_intent_is_canceled(
+    store: EventSourcedPaymentStore,
+) -> None:
+    gateway = CancelCounting()
+    failed_id = failed_3d_secure(store, gateway)
+    failed = store.find(failed_id)
+    assert failed is not None and failed.intent_id is not None
+
+    again = pay(charge(payment_method_id="pm_card_visa"), store=store, gateway=gateway)
+    same_card = pay(
+        charge(payment_method_id="pm_card_authenticationRequired"), store=store, gateway=gateway
+    )
+
+    assert gateway.canceled == [failed.intent_id]
+    assert asyncio.run(gateway.retrieve_charge(failed.intent_id)).status == "canceled"
+    old = store.find(failed_id)
+    assert old is not None and old.status is PaymentStatus.CANCELED
+    assert again.status == "succeeded"
+    assert same_card.payment_id != str(failed_id)  # the failed purchase, bought anew
+    assert same_card.status == "requires_action"
+    assert len(gateway.charge_calls) == 3
+
+
+def test_a_failed_purchase_paid_meanwhile_on_its_intent_is_not_charged_again(
+    store: EventSourcedPaymentStore,
+) -> None:
+    gateway = CancelCounting(paid_meanwhile=True)
+    failed_id = failed_3d_secure(store, gateway)
+
+    again = pay(
+        charge(payment_method_id="pm_card_authenticationRequired"), store=store, gateway=gateway
+    )
+
+    assert again.payment_id == str(failed_id)
+    assert again.status == "succeeded"
+    assert len(gateway.charge_calls) == 1
+    payment = store.find(failed_id)
+    assert payment is not None and payment.status is PaymentStatus.SUCCEEDED
+
+
+def test_a_failed_purchase_whose_cancel_goes_unanswered_is_not_bought_anew(
+    store: EventSourcedPaymentStore,
+) -> None:
+    gateway = CancelCounting(unanswered=True)
+    failed_id = failed_3d_secure(store, gateway)
+
+    with pytest.raises(GatewayError):
+        pay(
+            charge(payment_method_id="pm_card_authenticationRequired"),
+            store=store,
+            gateway=gateway,
+        )
+
+    assert len(gateway.charge_calls) == 1
+    payment = store.find(failed_id)
+    assert payment is not None and payment.status is PaymentStatus.FAILED
+
+
+def test_an_explicit_key_answers_its_failed_3d_secure_without_a_cancel(
+    store: EventSourcedPaymentStore,
+) -> None:
+    gateway = CancelCounting()
+    keyed = charge(payment_method_id="pm_card_authenticationRequired", idempotency_key="k-3ds")
+    receipt = pay(keyed, store=store, gateway=gateway)
+    assert receipt.intent_id is not None
+    failed = gateway.authenticate(receipt.intent_id, passed=False)
+    payment = store.find(UUID(receipt.payment_id))
+    assert payment is not None and failed.decline is not None
+    payment.mark_failed(failed.decline.code, None, failed.decline.message)
+    store.save(payment)
+
+    with pytest.raises(PaymentDeclined) as replay:
+        pay(keyed, store=store, gateway=gateway)
+
+    assert replay.value.payment_id == receipt.payment_id
+    assert gateway.canceled == []
+    assert len(gateway.charge_calls) == 1
 
 
 class FlakyGateway(SimulatedGateway):

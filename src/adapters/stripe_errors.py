@@ -8,6 +8,7 @@ from typing import NoReturn
 import stripe
 
 from application.ports import (
+    AmountRefused,
     ChargeOutcome,
     Decline,
     GatewayRequestInFlight,
@@ -21,11 +22,19 @@ log = logging.getLogger(__name__)
 GENERIC_DECLINE = "Your card was declined."
 UNUSABLE_METHOD = "This payment method cannot be used; choose another one."
 PAYMENT_METHOD_PARAMS = {None, "payment_method"}
+UNCHARGEABLE_AMOUNT = "Stripe cannot charge this amount in this currency."
+AMOUNT_CODES = {
+    "amount_too_small",
+    "amount_too_large",
+    "invalid_charge_amount",
+    "invalid_charge_amount_no_decimal_compatible",
+}
 
 
 class Verdict(StrEnum):
     DECLINED = "declined"  # a definite no from the issuer: the payment fails
     METHOD_UNUSABLE = "method_unusable"  # nothing was charged; the customer picks another
+    AMOUNT_REFUSED = "amount_refused"  # nothing was charged; the amount must change
     IN_FLIGHT = "in_flight"  # Stripe is still running a request with this idempotency key
     THROTTLED = "throttled"  # refused unprocessed (rate limit, lock timeout): try again later
     UNKNOWN = "unknown"  # Stripe may or may not have acted: the payment stays pending
@@ -42,10 +51,18 @@ def _about_payment_method(error: stripe.StripeError) -> bool:
     return missing and error.param in PAYMENT_METHOD_PARAMS
 
 
+def _about_the_amount(error: stripe.StripeError) -> bool:
+    """Stripe's validation of the amount: it refuses before creating anything."""
+    if not isinstance(error, stripe.InvalidRequestError) or error.http_status != 400:
+        return False
+    return error.code in AMOUNT_CODES or error.param == "amount"
+
+
 # First match wins; every Stripe error reaches exactly one row.
 TABLE: list[tuple[Callable[[stripe.StripeError], bool], Verdict]] = [
     (lambda e: isinstance(e, stripe.CardError), Verdict.DECLINED),
     (lambda e: e.http_status == 409, Verdict.IN_FLIGHT),
+    (_about_the_amount, Verdict.AMOUNT_REFUSED),
     (_about_payment_method, Verdict.METHOD_UNUSABLE),
     (lambda e: isinstance(e, stripe.AuthenticationError), Verdict.MISCONFIGURED),
     (lambda e: isinstance(e, stripe.PermissionError), Verdict.MISCONFIGURED),
@@ -84,6 +101,8 @@ def raise_for(error: stripe.StripeError, doing: str, *, charging: bool = False) 
     kind = verdict(error)
     if kind is Verdict.METHOD_UNUSABLE and charging:
         raise PaymentMethodUnusable(error.user_message or UNUSABLE_METHOD) from None
+    if kind is Verdict.AMOUNT_REFUSED and charging:
+        raise AmountRefused(error.user_message or UNCHARGEABLE_AMOUNT) from None
     if kind is Verdict.IN_FLIGHT:
         raise GatewayRequestInFlight(f"Stripe is still {doing} with this idempotency key") from None
     if kind is Verdict.THROTTLED:

@@ -86,6 +86,11 @@ class PaymentMethodUnusable(Exception):
     """The provider rejected the payment method before any charge was attempted."""
 
 
+class AmountRefused(Exception):
+    """The provider refused the amount before any charge was attempted: below its minimum or
+    above its maximum once converted, or not in the currency's whole steps."""
+
+
 class PaymentMethodNotFound(Exception):
     """The provider has no such payment method, or it belongs to another customer."""
 

@@ -21,6 +21,7 @@ from application.errors import (
 )
 from application.idempotency import CONFLICT, validate_idempotency_key
 from application.ports import (
+    AmountRefused,
     AwaitablePaymentStore,
     AwaitableWalletStore,
     ChargeOutcome,
@@ -42,6 +43,8 @@ from domain.payment_status import PaymentStatus, payment_id_for
 from domain.wallet import Wallet
 
 PAYMENT_METHOD_ERROR = "payment_method_error"
+AMOUNT_REFUSED = "amount_refused"  # Stripe refused the amount; nothing was charged
+UNCHARGEABLE_AMOUNT = "the payment provider cannot charge this amount in this currency"
 NO_ANSWER = "the payment provider did not answer; retry with the same Idempotency-Key"
 NOT_CLOSED = (
     "the payment provider did not close the earlier attempt at this purchase; retry shortly"
@@ -335,6 +338,10 @@ async def _charge_and_record(
         raise IdempotencyConflict(CONFLICT) from None
     except GatewayUnavailable:
         raise GatewayError(NO_ANSWER) from None
+    except AmountRefused as error:
+        refused = str(error) or UNCHARGEABLE_AMOUNT
+        await _refused(payment, steps, AMOUNT_REFUSED, refused)
+        raise InvalidInput("amount", refused) from None
     except PaymentMethodUnusable as error:
         decline = str(error) or "The payment method cannot be used."
         await _refused(payment, steps, PAYMENT_METHOD_ERROR, decline)
@@ -374,6 +381,8 @@ async def _answer_for(
     if payment.charge_status is PaymentStatus.FAILED:
         failure = payment.failure or {}
         message = failure.get("message") or "Your card was declined."
+        if failure.get("code") == AMOUNT_REFUSED:
+            raise InvalidInput("amount", failure.get("message") or UNCHARGEABLE_AMOUNT)
         if failure.get("code") == PAYMENT_METHOD_ERROR:
             raise PaymentMethodRejected(message, payment_id=str(payment.id))
         raise PaymentDeclined(

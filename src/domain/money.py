@@ -12,6 +12,19 @@ THREE_DECIMAL = frozenset(
     }
 )  # fmt: skip
 
+# Stripe's zero-decimal currencies: the minor unit is the unit.
+ZERO_DECIMAL = frozenset(
+    {
+        "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd",
+        "vuv", "xaf", "xof", "xpf",
+    }
+)  # fmt: skip
+
+# Amounts Stripe takes only in whole steps of minor units: its three-decimal currencies end in
+# 0, and ISK, two-decimal in the API, is charged and refunded in whole krónur only (Stripe's
+# invalid_charge_amount_no_decimal_compatible).
+STEP = {"isk": 100, **dict.fromkeys(THREE_DECIMAL, 10)}
+
 # ISO 4217 codes Stripe settles card payments in.
 SUPPORTED = frozenset(
     {
@@ -65,6 +78,12 @@ class Money:
             raise InvalidInput("amount", f"must be at least {minimum} for {code}")
         if amount > MAX_AMOUNT:
             raise InvalidInput("amount", f"must be at most {MAX_AMOUNT}")
-        if code in THREE_DECIMAL and amount % 10:
-            raise InvalidInput("amount", f"must be a multiple of 10 for {code}")
+        check_step(amount, code)
         return cls(amount, code)
+
+
+def check_step(amount: int, currency: str, field: str = "amount") -> None:
+    """Refuse an amount Stripe refuses in this currency: not a whole number of its steps."""
+    step = STEP.get(currency, 1)
+    if amount % step:
+        raise InvalidInput(field, f"must be a multiple of {step} for {currency}")

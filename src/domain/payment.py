@@ -6,6 +6,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain import payment_events as facts
 from domain.errors import AlreadyRefunded, InvalidStatus, RefundExceedsAmount
+from domain.money import check_step
 from domain.payment_status import (
     CHARGE_RANK,
     REFUND_RANK,
@@ -190,6 +191,7 @@ class Payment(Aggregate):
         requested = refundable if amount is None else amount
         if requested <= 0 or requested > refundable:
             raise RefundExceedsAmount(requested, refundable)
+        check_step(requested, self.currency)
         number = len(self.refunds) + 1
         self._refund_requested(
             number=number,

@@ -37,6 +37,8 @@ def nothing_stored(client: Client, user_id: str) -> bool:
         ({**VISA, "amount": 10**30}, "amount"),
         ({**VISA, "amount": 100_000_000}, "amount"),
         ({**VISA, "amount": 49}, "amount"),
+        ({**VISA, "amount": 50050, "currency": "isk"}, "amount"),  # whole krónur only
+        ({**VISA, "amount": 1005, "currency": "kwd"}, "amount"),
         ({**VISA, "currency": "xyz"}, "currency"),
         ({**VISA, "currency": "US"}, "currency"),
         ({**VISA, "currency": 840}, "currency"),
@@ -214,3 +216,25 @@ def test_nul_characters_are_refused_before_they_reach_a_read_model(
     error = assert_error(response, 400, "VALIDATION_ERROR")
     assert error["error"]["message"].startswith(f"{field}: must not contain NUL")
     assert nothing_stored(client, user_id)
+
+
+def test_a_partial_refund_in_fractions_stripe_refuses_is_a_validation_error(
+    client: Client, user_id: str
+) -> None:
+    body = {**VISA, "amount": 50000, "currency": "isk"}
+    charged = client.post("/api/payments/process", json=body, headers=bearer(user_id))
+    assert charged.status_code == 201, charged.text
+    payment_id = charged.json()["paymentId"]
+    admin = bearer("ops", "admin")
+
+    refused = client.post(
+        "/api/payments/refund", json={"paymentId": payment_id, "amount": 250}, headers=admin
+    )
+
+    error = assert_error(refused, 400, "VALIDATION_ERROR")
+    assert error["error"]["message"] == "amount: must be a multiple of 100 for isk"
+    assert client.get(f"/api/payments/{payment_id}", headers=admin).json()["refundedAmount"] == 0
+    whole = client.post(
+        "/api/payments/refund", json={"paymentId": payment_id, "amount": 200}, headers=admin
+    )
+    assert whole.status_code == 200, whole.text

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from application.errors import ApplicationError
+from domain.errors import InvalidInput
 from domain.payment_status import PaymentStatus, payment_id_for
 from entrypoints.http.errors import api_error
 from tests.fake_stripe import FakeStripe, Reply
@@ -81,6 +82,44 @@ def test_an_unusable_payment_method_is_a_400(
     assert (error.status, error.code) == (400, "PAYMENT_METHOD_ERROR")
     assert error.message == stripe_error["message"]
     assert payment.status is PaymentStatus.FAILED
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "stripe_error"),
+    [
+        ("krw", 100, {"type": "invalid_request_error", "code": "amount_too_small",
+                      "param": "amount", "message": "Amount must convert to at least 50 cents. "
+                      "₩100 converts to approximately $0.07."}),
+        ("idr", 5000, {"type": "invalid_request_error", "code": "amount_too_small",
+                       "param": "amount", "message": "Amount must convert to at least 50 cents. "
+                       "Rp50.00 converts to approximately $0.00."}),
+        ("usd", 99_999_999, {"type": "invalid_request_error", "code": "amount_too_large",
+                             "param": "amount",
+                             "message": "Amount must be no more than $999,999.99"}),
+    ],
+    ids=["krw_below_minimum", "idr_below_minimum", "above_account_maximum"],
+)  # fmt: skip
+def test_an_amount_stripe_refuses_is_a_400_naming_the_amount_and_nothing_is_pending(
+    fake_stripe: FakeStripe, currency: str, amount: int, stripe_error: dict[str, str]
+) -> None:
+    """Stripe validates the amount before it creates anything: its 400 is definite."""
+    fake_stripe.reply("POST", PI, Reply(400, stripe_error))
+    store, gateway = memory_store(), stripe_at(fake_stripe.url)
+    cmd = purchase(currency=currency, amount=amount)
+    with pytest.raises(InvalidInput) as refused:
+        pay(cmd, store, gateway)
+    with pytest.raises(InvalidInput) as replayed:
+        pay(cmd, store, gateway)
+
+    error = api_error(refused.value)
+    assert (error.status, error.code) == (400, "VALIDATION_ERROR")
+    assert error.message == f"amount: {stripe_error['message']}"
+    assert api_error(replayed.value) == error
+    assert len(fake_stripe.calls("POST", PI)) == 1  # the key answers; Stripe is not asked again
+    payment = store.find(payment_id_for("user-1", "order-1"))
+    assert payment is not None
+    assert payment.status is PaymentStatus.FAILED  # not left pending for reconcile
+    assert payment.intent_id is None and not fake_stripe.intents
 
 
 @pytest.mark.parametrize(

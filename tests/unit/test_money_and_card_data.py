@@ -8,7 +8,7 @@ from domain.money import Money
 
 @pytest.mark.parametrize(
     ("amount", "currency"),
-    [(50, "usd"), (50, "jpy"), (30, "gbp"), (99_999_999, "eur"), (1000, "KWD")],
+    [(50, "usd"), (50, "jpy"), (30, "gbp"), (99_999_999, "eur"), (1000, "KWD"), (50000, "isk")],
 )
 def test_money_that_stripe_accepts(amount: int, currency: str) -> None:
     money = Money.charge(amount, currency)
@@ -25,6 +25,7 @@ def test_money_that_stripe_accepts(amount: int, currency: str) -> None:
         (100_000_000, "usd", "amount"),
         (29, "gbp", "amount"),
         (1005, "kwd", "amount"),
+        (50050, "isk", "amount"),  # Stripe takes ISK in whole krónur: multiples of 100
         (1000, "xyz", "currency"),
         (1000, "dollars", "currency"),
     ],

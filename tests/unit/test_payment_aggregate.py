@@ -2,16 +2,16 @@
 
 import pytest
 
-from domain.errors import AlreadyRefunded, InvalidStatus, RefundExceedsAmount
+from domain.errors import AlreadyRefunded, InvalidInput, InvalidStatus, RefundExceedsAmount
 from domain.payment import Payment
 from domain.payment_status import PaymentStatus, payment_id_for
 
 
-def new_payment(amount: int = 1000) -> Payment:
+def new_payment(amount: int = 1000, currency: str = "usd") -> Payment:
     payment = Payment(
         user_id="user-1",
         amount=amount,
-        currency="usd",
+        currency=currency,
         payment_method_id="pm_card_visa",
         course_id="course-1",
         metadata={},
@@ -24,8 +24,8 @@ def new_payment(amount: int = 1000) -> Payment:
     return payment
 
 
-def succeeded_payment(amount: int = 1000) -> Payment:
-    payment = new_payment(amount)
+def succeeded_payment(amount: int = 1000, currency: str = "usd") -> Payment:
+    payment = new_payment(amount, currency)
     payment.record_intent("pi_1")
     payment.mark_succeeded()
     payment.collect_events()
@@ -135,6 +135,22 @@ def test_a_refund_must_be_positive_and_within_the_amount(amount: int) -> None:
     with pytest.raises(RefundExceedsAmount):
         payment.request_refund(amount, None)
     assert event_names(payment) == []
+
+
+@pytest.mark.parametrize(
+    ("currency", "refused", "accepted"), [("isk", 250, 200), ("kwd", 1005, 1000)]
+)
+def test_a_partial_refund_in_steps_stripe_refuses_is_refused(
+    currency: str, refused: int, accepted: int
+) -> None:
+    """Stripe refunds ISK in whole krónur (multiples of 100) and KWD in tens of fils."""
+    payment = succeeded_payment(5000, currency)
+    with pytest.raises(InvalidInput) as error:
+        payment.request_refund(refused, None)
+    assert error.value.field == "amount"
+    assert event_names(payment) == []
+    payment.request_refund(accepted, None)
+    assert payment.refundable_amount == 5000 - accepted
 
 
 def test_a_repeated_refund_fact_is_a_no_op() -> None:

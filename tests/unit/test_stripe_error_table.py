@@ -36,6 +36,16 @@ ROWS = [
         Verdict.IN_FLIGHT,
     ),
     (stripe.InvalidRequestError("Conflict", None, http_status=409), Verdict.IN_FLIGHT),
+    (
+        stripe.InvalidRequestError("Amount must convert to at least 50 cents.", "amount",
+                                   "amount_too_small", http_status=400),
+        Verdict.AMOUNT_REFUSED,
+    ),
+    (
+        stripe.InvalidRequestError("Currency ISK has become effectively zero-decimal", None,
+                                   "invalid_charge_amount_no_decimal_compatible", http_status=400),
+        Verdict.AMOUNT_REFUSED,
+    ),
     (stripe.InvalidRequestError("amount too small", "amount", "amount_too_small"), Verdict.UNKNOWN),
 ]  # fmt: skip
 

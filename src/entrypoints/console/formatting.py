@@ -4,13 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from domain.errors import InvalidInput
-from domain.money import THREE_DECIMAL
-
-# Stripe's zero-decimal currencies: the minor unit is the unit.
-ZERO_DECIMAL = frozenset(
-    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
-     "xaf", "xof", "xpf"}
-)  # fmt: skip
+from domain.money import THREE_DECIMAL, ZERO_DECIMAL
 
 
 def exponent(currency: str) -> int:

@@ -82,5 +82,14 @@ class PostgresOutbox(PostgresTrackingRecorder, OutboxView):
             parked = int(c.fetchone()["parked"])  # type: ignore[index]
             c.execute(sql.oldest_waiting(endpoints, "%s"), tuple(endpoints))
             oldest = c.fetchone()["oldest"]  # type: ignore[index]
+            c.execute(sql.stranded(endpoints, "%s"), tuple(endpoints))
+            stranded = int(c.fetchone()["stranded"])  # type: ignore[index]
         lag = (now - oldest).total_seconds() if oldest else 0.0
-        return OutboxHealth(lag_seconds=max(lag, 0.0), parked=parked)
+        return OutboxHealth(lag_seconds=max(lag, 0.0), parked=parked, stranded=stranded)
+
+    def move(self, old: str, new: str, now: datetime) -> tuple[int, int]:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(sql.move("%s"), (new, now, old, new))
+            moved = int(c.rowcount)
+            c.execute(sql.left("%s"), (old,))
+            return moved, int(c.fetchone()["left_behind"])  # type: ignore[index]

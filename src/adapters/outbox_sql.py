@@ -65,3 +65,27 @@ def oldest_waiting(endpoints: Sequence[str], p: str) -> str:
 
 
 PARKED = "SELECT COUNT(*) AS parked FROM event_outbox WHERE status = 'parked'"
+
+
+def stranded(endpoints: Sequence[str], p: str) -> str:
+    """Rows not yet delivered whose endpoint is not one of these."""
+    configured = f"AND endpoint NOT IN ({', '.join([p] * len(endpoints))})" if endpoints else ""
+    return f"SELECT COUNT(*) AS stranded FROM event_outbox WHERE status <> 'delivered' {configured}"
+
+
+def move(p: str) -> str:
+    """Rows not yet delivered of one endpoint, given to another that lacks them, due now; a
+    parked row is tried afresh."""
+    return (
+        f"UPDATE event_outbox SET endpoint = {p}, status = 'pending', attempts = 0, "
+        f"first_attempt_at = NULL, next_attempt_at = {p}, last_error = NULL "
+        f"WHERE endpoint = {p} AND status <> 'delivered' AND NOT EXISTS (SELECT 1 FROM "
+        f"event_outbox n WHERE n.event_id = event_outbox.event_id AND n.endpoint = {p})"
+    )
+
+
+def left(p: str) -> str:
+    return (
+        "SELECT COUNT(*) AS left_behind FROM event_outbox "
+        f"WHERE endpoint = {p} AND status <> 'delivered'"
+    )

@@ -108,5 +108,14 @@ class SQLiteOutbox(SQLiteTrackingRecorder, OutboxView):
             parked = int(c.fetchone()["parked"])
             c.execute(sql.oldest_waiting(endpoints, "?"), tuple(endpoints))
             oldest = c.fetchone()["oldest"]
+            c.execute(sql.stranded(endpoints, "?"), tuple(endpoints))
+            stranded = int(c.fetchone()["stranded"])
         lag = (now - moment(oldest)).total_seconds() if oldest else 0.0
-        return OutboxHealth(lag_seconds=max(lag, 0.0), parked=parked)
+        return OutboxHealth(lag_seconds=max(lag, 0.0), parked=parked, stranded=stranded)
+
+    def move(self, old: str, new: str, now: datetime) -> tuple[int, int]:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(sql.move("?"), (new, stamp(now), old, new))
+            moved = int(c.sqlite_cursor.rowcount)
+            c.execute(sql.left("?"), (old,))
+            return moved, int(c.fetchone()["left_behind"])

@@ -49,6 +49,9 @@ class OutboxView(TrackingRecorder, ABC):
     @abstractmethod
     def health(self, endpoints: Sequence[str], now: datetime) -> OutboxHealth: ...
 
+    @abstractmethod
+    def move(self, old: str, new: str, now: datetime) -> tuple[int, int]: ...
+
 
 def entry_of(record: Any) -> OutboxEntry:
     return OutboxEntry(

@@ -87,3 +87,6 @@ class OutboxRow:
 class OutboxHealth:
     lag_seconds: float  # age of the oldest event a receiver is still waiting for
     parked: int
+    # Rows not yet delivered whose endpoint is no longer configured: no dispatcher sends them
+    # until `events move` gives them to a configured one.
+    stranded: int = 0

@@ -46,6 +46,10 @@ class Outbox(Protocol):
 
     def health(self, endpoints: Sequence[str], now: datetime) -> OutboxHealth: ...
 
+    def move(self, old: str, new: str, now: datetime) -> tuple[int, int]:
+        """Give the rows not yet delivered of endpoint `old` to `new`, due now; returns how
+        many moved, and how many stayed because `new` already has that event."""
+
 
 @dataclass(frozen=True)
 class OutboundMessage:

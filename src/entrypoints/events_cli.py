@@ -1,4 +1,5 @@
-"""`payment-service events list | redeliver`: what was announced, and announcing it again."""
+"""`payment-service events list | redeliver | move`: what was announced, and announcing it
+again."""
 
 import argparse
 import json
@@ -7,9 +8,10 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from adapters.history_views import close_view
-from application.outbound_events import OutboxRow
+from application.outbound_events import NATS_ENDPOINT, OutboxRow
 from entrypoints.audit_cli import since_date
 from entrypoints.operations import Unusable, opened
+from entrypoints.outbound_wiring import configured_endpoints
 from entrypoints.settings import Settings
 
 
@@ -66,6 +68,29 @@ def redeliver(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def move(args: argparse.Namespace, settings: Settings) -> int:
+    if args.old == args.new:
+        raise Unusable("--from and --to name the same endpoint")
+    if args.new not in configured_endpoints(settings):
+        raise Unusable(
+            "--to must be an endpoint configured now (PAYMENTS_EVENTS_WEBHOOK_URLS, or "
+            f"{NATS_ENDPOINT} with PAYMENTS_EVENTS_NATS_URL): no dispatcher would send to another"
+        )
+    with opened(settings, decrypts=False) as container:
+        outbox = container.outbound.outbox()
+        try:
+            moved, left = outbox.move(args.old, args.new, datetime.now(UTC))
+        finally:
+            close_view(outbox)
+    print(f"{moved} deliveries moved to the new endpoint, to be sent now, in order per payment")
+    if left:
+        print(f"{left} left at the old endpoint: the new one already has those events")
+    if moved == 0 and left == 0:
+        print("no undelivered events for that endpoint", file=sys.stderr)
+        return 1
+    return 0
+
+
 def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     events = commands.add_parser("events", help="outbound events: list them, send them again")
     actions = events.add_subparsers(dest="action", required=True)
@@ -80,3 +105,10 @@ def add_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]"
     which.add_argument("--id", help="this event (every endpoint)")
     which.add_argument("--since", type=since_date, help="every event from this date or time on")
     p.set_defaults(run=redeliver)
+
+    p = actions.add_parser(
+        "move", help="give an old endpoint's undelivered events to a new one (a URL changed)"
+    )
+    p.add_argument("--from", dest="old", required=True, help="as `events list` shows it")
+    p.add_argument("--to", dest="new", required=True, help="an endpoint configured now")
+    p.set_defaults(run=move)

@@ -62,6 +62,11 @@ outbound_events_total = Counter(
     "Tries to send an outbound event, by type and outcome (delivered, retrying, parked)",
     ["type", "outcome"],
 )
+outbound_events_stranded = Gauge(
+    "outbound_events_stranded",
+    "Outbound events not yet delivered to an endpoint no longer configured (events move)",
+    multiprocess_mode="livemax",
+)
 outbound_event_lag_seconds = Gauge(
     "outbound_event_lag_seconds",
     "Age of the oldest outbound event a receiver is still waiting for (parked ones aside)",

@@ -17,7 +17,7 @@ from adapters.payment_versions import EventStorePaymentVersions
 from adapters.projection_runner import PollingProjectionRunner
 from adapters.webhook_sink import WebhookSink
 from application.dispatch_events import dispatch_one
-from application.outbound_events import OutboxHealth
+from application.outbound_events import NATS_ENDPOINT, OutboxHealth
 from application.outbox_ports import EventSink
 from application.ports import Clock
 from application.retry_schedule import RetrySchedule
@@ -48,6 +48,12 @@ def sinks_for(settings: Settings, loop: BackgroundLoop) -> dict[str, EventSink]:
     return sinks
 
 
+def configured_endpoints(settings: Settings) -> list[str]:
+    """The endpoints `sinks_for` sends to, named without opening any connection."""
+    events = settings.events
+    return [*events.webhook_urls, *([NATS_ENDPOINT] if events.nats_url else [])]
+
+
 # entrypoints.metrics is imported when first used: `serve` picks prometheus-client's
 # multiprocess mode after the container is built, and the library decides at import time.
 
@@ -61,7 +67,9 @@ def _observe(event_type: str, outcome: str) -> None:
 def _report_lag(health: Callable[[], OutboxHealth]) -> None:
     from entrypoints import metrics
 
-    metrics.outbound_event_lag_seconds.set(health().lag_seconds)
+    now = health()
+    metrics.outbound_event_lag_seconds.set(now.lag_seconds)
+    metrics.outbound_events_stranded.set(now.stranded)
 
 
 def dispatcher(

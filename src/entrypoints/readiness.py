@@ -23,6 +23,7 @@ class Component:
     error: str | None = None
     lag: int | None = None
     parked: int | None = None
+    stranded: int | None = None
 
 
 class Readiness:
@@ -84,5 +85,10 @@ def _outbound(check: DeadlineCheck[object]) -> Component:
     except Exception as error:  # readiness reports, it does not raise
         return Component(status="degraded", error=type(error).__name__)
     assert isinstance(health, OutboxHealth)
-    status: Status = "degraded" if health.parked else "ok"
-    return Component(status=status, lag=round(health.lag_seconds), parked=health.parked)
+    status: Status = "degraded" if health.parked or health.stranded else "ok"
+    return Component(
+        status=status,
+        lag=round(health.lag_seconds),
+        parked=health.parked,
+        stranded=health.stranded,
+    )

@@ -11,9 +11,11 @@ import pytest
 from litestar.testing import TestClient
 from prometheus_client import REGISTRY
 
+from entrypoints.cli import main
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
+from tests.cli_process import cli_in_process
 from tests.conftest import bearer, eventually
 from tests.outbound_receiver import EVENTS_SECRET, Receiver, receiving, verify
 from tests.stripe_fixtures import dispute, event, payment_intent, signed
@@ -167,6 +169,41 @@ def test_events_not_delivered_before_a_restart_are_delivered_after_it(
         assert sorted(c.body["data"]["payment"]["id"] for c in receiver.acknowledged()) == sorted(
             paid
         )
+
+
+def test_events_left_at_an_endpoint_no_longer_configured_are_shown_and_moved(
+    backend_env: dict[str, str],
+    user_id: str,
+    closed_port: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The receiver's address changed while three events still waited for the old one."""
+    old = f"http://127.0.0.1:{closed_port}/hooks/payments"
+    with service(with_events(backend_env, old)) as client:
+        paid = [charge(client, user_id, f"o-{n}")["paymentId"] for n in range(3)]
+    with receiving() as receiver:
+        new = receiver.url
+        env = with_events(backend_env, new)
+        with service(env) as client:
+            ready = client.get("/health/ready").json()["components"]["outboundEvents"]
+            assert (ready["status"], ready["stranded"]) == ("degraded", 3)
+            assert receiver.acknowledged() == []
+
+            cli_in_process(monkeypatch, env)
+            assert main(["events", "move", "--from", old, "--to", "http://elsewhere/"]) == 2
+            assert "--to must be an endpoint configured now" in capsys.readouterr().err
+            assert main(["events", "move", "--from", old, "--to", new]) == 0
+            said = capsys.readouterr().out.splitlines()
+            assert any(line.startswith("3 deliveries moved to the new endpoint") for line in said)
+
+            arrived = eventually(lambda: len(receiver.acknowledged()) >= 3, timeout=20)
+            assert arrived, f"{len(receiver.acknowledged())} of 3 arrived"
+            delivered = sorted(c.body["data"]["payment"]["id"] for c in receiver.acknowledged())
+            assert delivered == sorted(paid)
+            ready = client.get("/health/ready").json()["components"]["outboundEvents"]
+            assert (ready["status"], ready["stranded"]) == ("ok", 0)
+        assert main(["events", "move", "--from", old, "--to", new]) == 1  # nothing left there
 
 
 @pytest.mark.parametrize("backend_env", ["sqlite"], indirect=True)

@@ -170,3 +170,48 @@ def test_an_event_whose_body_cannot_be_built_holds_up_no_other(
     assert rows[broken.event_id].status == "pending"
     assert rows[broken.event_id].last_error == "not sent: LookupError"
     assert rows[broken.event_id].next_attempt_at > clock.now()
+
+
+def test_moving_an_old_endpoints_rows_gives_a_new_one_what_it_lacks_in_order(
+    backend_env: dict[str, str],
+) -> None:
+    outbox = build_container(Settings.from_env(backend_env)).outbound.outbox()
+    old, new = ENDPOINT, "https://platform.example/hooks/v2"
+    delivered, parked, waiting, both = uuid4(), uuid4(), uuid4(), uuid4()
+    outbox.add(
+        [entry(delivered, 2, 1), entry(parked, 2, 2), entry(waiting, 2, 3), entry(waiting, 3, 4)],
+        [old],
+        Tracking("payments", 4),
+    )
+    outbox.add([entry(both, 2, 5)], [old, new], Tracking("payments", 5))  # both configured then
+    sent = Platform(endpoint=old, refused={str(outbound_event_id(parked, 2))})
+    clock = Clock()
+    send = partial(
+        dispatch_one, outbox, {old: sent}, render=lambda e: b"{}",
+        schedule=RetrySchedule(give_up_after=timedelta(0)), clock=clock,
+    )  # fmt: skip
+    send(), send()  # the first is delivered; the second is refused and parked at once
+    assert outbox.health([new], clock.now()).stranded == 4  # parked, two waiting, `both`
+
+    moved, left = outbox.move(old, new, clock.now())
+
+    assert (moved, left) == (3, 1)  # `both` stays: the new endpoint has that event already
+    assert outbox.health([new], clock.now()).stranded == 1
+    assert outbox.health([old, new], clock.now()).stranded == 0
+    receiver = Platform(endpoint=new)
+    send = partial(
+        dispatch_one, outbox, {new: receiver}, render=lambda e: b"{}",
+        schedule=RetrySchedule(), clock=clock,
+    )  # fmt: skip
+    while send():
+        pass
+    assert sorted(receiver.accepted) == sorted(
+        str(outbound_event_id(p, v))
+        for p, v in [(parked, 2), (waiting, 2), (waiting, 3), (both, 2)]
+    )
+    order = [receiver.accepted.index(str(outbound_event_id(waiting, v))) for v in (2, 3)]
+    assert order == sorted(order)  # in order per payment
+    rows = {
+        (r.entry.event_id, r.endpoint): r.status for r in outbox.rows(parked_only=False, limit=20)
+    }
+    assert rows[(outbound_event_id(delivered, 2), old)] == "delivered"  # not sent again

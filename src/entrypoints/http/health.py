@@ -15,6 +15,7 @@ class ComponentHealth(Struct, omit_defaults=True):
     error: str | None = None
     lag: int | None = None
     parked: int | None = None
+    stranded: int | None = None
 
 
 class HealthReport(Struct):
@@ -48,7 +49,9 @@ class HealthController(Controller):
         found = readiness.components()
         status = overall(found)
         components = {
-            name: ComponentHealth(status=c.status, error=c.error, lag=c.lag, parked=c.parked)
+            name: ComponentHealth(
+                status=c.status, error=c.error, lag=c.lag, parked=c.parked, stranded=c.stranded
+            )
             for name, c in found.items()
         }
         return Response(

@@ -1,12 +1,16 @@
 """Versioned SQL files, shipped in the `migrations` package, applied to PostgreSQL once each."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 
 import psycopg
 
 LOCK_KEY = 7_303_000_001  # pg_advisory_xact_lock key: one migrator at a time
+# Held by `migrate` for its whole run, the event store's and projections' own tables included
+# (the library makes those with CREATE TABLE IF NOT EXISTS, which two sessions at once break).
+RUN_KEY = 7_303_000_002
 PACKAGE = "migrations"
 FOLDER = "postgres"
 REINSTALL = "this installation lacks its SQL: reinstall payment-service"
@@ -43,6 +47,17 @@ def shipped_migrations(package: str = PACKAGE) -> list[Migration]:
     if not files:
         raise MigrationsMissing(f"no migration files (*.sql) in {folder}; {REINSTALL}")
     return [Migration(entry.name, entry.read_text(encoding="utf-8")) for entry in files]
+
+
+@contextmanager
+def one_migrator(database_url: str) -> Iterator[None]:
+    """Wait until no other `migrate` runs against this database, and hold it off until done."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (RUN_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (RUN_KEY,))
 
 
 def apply_migrations(database_url: str, migrations: Sequence[Migration]) -> list[str]:

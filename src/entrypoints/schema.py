@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 
 from adapters.history_views import close_view
-from adapters.migrations import Migration, apply_migrations, shipped_migrations
+from adapters.migrations import Migration, apply_migrations, one_migrator, shipped_migrations
 from adapters.schema_version import check_schema
 from entrypoints.container import build_container
 from entrypoints.settings import Settings
@@ -13,13 +13,14 @@ def migrate_schema(settings: Settings, migrations: Sequence[Migration] | None = 
     """Apply the shipped migrations and make the event store's and projections' own tables."""
     if settings.database_url is None:
         return []
-    applied = apply_migrations(settings.database_url, migrations or shipped_migrations())
-    container = build_container(settings, create_tables=True)
-    container.payment_store().close()
-    close_view(container.history())
-    close_view(container.hash_chain())
-    close_view(container.operator_view())
-    close_view(container.outbound.outbox())
+    with one_migrator(settings.database_url):
+        applied = apply_migrations(settings.database_url, migrations or shipped_migrations())
+        container = build_container(settings, create_tables=True)
+        container.payment_store().close()
+        close_view(container.history())
+        close_view(container.hash_chain())
+        close_view(container.operator_view())
+        close_view(container.outbound.outbox())
     return applied
 
 

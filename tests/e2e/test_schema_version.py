@@ -13,7 +13,7 @@ from adapters.schema_version import SchemaNotReady, check_schema
 from entrypoints import cli
 from entrypoints.container import Container
 from entrypoints.http.app import create_app
-from tests.cli_process import cli_in_process, run_cli
+from tests.cli_process import cli_in_process, run_cli, start_cli
 from tests.conftest import ROOT, with_database
 
 pytestmark = pytest.mark.integration
@@ -71,6 +71,27 @@ def test_migrate_applies_every_shipped_migration_once(
         second == f"nothing to apply: all {len(SHIPPED)} migration(s) up to {NEWEST} were applied\n"
     )
     assert recorded(new_database) == SHIPPED
+
+
+def test_migrate_started_by_several_instances_at_once_succeeds_in_each(
+    postgres_server_url: str, base_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A first deploy whose instances each run `migrate` before they serve, all at once."""
+    for _ in range(3):  # the library's own tables collided in most tries, before
+        name = f"payments_race_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        env = {**base_env, "PAYMENTS_DATABASE_URL": with_database(postgres_server_url, name)}
+        try:
+            runs = [start_cli(env, "migrate", cwd=tmp_path) for _ in range(4)]
+            said = [run.communicate(timeout=120)[0] for run in runs]
+            assert [run.returncode for run in runs] == [0, 0, 0, 0], said
+            assert sum(line.startswith("applied ") for line in said) == 1, said
+            assert sum(line.startswith("nothing to apply") for line in said) == 3, said
+            assert recorded(env["PAYMENTS_DATABASE_URL"]) == SHIPPED
+        finally:
+            with psycopg.connect(postgres_server_url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.parametrize("command", ["serve", "project"])

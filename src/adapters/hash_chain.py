@@ -111,7 +111,7 @@ def _chain(view: HashChainView) -> Iterator[Link]:
 
 def verify_chain(app: Application[Any], view: HashChainView) -> tuple[int, Tampering | None]:
     """Recompute every link from the stored events; returns how many were checked."""
-    events, checked, previous = _log(app), 0, GENESIS
+    events, checked, previous, last = _log(app), 0, GENESIS, 0
     for link in _chain(view):
         stored = next(events, None)
         if stored is None or stored.id > link.position:
@@ -124,11 +124,19 @@ def verify_chain(app: Application[Any], view: HashChainView) -> tuple[int, Tampe
             )
         previous = link_digest(previous, stored)
         if previous != link.digest:
+            problem = "no longer matches its stored bytes"
+            if link.position > last + 1:  # a gap, as the log may have: or one removed with its link
+                gap = (
+                    f"{last + 1}"
+                    if link.position == last + 2
+                    else f"{last + 1}-{link.position - 1}"
+                )
+                problem = (
+                    f"does not follow the event before it: what was at position {gap} was "
+                    "removed with its link, or this event was changed"
+                )
             return checked, Tampering(
-                link.position,
-                link.originator_id,
-                link.originator_version,
-                "no longer matches its stored bytes",
+                link.position, link.originator_id, link.originator_version, problem
             )
-        checked += 1
+        checked, last = checked + 1, link.position
     return checked, None

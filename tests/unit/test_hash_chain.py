@@ -63,3 +63,20 @@ def test_an_event_missing_from_the_chain_is_named_as_inserted(
 
     assert checked == 2 and tampering is not None
     assert (tampering.position, tampering.problem) == (3, "was inserted")
+
+
+def test_an_event_removed_with_its_link_is_named_as_removed_not_as_its_successor_changed(
+    sqlite_store: EventSourcedPaymentStore, chain: HashChainView
+) -> None:
+    linked(sqlite_store, chain)
+    execute(sqlite_store.app.recorder, "DELETE FROM stored_events WHERE rowid = 4")
+    execute(chain, "DELETE FROM audit_chain WHERE position = 4")
+
+    checked, tampering = verify_chain(sqlite_store.app, chain)
+
+    assert checked == 3 and tampering is not None
+    assert tampering.position == 5
+    assert tampering.problem == (
+        "does not follow the event before it: what was at position 4 was removed with its "
+        "link, or this event was changed"
+    )

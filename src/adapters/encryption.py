@@ -1,10 +1,51 @@
-"""Checks at start that the configured key reads the stored events, before any request does."""
+"""The events' cipher, with keys that only read for rotation, and a check at start that the
+configured keys read the stored events, before any request does."""
 
 import json
 from typing import Any
 
 from eventsourcing.application import Application
+from eventsourcing.cipher import AESCipher
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
+from eventsourcing.utils import Environment
+
+DECRYPT_ONLY_KEYS = "DECRYPT_ONLY_CIPHER_KEYS"
+
+
+class KeyRingCipher(AESCipher):
+    """AES-GCM that encrypts with the current key (CIPHER_KEY) and decrypts with it or with any
+    key of DECRYPT_ONLY_CIPHER_KEYS (comma-separated): events written under an earlier key, or
+    by a process already given the next one, still read. GCM's tag tells which key fits."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        others = (environment.get(DECRYPT_ONLY_KEYS) or "").split(",")
+        self.readers: list[AESCipher] = [self] + [
+            AESCipher(Environment(env={AESCipher.CIPHER_KEY: key.strip()}))
+            for key in others
+            if key.strip()
+        ]
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        failure: ValueError | None = None
+        for reader in self.readers:
+            try:
+                return AESCipher.decrypt(reader, ciphertext)
+            except ValueError as error:
+                failure = error
+        assert failure is not None
+        raise failure
+
+
+def key_ring_env(encryption_key: str, decrypt_only_keys: tuple[str, ...] = ()) -> dict[str, str]:
+    """The eventsourcing environment of the events' cipher."""
+    env = {"CIPHER_TOPIC": KEY_RING_CIPHER, AESCipher.CIPHER_KEY: encryption_key}
+    if decrypt_only_keys:
+        env[DECRYPT_ONLY_KEYS] = ",".join(decrypt_only_keys)
+    return env
+
+
+KEY_RING_CIPHER = f"{KeyRingCipher.__module__}:{KeyRingCipher.__qualname__}"
 
 
 class UnreadableEvents(Exception):
@@ -42,5 +83,6 @@ def check_events_readable(app: Application[Any]) -> None:
                     "PAYMENTS_ENCRYPTION_KEY is set but the stored events are not encrypted"
                 ) from None
             raise UnreadableEvents(
-                "PAYMENTS_ENCRYPTION_KEY does not decrypt the stored events (wrong key)"
+                "PAYMENTS_ENCRYPTION_KEY does not decrypt the stored events (wrong key; one "
+                "they were written with may belong in PAYMENTS_DECRYPT_ONLY_KEYS)"
             ) from None

@@ -13,6 +13,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from adapters.caused_mapper import CausedMapper
 from adapters.database_fail_fast import fail_fast
+from adapters.encryption import key_ring_env
 from application.errors import ConcurrencyConflict, StorageError
 from domain.payment import Payment
 from domain.stripe_events import (
@@ -22,7 +23,6 @@ from domain.stripe_events import (
     receipt_id_for,
 )
 
-AES_CIPHER = "eventsourcing.cipher:AESCipher"
 ONE_TRIP_RECORDER = "adapters.event_recorder:OneTripApplicationRecorder"
 # The connections a process's event store keeps open, and how many it opens at most: how many
 # event-store steps can run at once in worker threads. Charges and webhooks on PostgreSQL await
@@ -38,6 +38,7 @@ def persistence_env(
     sqlite_file: Path,
     *,
     encryption_key: str | None = None,
+    decrypt_only_keys: tuple[str, ...] = (),
     pool_size: int = POOL_SIZE,
     max_connections: int | None = None,
     create_tables: bool = True,
@@ -73,7 +74,7 @@ def persistence_env(
             SQLITE_LOCK_TIMEOUT="10",
         )
     if encryption_key:
-        env.update(CIPHER_TOPIC=AES_CIPHER, CIPHER_KEY=encryption_key)
+        env.update(key_ring_env(encryption_key, decrypt_only_keys))
     return env
 
 

@@ -10,12 +10,12 @@ from typing import Any, Protocol
 
 import redis
 import redis.asyncio
-from eventsourcing.cipher import AESCipher
 from eventsourcing.utils import Environment
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 
 from adapters.circuit_breaker import CircuitBreaker
+from adapters.encryption import KeyRingCipher, key_ring_env
 from adapters.redis_probe import TIMEOUT_SECONDS, no_retries
 from application.ports import (
     Claim,
@@ -64,11 +64,13 @@ class BodyCipher(Protocol):
     def decrypt(self, ciphertext: bytes) -> bytes: ...
 
 
-def body_cipher(encryption_key: str | None) -> BodyCipher | None:
-    """The events' AES-GCM cipher, when events are encrypted at rest."""
+def body_cipher(
+    encryption_key: str | None, decrypt_only_keys: tuple[str, ...] = ()
+) -> BodyCipher | None:
+    """The events' AES-GCM cipher and keys, when events are encrypted at rest."""
     if not encryption_key:
         return None
-    return AESCipher(Environment(env={AESCipher.CIPHER_KEY: encryption_key}))
+    return KeyRingCipher(Environment(env=key_ring_env(encryption_key, decrypt_only_keys)))
 
 
 def _millis(seconds: float) -> int:

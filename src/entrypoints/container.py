@@ -48,7 +48,10 @@ def event_store_steps_for(
 
 
 def idempotency_store_for(
-    redis_url: str | None, probe: RedisProbe | None, encryption_key: str | None
+    redis_url: str | None,
+    probe: RedisProbe | None,
+    encryption_key: str | None,
+    decrypt_only_keys: tuple[str, ...] = (),
 ) -> IdempotencyStore:
     """Redis when configured (answers encrypted with the events' key), else in-process."""
     if not redis_url:
@@ -56,7 +59,7 @@ def idempotency_store_for(
     return RedisIdempotencyStore.from_url(
         redis_url,
         breaker=probe.breaker if probe is not None else None,
-        cipher=body_cipher(encryption_key),
+        cipher=body_cipher(encryption_key, decrypt_only_keys),
     )
 
 
@@ -82,6 +85,7 @@ class Container(containers.DeclarativeContainer):
         database_url=settings.provided.database_url,
         sqlite_file=settings.provided.events_file,
         encryption_key=settings.provided.encryption_key,
+        decrypt_only_keys=settings.provided.decrypt_only_keys,
         max_connections=DATABASE_THREADS,
         create_tables=create_tables,
     )
@@ -129,6 +133,7 @@ class Container(containers.DeclarativeContainer):
         settings.provided.redis_url,
         redis_probe,
         settings.provided.encryption_key,
+        settings.provided.decrypt_only_keys,
     )
     # With Redis down, each process keeps its own locks until Redis answers again.
     idempotency = providers.Singleton(

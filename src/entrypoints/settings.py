@@ -33,6 +33,9 @@ class Settings:
     jwt_secret: str
     encryption_key: str | None
     rate_limit_per_minute: int
+    # Keys that decrypt events but never encrypt: earlier keys after a rotation, or the next
+    # key while every process is being given it.
+    decrypt_only_keys: tuple[str, ...] = ()
     stripe_connect_timeout: float = 5.0
     stripe_read_timeout: float = 30.0
     stripe_max_network_retries: int = 2
@@ -100,6 +103,9 @@ class Settings:
             jwt_secret=_jwt_secret(get("PAYMENTS_JWT_SECRET"))
             or dev_secret(data_dir, "jwt-secret"),
             encryption_key=_encryption_key(get("PAYMENTS_ENCRYPTION_KEY")),
+            decrypt_only_keys=_decrypt_only_keys(
+                get("PAYMENTS_DECRYPT_ONLY_KEYS"), get("PAYMENTS_ENCRYPTION_KEY")
+            ),
             rate_limit_per_minute=_non_negative_int(
                 "PAYMENTS_RATE_LIMIT_PER_MINUTE", get("PAYMENTS_RATE_LIMIT_PER_MINUTE") or "60"
             ),
@@ -206,18 +212,28 @@ def _jwt_secret(value: str | None) -> str | None:
     return value
 
 
-def _encryption_key(value: str | None) -> str | None:
+def _encryption_key(value: str | None, name: str = "PAYMENTS_ENCRYPTION_KEY") -> str | None:
     if value is None:
         return None
     try:
         key = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise ConfigError(
-            "PAYMENTS_ENCRYPTION_KEY: must be base64 (make one: payment-service keygen)"
-        ) from None
+        raise ConfigError(f"{name}: must be base64 (make one: payment-service keygen)") from None
     if len(key) not in (16, 24, 32):
-        raise ConfigError("PAYMENTS_ENCRYPTION_KEY: must encode 16, 24 or 32 bytes")
+        raise ConfigError(f"{name}: must encode 16, 24 or 32 bytes")
     return value
+
+
+def _decrypt_only_keys(value: str | None, encryption_key: str | None) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in (value or "").split(",") if k.strip())
+    if keys and not encryption_key:
+        raise ConfigError(
+            "PAYMENTS_DECRYPT_ONLY_KEYS is set without PAYMENTS_ENCRYPTION_KEY, the key that "
+            "encrypts new events"
+        )
+    for key in keys:
+        _encryption_key(key, "PAYMENTS_DECRYPT_ONLY_KEYS")
+    return tuple(k for k in dict.fromkeys(keys) if k != encryption_key)
 
 
 def _non_negative_int(name: str, value: str) -> int:

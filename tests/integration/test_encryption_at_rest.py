@@ -19,6 +19,10 @@ from tests.cli_process import run_cli
 pytestmark = pytest.mark.integration
 AMOUNT = 987_654
 NOTE = "blue-whale-on-thursday"
+WRONG_KEY = (
+    "PAYMENTS_ENCRYPTION_KEY does not decrypt the stored events (wrong key; one they were "
+    "written with may belong in PAYMENTS_DECRYPT_ONLY_KEYS)"
+)
 
 
 def new_key() -> str:
@@ -141,7 +145,7 @@ def test_without_a_key_the_same_rows_are_readable(
 @pytest.mark.parametrize(
     ("written_with", "started_with", "message"),
     [
-        ("key", "other", "PAYMENTS_ENCRYPTION_KEY does not decrypt the stored events (wrong key)"),
+        ("key", "other", WRONG_KEY),
         ("key", None, "the stored events are encrypted: set PAYMENTS_ENCRYPTION_KEY"),
         (None, "key", "PAYMENTS_ENCRYPTION_KEY is set but the stored events are not encrypted"),
     ],
@@ -168,6 +172,35 @@ def test_a_wrong_or_missing_key_stops_every_command_with_one_line(
         assert result.returncode == 2, (command, result.stdout, result.stderr)
         assert result.stderr == f"configuration error: {message}\n", command
         assert result.stdout == ""
+
+
+def test_a_key_is_rotated_while_every_event_stays_readable_and_verified(
+    backend_env: dict[str, str],
+    make_container: Callable[[dict[str, str]], Container],
+    tmp_path: Path,
+) -> None:
+    """Rotation in two steps: every process is given the next key to read with, then the next
+    key writes and the old one only reads. Stored events are never rewritten."""
+    old, new = new_key(), new_key()
+    first = charge(make_container({**backend_env, "PAYMENTS_ENCRYPTION_KEY": old}), "rotating")
+    learning = {**backend_env, "PAYMENTS_ENCRYPTION_KEY": old, "PAYMENTS_DECRYPT_ONLY_KEYS": new}
+    rotated = {**backend_env, "PAYMENTS_ENCRYPTION_KEY": new, "PAYMENTS_DECRYPT_ONLY_KEYS": old}
+
+    second = charge(make_container(rotated), "rotating")
+
+    # A process not yet restarted reads what a rotated one wrote, and the other way round.
+    for env in (learning, rotated):
+        store = make_container(env).payment_store()
+        for payment_id in (first, second):
+            payment = store.find(UUID(payment_id))
+            assert payment is not None and payment.metadata == {"note": NOTE}
+    assert str(AMOUNT) not in event_rows(rotated)
+    logged = make_container(rotated).payment_store().app.recorder.max_notification_id()
+    verified = run_cli(rotated, "audit", "verify", cwd=tmp_path)
+    assert verified.returncode == 0 and verified.stdout.startswith(f"OK: {logged} events verified")
+    # Without the old key the events it wrote cannot be read: the commands stop at start.
+    refused = run_cli({**backend_env, "PAYMENTS_ENCRYPTION_KEY": new}, "replay", cwd=tmp_path)
+    assert (refused.returncode, refused.stderr) == (2, f"configuration error: {WRONG_KEY}\n")
 
 
 def test_keygen_prints_a_key_the_settings_accept(tmp_path: Path) -> None:

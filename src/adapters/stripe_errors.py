@@ -52,10 +52,12 @@ def _about_payment_method(error: stripe.StripeError) -> bool:
 
 
 def _about_the_amount(error: stripe.StripeError) -> bool:
-    """Stripe's validation of the amount: it refuses before creating anything."""
+    """Stripe's validation of the amount: it refuses before creating anything (a 400 of ours
+    about the amount, or one naming an intent, stays "unknown")."""
     if not isinstance(error, stripe.InvalidRequestError) or error.http_status != 400:
         return False
-    return error.code in AMOUNT_CODES or error.param == "amount"
+    made_an_intent = error.error is not None and error.error.payment_intent is not None
+    return error.code in AMOUNT_CODES and not made_an_intent
 
 
 # First match wins; every Stripe error reaches exactly one row.

@@ -1,6 +1,7 @@
 """The payment gateway on Stripe: stripe-python's StripeClient (v1 API), async over aiohttp."""
 
 import asyncio
+import logging
 import ssl
 import weakref
 from datetime import datetime
@@ -16,6 +17,8 @@ from adapters.stripe_payment_methods import attach, detach
 from application.ports import ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest
 from domain.saved_card import SavedCard
 
+log = logging.getLogger(__name__)
+
 # Stripe's own refund reasons; anything else the caller says goes into metadata only.
 Client = tuple[stripe.StripeClient, stripe.AIOHTTPClient]
 STRIPE_REFUND_REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
@@ -23,7 +26,8 @@ MAX_METADATA_VALUE = 500
 
 
 class StripeGateway:
-    """PaymentIntents and Refunds at Stripe; every mutating call carries an idempotency key."""
+    """PaymentIntents and Refunds at Stripe; every mutating call but a cancel carries an
+    idempotency key."""
 
     def __init__(
         self,
@@ -107,13 +111,14 @@ class StripeGateway:
 
     async def cancel_charge(self, intent_id: str) -> ChargeOutcome:
         try:
-            intent = await self._v1.payment_intents.cancel_async(
-                intent_id, {}, {"idempotency_key": f"cancel-{intent_id}"}
-            )
+            # No key of ours: Stripe would replay a first "cannot cancel now" for a day, while
+            # cancelling is safe to repeat (stripe-python keys its own retries of this call).
+            intent = await self._v1.payment_intents.cancel_async(intent_id)
         except stripe.InvalidRequestError as error:
             if error.http_status != 400:
                 raise_for(error, "canceling a PaymentIntent")
             # payment_intent_unexpected_state: nothing was canceled; the intent says why.
+            log.info("Stripe did not cancel %s (%s): reading it", intent_id, error.code)
             return await self.retrieve_charge(intent_id)
         except stripe.StripeError as error:
             raise_for(error, "canceling a PaymentIntent")

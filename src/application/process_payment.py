@@ -5,6 +5,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 from application.awaited import EventStoreSteps
 from application.changes import achange_payment
@@ -18,6 +19,7 @@ from application.errors import (
     IdempotencyMismatch,
     PaymentDeclined,
     PaymentMethodRejected,
+    ServiceUnavailable,
 )
 from application.idempotency import CONFLICT, validate_idempotency_key
 from application.ports import (
@@ -46,9 +48,9 @@ PAYMENT_METHOD_ERROR = "payment_method_error"
 AMOUNT_REFUSED = "amount_refused"  # Stripe refused the amount; nothing was charged
 UNCHARGEABLE_AMOUNT = "the payment provider cannot charge this amount in this currency"
 NO_ANSWER = "the payment provider did not answer; retry with the same Idempotency-Key"
-NOT_CLOSED = (
-    "the payment provider did not close the earlier attempt at this purchase; retry shortly"
-)
+NOT_ANSWERED = "the payment provider did not answer; retry shortly"
+NOT_CLOSED = "an earlier attempt at this purchase is still being paid; retry shortly"
+RETRY_AFTER = 5
 # A payment in one of these can no longer answer "charge me for this": declined, canceled,
 # or refunded in full.
 RELEASES_DERIVED_KEY = frozenset(
@@ -163,12 +165,14 @@ async def process_payment(
         return wallet, payment
 
     wallet, payment = await steps.run(find_or_create)
-    if not cmd.idempotency_key and _confirmable(payment):
+    closed: set[UUID] = set()
+    while not cmd.idempotency_key and payment.confirmable:
         # A failed purchase is bought anew only once its PaymentIntent can no longer be paid.
+        if payment.id in closed:  # Stripe is still paying it (processing): wait for its word
+            raise ServiceUnavailable(NOT_CLOSED, retry_after=RETRY_AFTER)
+        closed.add(payment.id)
         await _close(payment, gateway=gateway, steps=steps, deadline=deadline)
         wallet, payment = await steps.run(find_or_create)
-        if _confirmable(payment):
-            raise GatewayError(NOT_CLOSED)
     if payment.charge_status is PaymentStatus.PENDING:
         resumed = await _resume(
             payment, gateway=gateway, steps=steps, wallet=wallet, deadline=deadline
@@ -181,24 +185,17 @@ async def process_payment(
     return await _answer_for(payment, gateway=gateway)
 
 
-def _confirmable(payment: Payment) -> bool:
-    """Failed, with a PaymentIntent Stripe still lets be confirmed: after a decline or a failed
-    3-D Secure check the intent waits for another card, and a checkout page holding its client
-    secret can still pay it."""
-    return payment.charge_status is PaymentStatus.FAILED and payment.intent_id is not None
-
-
 async def _close(
     payment: Payment, *, gateway: PaymentGateway, steps: EventStoreSteps, deadline: Deadline
 ) -> None:
-    """Cancel the payment's PaymentIntent at Stripe and record what Stripe says of it: canceled,
+    """Cancel the payment's PaymentIntent at Stripe and record what Stripe says of it: closed,
     or paid meanwhile (then the purchase is paid for and is not charged again)."""
     assert payment.intent_id is not None
     intent_id = payment.intent_id
     try:
         outcome = await call_provider(lambda: gateway.cancel_charge(intent_id), deadline)
     except GatewayUnavailable:
-        raise GatewayError(NO_ANSWER) from None
+        raise GatewayError(NOT_ANSWERED) from None
     await steps.run(
         lambda payments, _: achange_payment(
             payments, payment.id, lambda p: _applied(p, outcome), current=payment
@@ -285,7 +282,9 @@ async def _initiate(
             if payment is None:
                 continue
             return payment
-        if key_derived and payment.status in RELEASES_DERIVED_KEY and not _confirmable(payment):
+        if key_derived and payment.confirmable:
+            return payment  # closed at Stripe before the purchase is bought anew
+        if key_derived and payment.status in RELEASES_DERIVED_KEY:
             attempt += 1  # the purchase is no longer paid for: the same request charges anew
             continue
         if payment.request_hash != fingerprint:

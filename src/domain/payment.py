@@ -29,6 +29,7 @@ class Payment(Aggregate):
     Succeeded = facts.Succeeded
     Failed = facts.Failed
     Canceled = facts.Canceled
+    IntentClosed = facts.IntentClosed
     RefundRequested = facts.RefundRequested
     RefundPending = facts.RefundPending
     Refunded = facts.Refunded
@@ -70,6 +71,7 @@ class Payment(Aggregate):
         self.intent_id: str | None = None
         self.charge_status = PaymentStatus.PENDING
         self.failure: dict[str, str | None] | None = None
+        self.intent_closed = False  # a failed payment's intent, canceled: it can never be paid
         self.refunds: dict[int, Refund] = {}
         self.disputes: dict[str, str] = {}
         self.opened_disputes: set[str] = set()  # whose opening (amount, reason) is recorded
@@ -159,8 +161,25 @@ class Payment(Aggregate):
         }
 
     def mark_canceled(self, reason: str | None) -> None:
-        if self._moves_up_to(PaymentStatus.CANCELED):
+        """Stripe canceled the intent. A failed payment stays failed, its decline kept: its
+        intent, which Stripe kept open for another card, is closed."""
+        if self.charge_status is PaymentStatus.FAILED and self.intent_id is not None:
+            if not self.intent_closed:
+                self._intent_closed_for_good(reason=reason)
+        elif self._moves_up_to(PaymentStatus.CANCELED):
             self._canceled(reason=reason)
+
+    @property
+    def confirmable(self) -> bool:
+        """Failed, with a PaymentIntent Stripe still lets be confirmed: after a decline or a
+        failed 3-D Secure check the intent waits for another card, and a checkout page holding
+        its client secret can still pay it."""
+        failed = self.charge_status is PaymentStatus.FAILED
+        return failed and self.intent_id is not None and not self.intent_closed
+
+    @event(IntentClosed)
+    def _intent_closed_for_good(self, reason: str | None) -> None:
+        self.intent_closed = True
 
     @event(Canceled)
     def _canceled(self, reason: str | None) -> None:
@@ -191,7 +210,8 @@ class Payment(Aggregate):
         requested = refundable if amount is None else amount
         if requested <= 0 or requested > refundable:
             raise RefundExceedsAmount(requested, refundable)
-        check_step(requested, self.currency)
+        if amount is not None:  # the rest of a payment made in whole steps is in whole steps
+            check_step(requested, self.currency)
         number = len(self.refunds) + 1
         self._refund_requested(
             number=number,

@@ -52,6 +52,13 @@ class Canceled(Aggregate.Event):
     reason: str | None
 
 
+class IntentClosed(Aggregate.Event):
+    """The PaymentIntent of a failed payment was canceled at Stripe: nobody can pay it any more.
+    The payment stays failed, with its decline."""
+
+    reason: str | None
+
+
 class RefundRequested(Aggregate.Event):
     number: int
     amount: int

@@ -118,4 +118,6 @@ def test_a_purchase_whose_3d_secure_failed_is_bought_anew_once_its_intent_is_can
     assert again.json()["paymentId"] != first_id
     assert again.json()["stripePaymentIntentId"] != intent_id
     assert stripe_js.client.v1.payment_intents.retrieve(intent_id).status == "canceled"
-    assert client.get(f"/api/payments/{first_id}", headers=me).json()["status"] == "canceled"
+    old = client.get(f"/api/payments/{first_id}", headers=me).json()
+    assert old["status"] == "failed"  # the customer still sees why it failed
+    assert old["failureCode"] == "payment_intent_authentication_failure"

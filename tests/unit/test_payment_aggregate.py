@@ -241,3 +241,30 @@ def test_a_dispute_opened_after_its_closing_keeps_its_opening_and_stays_closed()
 
     assert event_names(payment) == ["DisputeClosed", "DisputeOpened"]
     assert payment.disputes == {"dp_1": "closed"}
+
+
+def test_a_canceled_intent_closes_a_failed_payment_which_keeps_its_decline() -> None:
+    payment = new_payment()
+    payment.record_intent("pi_1")
+    payment.mark_failed("card_declined", "generic_decline", "Your card was declined.")
+    payment.collect_events()
+
+    payment.mark_canceled("abandoned")
+    payment.mark_canceled("abandoned")  # Stripe's webhook after our own cancel: nothing new
+
+    assert event_names(payment) == ["IntentClosed"]
+    assert payment.status is PaymentStatus.FAILED and payment.intent_closed
+    assert payment.failure is not None and payment.failure["code"] == "card_declined"
+    assert not payment.confirmable
+
+
+def test_a_payment_canceled_before_it_failed_is_canceled() -> None:
+    payment = new_payment()
+    payment.record_intent("pi_1")
+    payment.mark_requires_action()
+    payment.collect_events()
+
+    payment.mark_canceled("abandoned")
+
+    assert event_names(payment) == ["Canceled"]
+    assert payment.status is PaymentStatus.CANCELED and not payment.intent_closed

@@ -11,15 +11,19 @@ import pytest
 import application.process_payment as process_payment_module
 from adapters.eventstore import EventSourcedPaymentStore
 from adapters.simulated_gateway import SimulatedGateway
+from adapters.wallet_store import EventSourcedWalletStore
+from application.charges import apply_charge_outcome
 from application.errors import (
     GatewayError,
     IdempotencyMismatch,
     PaymentDeclined,
     PaymentMethodRejected,
+    ServiceUnavailable,
 )
-from application.ports import ChargeOutcome, ChargeRequest, GatewayUnavailable
-from application.process_payment import ProcessPayment
+from application.ports import ChargeOutcome, ChargeRequest, ChargeStatus, GatewayUnavailable
+from application.process_payment import ProcessPayment, request_identity
 from domain.errors import InvalidInput
+from domain.payment import Payment
 from domain.payment_status import PaymentStatus
 from tests.wiring import pay
 
@@ -160,20 +164,20 @@ def failed_3d_secure(store: EventSourcedPaymentStore, gateway: SimulatedGateway)
 
 
 class CancelCounting(SimulatedGateway):
-    """Counts cancels; `paid_meanwhile` answers them as Stripe does for an intent that a
-    checkout page confirmed with another card before the cancel reached it."""
+    """Counts cancels; `meanwhile` answers them as Stripe does for an intent that a checkout
+    page confirmed with another card before the cancel reached it (paid, or still being paid)."""
 
-    def __init__(self, *, paid_meanwhile: bool = False, unanswered: bool = False) -> None:
+    def __init__(self, *, meanwhile: ChargeStatus | None = None, unanswered: bool = False) -> None:
         super().__init__()
-        self.paid_meanwhile, self.unanswered = paid_meanwhile, unanswered
+        self.meanwhile, self.unanswered = meanwhile, unanswered
         self.canceled: list[str] = []
 
     async def cancel_charge(self, intent_id: str) -> ChargeOutcome:
         self.canceled.append(intent_id)
         if self.unanswered:
             raise GatewayUnavailable("read timed out")
-        if self.paid_meanwhile:
-            return ChargeOutcome(intent_id=intent_id, status="succeeded")
+        if self.meanwhile is not None:
+            return ChargeOutcome(intent_id=intent_id, status=self.meanwhile)
         return await super().cancel_charge(intent_id)
 
 
@@ -193,7 +197,10 @@ def test_a_purchase_whose_3d_secure_failed_is_bought_anew_once_its_intent_is_can
     assert gateway.canceled == [failed.intent_id]
     assert asyncio.run(gateway.retrieve_charge(failed.intent_id)).status == "canceled"
     old = store.find(failed_id)
-    assert old is not None and old.status is PaymentStatus.CANCELED
+    assert old is not None and old.intent_closed
+    assert old.status is PaymentStatus.FAILED  # its decline kept, for the customer and support
+    assert old.failure is not None
+    assert old.failure["code"] == "payment_intent_authentication_failure"
     assert again.status == "succeeded"
     assert same_card.payment_id != str(failed_id)  # the failed purchase, bought anew
     assert same_card.status == "requires_action"
@@ -203,7 +210,7 @@ def test_a_purchase_whose_3d_secure_failed_is_bought_anew_once_its_intent_is_can
 def test_a_failed_purchase_paid_meanwhile_on_its_intent_is_not_charged_again(
     store: EventSourcedPaymentStore,
 ) -> None:
-    gateway = CancelCounting(paid_meanwhile=True)
+    gateway = CancelCounting(meanwhile="succeeded")
     failed_id = failed_3d_secure(store, gateway)
 
     again = pay(
@@ -235,25 +242,80 @@ def test_a_failed_purchase_whose_cancel_goes_unanswered_is_not_bought_anew(
     assert payment is not None and payment.status is PaymentStatus.FAILED
 
 
-def test_an_explicit_key_answers_its_failed_3d_secure_without_a_cancel(
+def test_a_failed_purchase_still_being_paid_on_its_intent_is_refused_for_now(
+    store: EventSourcedPaymentStore,
+) -> None:
+    gateway = CancelCounting(meanwhile="processing")
+    failed_id = failed_3d_secure(store, gateway)
+
+    with pytest.raises(ServiceUnavailable) as refused:
+        pay(
+            charge(payment_method_id="pm_card_authenticationRequired"),
+            store=store,
+            gateway=gateway,
+        )
+
+    assert refused.value.retry_after > 0
+    assert len(gateway.canceled) == 1  # asked once, not again in the same request
+    assert len(gateway.charge_calls) == 1
+    payment = store.find(failed_id)
+    assert payment is not None and payment.confirmable
+
+
+def test_a_declined_purchase_retried_without_a_key_and_other_metadata_is_charged_anew(
     store: EventSourcedPaymentStore,
 ) -> None:
     gateway = CancelCounting()
-    keyed = charge(payment_method_id="pm_card_authenticationRequired", idempotency_key="k-3ds")
-    receipt = pay(keyed, store=store, gateway=gateway)
-    assert receipt.intent_id is not None
-    failed = gateway.authenticate(receipt.intent_id, passed=False)
-    payment = store.find(UUID(receipt.payment_id))
-    assert payment is not None and failed.decline is not None
-    payment.mark_failed(failed.decline.code, None, failed.decline.message)
-    store.save(payment)
+    with pytest.raises(PaymentDeclined) as declined:
+        pay(
+            charge(payment_method_id="pm_card_chargeDeclined", metadata={"try": "1"}),
+            store=store,
+            gateway=gateway,
+        )
+    with pytest.raises(PaymentDeclined) as again:  # the same card: the same derived key
+        pay(
+            charge(payment_method_id="pm_card_chargeDeclined", metadata={"try": "2"}),
+            store=store,
+            gateway=gateway,
+        )
+    assert again.value.payment_id != declined.value.payment_id
+    assert len(gateway.canceled) == 1 and len(gateway.charge_calls) == 2
 
-    with pytest.raises(PaymentDeclined) as replay:
-        pay(keyed, store=store, gateway=gateway)
 
-    assert replay.value.payment_id == receipt.payment_id
-    assert gateway.canceled == []
-    assert len(gateway.charge_calls) == 1
+def test_every_open_intent_of_earlier_attempts_is_closed_before_buying_anew(
+    store: EventSourcedPaymentStore,
+) -> None:
+    """Two attempts declined one after the other, their intents left open (as versions before
+    this one left them): each is closed in turn, then the purchase is charged once more."""
+    gateway = CancelCounting()
+    declined = charge(payment_method_id="pm_card_chargeDeclined")
+    key, fingerprint = request_identity(declined, EventSourcedWalletStore(store.app))
+    intents = []
+    for attempt in (0, 1):
+        payment = Payment(
+            user_id=declined.user_id, amount=declined.amount, currency=declined.currency,
+            payment_method_id="pm_card_chargeDeclined", course_id=declined.course_id,
+            metadata=declined.metadata, idempotency_key=key, key_derived=True, attempt=attempt,
+            request_hash=fingerprint,
+        )  # fmt: skip
+        request = ChargeRequest(
+            payment_id=payment.id, user_id=payment.user_id, amount=payment.amount,
+            currency=payment.currency, payment_method_id=payment.payment_method_id,
+            course_id=payment.course_id, metadata={}, idempotency_key=f"payment-{payment.id}",
+        )  # fmt: skip
+        outcome = asyncio.run(gateway.charge(request))
+        assert outcome.intent_id is not None and outcome.decline is not None
+        apply_charge_outcome(payment, outcome)
+        store.save(payment)
+        intents.append(outcome.intent_id)
+
+    with pytest.raises(PaymentDeclined) as again:
+        pay(declined, store=store, gateway=gateway)
+
+    assert gateway.canceled == intents
+    assert len(gateway.charge_calls) == 3
+    latest = store.find(UUID(again.value.payment_id))
+    assert latest is not None and latest.attempt == 2
 
 
 class FlakyGateway(SimulatedGateway):

@@ -47,6 +47,11 @@ ROWS = [
         Verdict.AMOUNT_REFUSED,
     ),
     (stripe.InvalidRequestError("amount too small", "amount", "amount_too_small"), Verdict.UNKNOWN),
+    (
+        stripe.InvalidRequestError("Invalid integer: 12.5", "amount", "parameter_invalid_integer",
+                                   http_status=400),
+        Verdict.UNKNOWN,
+    ),
 ]  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 
 from adapters import outbox_sql as sql
 from adapters.outbox_view import OutboxView, delivery_of, row_of
-from application.outbound_events import Delivery, OutboxEntry, OutboxHealth, OutboxRow
+from application.outbound_events import Delivery, Moved, OutboxEntry, OutboxHealth, OutboxRow
 from application.outbox_ports import Outcome
 
 
@@ -87,9 +87,11 @@ class PostgresOutbox(PostgresTrackingRecorder, OutboxView):
         lag = (now - oldest).total_seconds() if oldest else 0.0
         return OutboxHealth(lag_seconds=max(lag, 0.0), parked=parked, stranded=stranded)
 
-    def move(self, old: str, new: str, now: datetime) -> tuple[int, int]:
+    def move(self, old: str, new: str, now: datetime) -> Moved:
         with self.datastore.transaction(commit=True) as c:
+            c.execute(sql.late("%s"), (old, new, new))
+            late = int(c.fetchone()["late"])  # type: ignore[index]
             c.execute(sql.move("%s"), (new, now, old, new))
             moved = int(c.rowcount)
-            c.execute(sql.left("%s"), (old,))
-            return moved, int(c.fetchone()["left_behind"])  # type: ignore[index]
+            c.execute(sql.drop_copies("%s"), (old, new))
+            return Moved(moved=moved, dropped=int(c.rowcount), late=late)

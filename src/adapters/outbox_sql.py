@@ -73,19 +73,37 @@ def stranded(endpoints: Sequence[str], p: str) -> str:
     return f"SELECT COUNT(*) AS stranded FROM event_outbox WHERE status <> 'delivered' {configured}"
 
 
-def move(p: str) -> str:
-    """Rows not yet delivered of one endpoint, given to another that lacks them, due now; a
-    parked row is tried afresh."""
+# Parameters of each: (old, new).
+_AT_NEW = (
+    "EXISTS (SELECT 1 FROM event_outbox n WHERE n.event_id = event_outbox.event_id "
+    "AND n.endpoint = {p})"
+)
+
+
+def late(p: str) -> str:
+    """Rows to move whose payment has a later event delivered at the new endpoint already."""
     return (
-        f"UPDATE event_outbox SET endpoint = {p}, status = 'pending', attempts = 0, "
-        f"first_attempt_at = NULL, next_attempt_at = {p}, last_error = NULL "
-        f"WHERE endpoint = {p} AND status <> 'delivered' AND NOT EXISTS (SELECT 1 FROM "
-        f"event_outbox n WHERE n.event_id = event_outbox.event_id AND n.endpoint = {p})"
+        "SELECT COUNT(*) AS late FROM event_outbox "
+        f"WHERE endpoint = {p} AND status <> 'delivered' AND NOT {_AT_NEW.format(p=p)} "
+        "AND EXISTS (SELECT 1 FROM event_outbox d WHERE d.endpoint = "
+        f"{p} AND d.payment_id = event_outbox.payment_id "
+        "AND d.sequence > event_outbox.sequence AND d.status = 'delivered')"
     )
 
 
-def left(p: str) -> str:
+def move(p: str) -> str:
+    """Rows not yet delivered of one endpoint, given to another that lacks them, due now; a
+    parked row is tried afresh. Parameters: (new, now, old, new)."""
     return (
-        "SELECT COUNT(*) AS left_behind FROM event_outbox "
-        f"WHERE endpoint = {p} AND status <> 'delivered'"
+        f"UPDATE event_outbox SET endpoint = {p}, status = 'pending', attempts = 0, "
+        f"first_attempt_at = NULL, next_attempt_at = {p}, last_error = NULL "
+        f"WHERE endpoint = {p} AND status <> 'delivered' AND NOT {_AT_NEW.format(p=p)}"
+    )
+
+
+def drop_copies(p: str) -> str:
+    """The old endpoint's undelivered rows whose event the new one has. Parameters: (old, new)."""
+    return (
+        f"DELETE FROM event_outbox WHERE endpoint = {p} AND status <> 'delivered' "
+        f"AND {_AT_NEW.format(p=p)}"
     )

@@ -12,7 +12,7 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from adapters import outbox_sql as sql
 from adapters.outbox_view import OutboxView, delivery_of, moment, row_of, stamp
-from application.outbound_events import Delivery, OutboxEntry, OutboxHealth, OutboxRow
+from application.outbound_events import Delivery, Moved, OutboxEntry, OutboxHealth, OutboxRow
 from application.outbox_ports import Outcome
 
 
@@ -113,9 +113,11 @@ class SQLiteOutbox(SQLiteTrackingRecorder, OutboxView):
         lag = (now - moment(oldest)).total_seconds() if oldest else 0.0
         return OutboxHealth(lag_seconds=max(lag, 0.0), parked=parked, stranded=stranded)
 
-    def move(self, old: str, new: str, now: datetime) -> tuple[int, int]:
+    def move(self, old: str, new: str, now: datetime) -> Moved:
         with self.datastore.transaction(commit=True) as c:
+            c.execute(sql.late("?"), (old, new, new))
+            late = int(c.fetchone()["late"])
             c.execute(sql.move("?"), (new, stamp(now), old, new))
             moved = int(c.sqlite_cursor.rowcount)
-            c.execute(sql.left("?"), (old,))
-            return moved, int(c.fetchone()["left_behind"])
+            c.execute(sql.drop_copies("?"), (old, new))
+            return Moved(moved=moved, dropped=int(c.sqlite_cursor.rowcount), late=late)

@@ -13,6 +13,7 @@ from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
 from application.outbound_events import (
     OUTBOUND_TOPICS,
     Delivery,
+    Moved,
     OutboxEntry,
     OutboxHealth,
     OutboxRow,
@@ -50,7 +51,7 @@ class OutboxView(TrackingRecorder, ABC):
     def health(self, endpoints: Sequence[str], now: datetime) -> OutboxHealth: ...
 
     @abstractmethod
-    def move(self, old: str, new: str, now: datetime) -> tuple[int, int]: ...
+    def move(self, old: str, new: str, now: datetime) -> Moved: ...
 
 
 def entry_of(record: Any) -> OutboxEntry:

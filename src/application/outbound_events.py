@@ -84,6 +84,17 @@ class OutboxRow:
 
 
 @dataclass(frozen=True)
+class Moved:
+    """What `events move` did: rows given to the new endpoint, rows dropped from the old one
+    because the new one has those events already, and moved rows that reach the new endpoint
+    after a later event of their payment was delivered there."""
+
+    moved: int
+    dropped: int
+    late: int
+
+
+@dataclass(frozen=True)
 class OutboxHealth:
     lag_seconds: float  # age of the oldest event a receiver is still waiting for
     parked: int

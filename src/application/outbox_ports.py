@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 from uuid import UUID
 
-from application.outbound_events import Delivery, OutboxHealth, OutboxRow
+from application.outbound_events import Delivery, Moved, OutboxHealth, OutboxRow
 from domain.payment import Payment
 
 Status = Literal["pending", "delivered", "parked"]
@@ -46,9 +46,9 @@ class Outbox(Protocol):
 
     def health(self, endpoints: Sequence[str], now: datetime) -> OutboxHealth: ...
 
-    def move(self, old: str, new: str, now: datetime) -> tuple[int, int]:
-        """Give the rows not yet delivered of endpoint `old` to `new`, due now; returns how
-        many moved, and how many stayed because `new` already has that event."""
+    def move(self, old: str, new: str, now: datetime) -> Moved:
+        """Give the rows not yet delivered of endpoint `old` to `new`, due now; drop those whose
+        event `new` has already."""
 
 
 @dataclass(frozen=True)

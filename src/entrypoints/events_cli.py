@@ -71,23 +71,33 @@ def redeliver(args: argparse.Namespace, settings: Settings) -> int:
 def move(args: argparse.Namespace, settings: Settings) -> int:
     if args.old == args.new:
         raise Unusable("--from and --to name the same endpoint")
-    if args.new not in configured_endpoints(settings):
+    configured = configured_endpoints(settings)
+    if args.new not in configured:
         raise Unusable(
             "--to must be an endpoint configured now (PAYMENTS_EVENTS_WEBHOOK_URLS, or "
             f"{NATS_ENDPOINT} with PAYMENTS_EVENTS_NATS_URL): no dispatcher would send to another"
         )
+    if args.old in configured:
+        raise Unusable("--from is still configured: its dispatchers would lose these events")
     with opened(settings, decrypts=False) as container:
         outbox = container.outbound.outbox()
         try:
-            moved, left = outbox.move(args.old, args.new, datetime.now(UTC))
+            done = outbox.move(args.old, args.new, datetime.now(UTC))
         finally:
             close_view(outbox)
-    print(f"{moved} deliveries moved to the new endpoint, to be sent now, in order per payment")
-    if left:
-        print(f"{left} left at the old endpoint: the new one already has those events")
-    if moved == 0 and left == 0:
+    if done.moved == 0 and done.dropped == 0:
         print("no undelivered events for that endpoint", file=sys.stderr)
         return 1
+    print(
+        f"{done.moved} deliveries moved to the new endpoint, to be sent now, in order per payment"
+    )
+    if done.dropped:
+        print(f"{done.dropped} dropped from the old endpoint: the new one has those events already")
+    if done.late:
+        print(
+            f"{done.late} of those moved follow a later event of their payment already delivered "
+            "there: the receiver gets them late (each event carries its payment's `sequence`)"
+        )
     return 0
 
 

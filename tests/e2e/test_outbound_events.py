@@ -190,6 +190,9 @@ def test_events_left_at_an_endpoint_no_longer_configured_are_shown_and_moved(
             assert (ready["status"], ready["stranded"]) == ("degraded", 3)
             assert receiver.acknowledged() == []
 
+            cli_in_process(monkeypatch, with_events(backend_env, old, new))
+            assert main(["events", "move", "--from", old, "--to", new]) == 2
+            assert "--from is still configured" in capsys.readouterr().err
             cli_in_process(monkeypatch, env)
             assert main(["events", "move", "--from", old, "--to", "http://elsewhere/"]) == 2
             assert "--to must be an endpoint configured now" in capsys.readouterr().err

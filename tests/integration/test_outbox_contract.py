@@ -2,6 +2,7 @@
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -177,41 +178,41 @@ def test_moving_an_old_endpoints_rows_gives_a_new_one_what_it_lacks_in_order(
 ) -> None:
     outbox = build_container(Settings.from_env(backend_env)).outbound.outbox()
     old, new = ENDPOINT, "https://platform.example/hooks/v2"
-    delivered, parked, waiting, both = uuid4(), uuid4(), uuid4(), uuid4()
+    delivered, parked, waiting, both, ahead = (uuid4() for _ in range(5))
     outbox.add(
-        [entry(delivered, 2, 1), entry(parked, 2, 2), entry(waiting, 2, 3), entry(waiting, 3, 4)],
+        [entry(delivered, 2, 1), entry(parked, 2, 2), entry(waiting, 2, 3), entry(waiting, 3, 4),
+         entry(ahead, 2, 5)],
         [old],
-        Tracking("payments", 4),
-    )
-    outbox.add([entry(both, 2, 5)], [old, new], Tracking("payments", 5))  # both configured then
-    sent = Platform(endpoint=old, refused={str(outbound_event_id(parked, 2))})
+        Tracking("payments", 5),
+    )  # fmt: skip
+    outbox.add([entry(both, 2, 6)], [old, new], Tracking("payments", 6))  # both configured then
+    outbox.add([entry(ahead, 3, 7)], [new], Tracking("payments", 7))  # after the switch
     clock = Clock()
-    send = partial(
-        dispatch_one, outbox, {old: sent}, render=lambda e: b"{}",
-        schedule=RetrySchedule(give_up_after=timedelta(0)), clock=clock,
-    )  # fmt: skip
-    send(), send()  # the first is delivered; the second is refused and parked at once
-    assert outbox.health([new], clock.now()).stranded == 4  # parked, two waiting, `both`
 
-    moved, left = outbox.move(old, new, clock.now())
+    def dispatcher(endpoint: str, platform: Platform, give_up: timedelta) -> Callable[[], bool]:
+        return partial(
+            dispatch_one, outbox, {endpoint: platform}, render=lambda e: b"{}",
+            schedule=RetrySchedule(give_up_after=give_up), clock=clock,
+        )  # fmt: skip
 
-    assert (moved, left) == (3, 1)  # `both` stays: the new endpoint has that event already
-    assert outbox.health([new], clock.now()).stranded == 1
-    assert outbox.health([old, new], clock.now()).stranded == 0
+    refusing = Platform(endpoint=old, refused={str(outbound_event_id(parked, 2))})
+    at_old = dispatcher(old, refusing, timedelta(0))
+    at_old(), at_old()  # the first is delivered; the second is refused and parked at once
     receiver = Platform(endpoint=new)
-    send = partial(
-        dispatch_one, outbox, {new: receiver}, render=lambda e: b"{}",
-        schedule=RetrySchedule(), clock=clock,
-    )  # fmt: skip
-    while send():
+    at_new = dispatcher(new, receiver, timedelta(hours=72))
+    at_new(), at_new()  # `both`, then the later event of `ahead`, reach the new endpoint
+    assert outbox.health([new], clock.now()).stranded == 5  # all but `delivered`, at the old
+
+    done = outbox.move(old, new, clock.now())
+
+    assert (done.moved, done.dropped, done.late) == (4, 1, 1)  # `ahead` v2 arrives after its v3
+    assert outbox.health([new], clock.now()).stranded == 0
+    while at_new():
         pass
-    assert sorted(receiver.accepted) == sorted(
-        str(outbound_event_id(p, v))
-        for p, v in [(parked, 2), (waiting, 2), (waiting, 3), (both, 2)]
-    )
+    expected = [(both, 2), (ahead, 3), (parked, 2), (waiting, 2), (waiting, 3), (ahead, 2)]
+    assert sorted(receiver.accepted) == sorted(str(outbound_event_id(p, v)) for p, v in expected)
     order = [receiver.accepted.index(str(outbound_event_id(waiting, v))) for v in (2, 3)]
     assert order == sorted(order)  # in order per payment
-    rows = {
-        (r.entry.event_id, r.endpoint): r.status for r in outbox.rows(parked_only=False, limit=20)
-    }
-    assert rows[(outbound_event_id(delivered, 2), old)] == "delivered"  # not sent again
+    rows = {(r.entry.event_id, r.endpoint) for r in outbox.rows(parked_only=False, limit=20)}
+    assert (outbound_event_id(delivered, 2), old) in rows  # delivered: kept, not sent again
+    assert (outbound_event_id(both, 2), old) not in rows  # the copy the new endpoint had

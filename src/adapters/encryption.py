@@ -7,7 +7,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.cipher import AESCipher
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, TopicError
 
 DECRYPT_ONLY_KEYS = "DECRYPT_ONLY_CIPHER_KEYS"
 
@@ -73,6 +73,11 @@ def check_events_readable(app: Application[Any]) -> None:
     for stored in probes:
         try:
             app.mapper.to_domain_event(stored)
+        except TopicError:
+            raise UnreadableEvents(
+                f"a stored event's type is unknown to this version ({stored.topic}): events "
+                "were written by a newer version; run that one"
+            ) from None
         except MapperDeserialisationError:
             if app.mapper.cipher is None:
                 raise UnreadableEvents(

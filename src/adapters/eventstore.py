@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, PersistenceError
+from eventsourcing.utils import Environment, EnvType
 from psycopg.conninfo import conninfo_to_dict
 
 from adapters.caused_mapper import CausedMapper
@@ -90,6 +91,11 @@ class PaymentsApplication(Application[UUID]):
     """The write side: every payment's events in one notification log."""
 
     name = "payments"
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Only the environment the service gives (from its settings): eventsourcing would also
+        read the process's, where a stray PAYMENTS_CIPHER_KEY would override the configured key."""
+        return Environment(name, dict(env or {}))
 
     def construct_mapper(self) -> Mapper[UUID]:
         transcoder = self.construct_transcoder()

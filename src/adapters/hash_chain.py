@@ -132,8 +132,9 @@ def verify_chain(app: Application[Any], view: HashChainView) -> tuple[int, Tampe
                     else f"{last + 1}-{link.position - 1}"
                 )
                 problem = (
-                    f"does not follow the event before it: what was at position {gap} was "
-                    "removed with its link, or this event was changed"
+                    "no longer matches the chain: this event was changed, or what was at "
+                    f"position {gap} was removed with its link (a gap in positions alone is "
+                    "normal)"
                 )
             return checked, Tampering(
                 link.position, link.originator_id, link.originator_version, problem

@@ -52,12 +52,9 @@ def shipped_migrations(package: str = PACKAGE) -> list[Migration]:
 @contextmanager
 def one_migrator(database_url: str) -> Iterator[None]:
     """Wait until no other `migrate` runs against this database, and hold it off until done."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (RUN_KEY,))
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (RUN_KEY,))
+        yield  # closing the connection releases the lock, whatever happened meanwhile
 
 
 def apply_migrations(database_url: str, migrations: Sequence[Migration]) -> list[str]:

@@ -2,6 +2,7 @@
 
 import argparse
 import base64
+import json
 import os
 import secrets
 import shutil
@@ -149,6 +150,27 @@ def keygen(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def keys(args: argparse.Namespace, settings: Settings) -> int:
+    """The configured encryption keys and those that wrote events, by fingerprint."""
+    from adapters.key_registry import KeyRegistry, fingerprint
+
+    configured = dict.fromkeys(map(fingerprint, settings.decrypt_only_keys), "decrypts only")
+    if settings.encryption_key:
+        configured[fingerprint(settings.encryption_key)] = "encrypts"
+    with operations.opened(settings, decrypts=False) as container:
+        known = KeyRegistry(container.payment_store().app.recorder).known()
+    for name in sorted(configured.keys() | known.keys()):
+        seen = known.get(name)
+        line = {
+            "fingerprint": name,
+            "configured": configured.get(name),
+            "wroteEvents": bool(seen and seen.wrote),
+            "since": seen.since if seen else None,
+        }
+        print(json.dumps(line))
+    return 0
+
+
 def duration(value: str) -> timedelta:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     number, unit = value[:-1], value[-1:]
@@ -209,6 +231,10 @@ def parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("keygen", help="print a new PAYMENTS_ENCRYPTION_KEY")
     p.set_defaults(run=keygen)
+    p = commands.add_parser(
+        "keys", help="encryption keys by fingerprint: configured, and those that wrote events"
+    )
+    p.set_defaults(run=keys)
     operations.add_commands(commands)
     audit_cli.add_commands(commands)
     events_cli.add_commands(commands)

@@ -13,6 +13,7 @@ from rich.progress import Progress
 from adapters.encryption import UnreadableEvents, check_events_readable
 from adapters.hash_chain import HashChainFollower
 from adapters.history_views import close_view
+from adapters.key_registry import KeyRegistry, KeysNotUsable, check_keys
 from adapters.migrations import MigrationsMissing
 from adapters.outbox_view import OutboundEventsFollower
 from adapters.projection_runner import PollingProjectionRunner
@@ -45,8 +46,16 @@ def opened(settings: Settings, *, decrypts: bool = True) -> Iterator[Container]:
     container = build_container(settings)
     try:
         if decrypts:
-            check_events_readable(container.payment_store().app)
-    except UnreadableEvents as error:
+            app = container.payment_store().app
+            check_events_readable(app)
+            if settings.encryption_key:
+                check_keys(
+                    KeyRegistry(app.recorder),
+                    settings.encryption_key,
+                    settings.decrypt_only_keys,
+                    next_position=(app.recorder.max_notification_id() or 0) + 1,
+                )
+    except (UnreadableEvents, KeysNotUsable) as error:
         container.payment_store().close()
         raise Unusable(f"configuration error: {error}") from None
     try:

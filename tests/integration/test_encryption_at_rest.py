@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import json
 import secrets
 import sqlite3
 from collections.abc import Callable
@@ -182,9 +183,12 @@ def test_a_key_is_rotated_while_every_event_stays_readable_and_verified(
     """Rotation in two steps: every process is given the next key to read with, then the next
     key writes and the old one only reads. Stored events are never rewritten."""
     old, new = new_key(), new_key()
-    first = charge(make_container({**backend_env, "PAYMENTS_ENCRYPTION_KEY": old}), "rotating")
+    before = {**backend_env, "PAYMENTS_ENCRYPTION_KEY": old}
     learning = {**backend_env, "PAYMENTS_ENCRYPTION_KEY": old, "PAYMENTS_DECRYPT_ONLY_KEYS": new}
     rotated = {**backend_env, "PAYMENTS_ENCRYPTION_KEY": new, "PAYMENTS_DECRYPT_ONLY_KEYS": old}
+    first = charge(make_container(before), "rotating")
+    for step in (before, learning, rotated):  # each step's processes start (and check keys)
+        assert run_cli(step, "replay", cwd=tmp_path).returncode == 0
 
     second = charge(make_container(rotated), "rotating")
 
@@ -198,9 +202,24 @@ def test_a_key_is_rotated_while_every_event_stays_readable_and_verified(
     logged = make_container(rotated).payment_store().app.recorder.max_notification_id()
     verified = run_cli(rotated, "audit", "verify", cwd=tmp_path)
     assert verified.returncode == 0 and verified.stdout.startswith(f"OK: {logged} events verified")
+    listed = [
+        json.loads(line) for line in run_cli(rotated, "keys", cwd=tmp_path).stdout.splitlines()
+    ]
+    assert {k["configured"]: k["wroteEvents"] for k in listed} == {
+        "encrypts": True,  # since the swap
+        "decrypts only": True,  # everything before it
+    }
+    assert len(listed) == 2
+    assert old not in json.dumps(listed) and new not in json.dumps(listed)
     # Without the old key the events it wrote cannot be read: the commands stop at start.
     refused = run_cli({**backend_env, "PAYMENTS_ENCRYPTION_KEY": new}, "replay", cwd=tmp_path)
     assert (refused.returncode, refused.stderr) == (2, f"configuration error: {WRONG_KEY}\n")
+    # A key swapped in without the first step would write what the others cannot read.
+    hasty = {**rotated, "PAYMENTS_ENCRYPTION_KEY": new_key(), "PAYMENTS_DECRYPT_ONLY_KEYS": new}
+    hasty["PAYMENTS_DECRYPT_ONLY_KEYS"] = f"{new},{old}"  # every key that wrote is there
+    refused = run_cli(hasty, "replay", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "was never given to the processes to read with" in refused.stderr
 
 
 def test_keygen_prints_a_key_the_settings_accept(tmp_path: Path) -> None:

@@ -77,6 +77,6 @@ def test_an_event_removed_with_its_link_is_named_as_removed_not_as_its_successor
     assert checked == 3 and tampering is not None
     assert tampering.position == 5
     assert tampering.problem == (
-        "does not follow the event before it: what was at position 4 was removed with its "
-        "link, or this event was changed"
+        "no longer matches the chain: this event was changed, or what was at position 4 was "
+        "removed with its link (a gap in positions alone is normal)"
     )

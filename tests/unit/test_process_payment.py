@@ -224,40 +224,31 @@ def test_a_failed_purchase_paid_meanwhile_on_its_intent_is_not_charged_again(
     assert payment is not None and payment.status is PaymentStatus.SUCCEEDED
 
 
-def test_a_failed_purchase_whose_cancel_goes_unanswered_is_not_bought_anew(
+@pytest.mark.parametrize(
+    ("gateway", "refusal"),
+    [
+        (lambda: CancelCounting(unanswered=True), GatewayError),  # 500 STRIPE_ERROR
+        (lambda: CancelCounting(meanwhile="processing"), ServiceUnavailable),  # 503, Retry-After
+    ],
+    ids=["cancel_unanswered", "still_being_paid"],
+)
+def test_a_failed_purchase_not_closed_at_stripe_is_not_bought_anew(
     store: EventSourcedPaymentStore,
+    gateway: Callable[[], CancelCounting],
+    refusal: type[Exception],
 ) -> None:
-    gateway = CancelCounting(unanswered=True)
-    failed_id = failed_3d_secure(store, gateway)
+    stripe = gateway()
+    failed_id = failed_3d_secure(store, stripe)
 
-    with pytest.raises(GatewayError):
+    with pytest.raises(refusal):
         pay(
             charge(payment_method_id="pm_card_authenticationRequired"),
             store=store,
-            gateway=gateway,
+            gateway=stripe,
         )
 
-    assert len(gateway.charge_calls) == 1
-    payment = store.find(failed_id)
-    assert payment is not None and payment.status is PaymentStatus.FAILED
-
-
-def test_a_failed_purchase_still_being_paid_on_its_intent_is_refused_for_now(
-    store: EventSourcedPaymentStore,
-) -> None:
-    gateway = CancelCounting(meanwhile="processing")
-    failed_id = failed_3d_secure(store, gateway)
-
-    with pytest.raises(ServiceUnavailable) as refused:
-        pay(
-            charge(payment_method_id="pm_card_authenticationRequired"),
-            store=store,
-            gateway=gateway,
-        )
-
-    assert refused.value.retry_after > 0
-    assert len(gateway.canceled) == 1  # asked once, not again in the same request
-    assert len(gateway.charge_calls) == 1
+    assert len(stripe.canceled) == 1  # asked once, not again in the same request
+    assert len(stripe.charge_calls) == 1
     payment = store.find(failed_id)
     assert payment is not None and payment.confirmable
 

@@ -10,15 +10,19 @@ from application.errors import StorageError
 from domain.payment import Payment
 
 OPENED = get_topic(Payment.Initiated)
+FAILED = get_topic(Payment.Failed)
 SETTLED = {get_topic(e) for e in (Payment.Succeeded, Payment.Failed, Payment.Canceled)}
+# A failed payment's intent stays open (Stripe waits for another card) until one of these.
+CLOSED = {get_topic(e) for e in (Payment.Succeeded, Payment.Canceled, Payment.IntentClosed)}
 REFUND_ASKED = get_topic(Payment.RefundRequested)
 REFUND_DONE = {get_topic(e) for e in (Payment.Refunded, Payment.RefundFailed)}
-TOPICS = (OPENED, *SETTLED, REFUND_ASKED, *REFUND_DONE)
+TOPICS = (OPENED, *SETTLED, *CLOSED, REFUND_ASKED, *REFUND_DONE)
 BATCH = 1000
 
 
 class EventLogPendingPayments:
-    """PendingPayments read from the write side, so it has no projection lag.
+    """PendingPayments read from the write side, so it has no projection lag: unsettled
+    charges and refunds, and failed payments whose intent may still be open.
 
     Charge events are told apart by topic alone; refund events are decoded (and decrypted)
     for their refund number, since one refund can settle twice (succeeded, then failed).
@@ -30,6 +34,7 @@ class EventLogPendingPayments:
     def unsettled(self) -> list[UUID]:
         open_charges: set[UUID] = set()
         open_refunds: set[tuple[UUID, int]] = set()
+        open_intents: set[UUID] = set()
         start: int | None = None
         try:
             while True:
@@ -38,12 +43,17 @@ class EventLogPendingPayments:
                 )
                 for n in batch:
                     self._fold(n, open_charges, open_refunds)
+                    if n.topic == FAILED:
+                        open_intents.add(UUID(str(n.originator_id)))
+                    elif n.topic in CLOSED:
+                        open_intents.discard(UUID(str(n.originator_id)))
                 if len(batch) < BATCH:
                     break
                 start = batch[-1].id
         except PersistenceError as error:
             raise StorageError("the event store is unavailable") from error
-        return sorted(open_charges | {pid for pid, _ in open_refunds}, key=str)
+        refunding = {pid for pid, _ in open_refunds}
+        return sorted(open_charges | refunding | open_intents, key=str)
 
     def _fold(self, n: Notification, charges: set[UUID], refunds: set[tuple[UUID, int]]) -> None:
         payment_id = UUID(str(n.originator_id))
@@ -51,6 +61,8 @@ class EventLogPendingPayments:
             charges.add(payment_id)
         elif n.topic in SETTLED:
             charges.discard(payment_id)
+        elif n.topic in CLOSED:
+            pass  # the intent of a failed payment: folded by the caller
         else:
             event = self.app.mapper.to_domain_event(n)
             if isinstance(event, Payment.RefundRequested):

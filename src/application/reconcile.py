@@ -87,7 +87,9 @@ async def reconcile(
 async def _settle(
     payment: Payment, *, store: PaymentStore, wallets: WalletStore, gateway: PaymentGateway
 ) -> tuple[Payment, bool]:
-    """The payment after recording Stripe's facts, and whether this run recorded any."""
+    """The payment after recording Stripe's facts, and whether this run recorded any. A failed
+    payment's intent that Stripe still keeps open for another card is then canceled: a checkout
+    page holding its client secret could otherwise pay it after the purchase was bought anew."""
     charge: ChargeOutcome | None = None
     if not payment.is_settled:
         charge = await _charge_at_stripe(payment, wallets=wallets, gateway=gateway)
@@ -109,7 +111,18 @@ async def _settle(
             apply_refund_outcome(p, number, outcome)
         return p, p.version != version
 
-    return await asyncio.to_thread(change_payment, store, payment.id, record)
+    after, changed = await asyncio.to_thread(change_payment, store, payment.id, record)
+    if after.confirmable and after.intent_id:
+        closing = await gateway.cancel_charge(after.intent_id)
+
+        def closed(p: Payment) -> tuple[Payment, bool]:
+            version = p.version
+            apply_charge_outcome(p, closing)
+            return p, p.version != version
+
+        after, recorded = await asyncio.to_thread(change_payment, store, payment.id, closed)
+        changed = changed or recorded
+    return after, changed
 
 
 async def _charge_at_stripe(
@@ -128,9 +141,13 @@ def _in_flight(payment: Payment) -> list[Refund]:
 
 
 def _open(payment: Payment) -> bool:
-    return not payment.is_settled or bool(_in_flight(payment))
+    return not payment.is_settled or bool(_in_flight(payment)) or payment.confirmable
 
 
 def _describe(payment: Payment) -> str:
-    refunds = ", ".join(f"refund {r.number} {r.state.value}" for r in payment.refunds.values())
-    return f"{payment.status.value}" + (f" ({refunds})" if refunds else "")
+    notes = [f"refund {r.number} {r.state.value}" for r in payment.refunds.values()]
+    if payment.confirmable:
+        notes.insert(0, "intent open")
+    elif payment.intent_closed:
+        notes.insert(0, "intent closed")
+    return f"{payment.status.value}" + (f" ({', '.join(notes)})" if notes else "")

@@ -12,7 +12,7 @@ from adapters.pending_scan import EventLogPendingPayments
 from adapters.simulated_gateway import SimulatedGateway
 from adapters.wallet_store import EventSourcedWalletStore
 from application.actors import Actor
-from application.errors import GatewayError
+from application.errors import GatewayError, PaymentDeclined
 from application.ports import (
     ChargeOutcome,
     ChargeRequest,
@@ -256,3 +256,55 @@ def test_a_refund_lost_after_an_earlier_one_failed_late_is_still_found(
     settled = store.find(paid.id)
     assert settled is not None and settled.refunds[2].state is RefundState.SUCCEEDED
     assert settled.refunded_amount == 400
+
+
+def declined(store: EventSourcedPaymentStore, gateway: FlakyGateway, key: str) -> Payment:
+    """A declined charge with an explicit key: nothing buys it anew, so its intent stays open."""
+    cmd = ProcessPayment(
+        user_id="u1", amount=1000, currency="usd", payment_method_id="pm_card_chargeDeclined",
+        idempotency_key=key,
+    )  # fmt: skip
+    wallets = EventSourcedWalletStore(store.app)
+    with contextlib.suppress(PaymentDeclined):
+        asyncio.run(process_payment(cmd, store=store, gateway=gateway, wallets=wallets))
+    payment = store.find(payment_id_for("u1", key))
+    assert payment is not None and payment.confirmable
+    return payment
+
+
+def test_a_failed_payments_open_intent_is_closed_and_its_decline_kept(
+    store: EventSourcedPaymentStore, flaky: FlakyGateway
+) -> None:
+    failed = declined(store, flaky, "declined")
+    assert run(store, flaky, now=datetime.now(UTC)).settled == []  # too young: left alone
+
+    report = run(store, flaky)
+    again = run(store, flaky)
+
+    payment = store.find(failed.id)
+    assert payment is not None and payment.intent_closed and not payment.confirmable
+    assert payment.status is PaymentStatus.FAILED and payment.failure is not None
+    assert [(s.payment_id, s.before, s.after) for s in report.settled] == [
+        (str(failed.id), "failed (intent open)", "failed (intent closed)")
+    ]
+    assert asyncio.run(flaky.retrieve_charge(str(failed.intent_id))).status == "canceled"
+    assert again.settled == [] and again.still_open == []
+
+
+class PaidMeanwhile(FlakyGateway):
+    """A checkout page confirmed a declined intent with another card; the webhook was lost."""
+
+    async def cancel_charge(self, intent_id: str) -> ChargeOutcome:
+        return ChargeOutcome(intent_id=intent_id, status="succeeded")  # too late to cancel
+
+
+def test_a_failed_payments_intent_paid_meanwhile_is_recorded_paid(
+    store: EventSourcedPaymentStore,
+) -> None:
+    gateway = PaidMeanwhile()
+    failed = declined(store, gateway, "paid-later")
+
+    report = run(store, gateway)
+
+    assert status_of(store, failed.id) is PaymentStatus.SUCCEEDED
+    assert [(s.before, s.after) for s in report.settled] == [("failed (intent open)", "succeeded")]

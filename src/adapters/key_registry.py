@@ -9,12 +9,15 @@ been given to the other processes first would write events they cannot read.
 import base64
 import hashlib
 import hmac
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore
 
 LABEL = b"payment-service encryption key fingerprint v1"
+LOCK_KEY = 7_303_000_003  # pg_advisory_xact_lock: one start's check and record at a time
 TABLE = (
     "CREATE TABLE IF NOT EXISTS encryption_keys (fingerprint text PRIMARY KEY, "
     "wrote integer NOT NULL CHECK (wrote IN (0, 1)), since bigint NOT NULL)"
@@ -47,30 +50,40 @@ class KeyRegistry:
             with self.datastore.transaction(commit=True) as c:
                 c.execute(TABLE)
 
-    def known(self) -> dict[str, KnownKey]:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT fingerprint, wrote, since FROM encryption_keys")
-            rows = c.fetchall()
+    def known(self, cursor: Any = None) -> dict[str, KnownKey]:
+        if cursor is None:
+            with self.datastore.transaction(commit=False) as c:
+                return self.known(c)
+        cursor.execute("SELECT fingerprint, wrote, since FROM encryption_keys")
         return {
             r["fingerprint"]: KnownKey(r["fingerprint"], bool(r["wrote"]), int(r["since"]))
-            for r in rows
+            for r in cursor.fetchall()
         }
 
-    def record(self, fingerprint: str, *, wrote: bool, since: int) -> None:
+    @contextmanager
+    def locked(self) -> Iterator[Any]:
+        """A transaction that processes starting together take in turn."""
+        with self.datastore.transaction(commit=True) as c:
+            if self.p == "%s":
+                c.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            else:  # a write, however empty, takes SQLite's one write lock until commit
+                c.execute("UPDATE encryption_keys SET since = since WHERE fingerprint = ''")
+            yield c
+
+    def record(self, cursor: Any, fingerprint: str, *, wrote: bool, since: int) -> None:
         """Add the key if new; a key given to read with that now writes is marked so."""
         p = self.p
-        with self.datastore.transaction(commit=True) as c:
-            c.execute(
-                f"INSERT INTO encryption_keys (fingerprint, wrote, since) VALUES ({p}, {p}, {p}) "
-                "ON CONFLICT (fingerprint) DO NOTHING",
-                (fingerprint, int(wrote), since),
+        cursor.execute(
+            f"INSERT INTO encryption_keys (fingerprint, wrote, since) VALUES ({p}, {p}, {p}) "
+            "ON CONFLICT (fingerprint) DO NOTHING",
+            (fingerprint, int(wrote), since),
+        )
+        if wrote:
+            cursor.execute(
+                f"UPDATE encryption_keys SET wrote = 1, since = {p} "
+                f"WHERE fingerprint = {p} AND wrote = 0",
+                (since, fingerprint),
             )
-            if wrote:
-                c.execute(
-                    f"UPDATE encryption_keys SET wrote = 1, since = {p} "
-                    f"WHERE fingerprint = {p} AND wrote = 0",
-                    (since, fingerprint),
-                )
 
 
 def check_keys(
@@ -80,24 +93,32 @@ def check_keys(
     next_position: int,
 ) -> None:
     """Raise KeysNotUsable unless every key that wrote is configured and the encryption key
-    wrote before or was given to read with first; then record what this process holds."""
-    known = registry.known()
-    ring = {fingerprint(k) for k in (encryption_key, *decrypt_only_keys)}
-    absent = sorted((k for k in known.values() if k.wrote and k.fingerprint not in ring),
-                    key=lambda k: k.since)  # fmt: skip
-    if absent:
-        names = ", ".join(f"{k.fingerprint} (from position {k.since})" for k in absent)
-        raise KeysNotUsable(
-            f"events were written with keys that are not configured: {names}; give them in "
-            "PAYMENTS_DECRYPT_ONLY_KEYS (`payment-service keys` lists fingerprints)"
-        )
-    mine = fingerprint(encryption_key)
-    if mine not in known and known:
-        raise KeysNotUsable(
-            f"PAYMENTS_ENCRYPTION_KEY (fingerprint {mine}) was never given to the processes to "
-            "read with: first give it to every process in PAYMENTS_DECRYPT_ONLY_KEYS, then make "
-            "it the encryption key"
-        )
-    registry.record(mine, wrote=True, since=next_position if known else 1)
-    for key in decrypt_only_keys:
-        registry.record(fingerprint(key), wrote=False, since=next_position)
+    wrote before or was given to read with first; then record what this process holds. One
+    transaction, taken in turn by processes that start together."""
+    with registry.locked() as c:
+        known = registry.known(c)
+        ring = {fingerprint(k) for k in (encryption_key, *decrypt_only_keys)}
+        absent = sorted((k for k in known.values() if k.wrote and k.fingerprint not in ring),
+                        key=lambda k: k.since)  # fmt: skip
+        if absent:
+            names = ", ".join(f"{k.fingerprint} (from position {k.since})" for k in absent)
+            raise KeysNotUsable(
+                f"events were written with keys that are not configured: {names}; give them in "
+                "PAYMENTS_DECRYPT_ONLY_KEYS (`payment-service keys` lists fingerprints)"
+            )
+        mine = fingerprint(encryption_key)
+        if known and mine not in known:
+            raise KeysNotUsable(
+                f"PAYMENTS_ENCRYPTION_KEY (fingerprint {mine}) was never given to a process to "
+                "read with: first give it to every process in PAYMENTS_DECRYPT_ONLY_KEYS, then "
+                "make it the encryption key"
+            )
+        if not known and next_position > 1:
+            # The first start that keeps this record, on events already written: any key
+            # configured may have written some of them.
+            for key in (encryption_key, *decrypt_only_keys):
+                registry.record(c, fingerprint(key), wrote=True, since=1)
+            return
+        registry.record(c, mine, wrote=True, since=next_position if known else 1)
+        for key in decrypt_only_keys:
+            registry.record(c, fingerprint(key), wrote=False, since=next_position)

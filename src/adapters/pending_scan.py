@@ -10,13 +10,14 @@ from application.errors import StorageError
 from domain.payment import Payment
 
 OPENED = get_topic(Payment.Initiated)
+INTENT = get_topic(Payment.IntentCreated)
 FAILED = get_topic(Payment.Failed)
 SETTLED = {get_topic(e) for e in (Payment.Succeeded, Payment.Failed, Payment.Canceled)}
 # A failed payment's intent stays open (Stripe waits for another card) until one of these.
 CLOSED = {get_topic(e) for e in (Payment.Succeeded, Payment.Canceled, Payment.IntentClosed)}
 REFUND_ASKED = get_topic(Payment.RefundRequested)
 REFUND_DONE = {get_topic(e) for e in (Payment.Refunded, Payment.RefundFailed)}
-TOPICS = (OPENED, *SETTLED, *CLOSED, REFUND_ASKED, *REFUND_DONE)
+TOPICS = (OPENED, INTENT, *SETTLED, *CLOSED, REFUND_ASKED, *REFUND_DONE)
 BATCH = 1000
 
 
@@ -35,6 +36,7 @@ class EventLogPendingPayments:
         open_charges: set[UUID] = set()
         open_refunds: set[tuple[UUID, int]] = set()
         open_intents: set[UUID] = set()
+        with_intent: set[UUID] = set()  # a failure before any intent leaves none to close
         start: int | None = None
         try:
             while True:
@@ -43,10 +45,13 @@ class EventLogPendingPayments:
                 )
                 for n in batch:
                     self._fold(n, open_charges, open_refunds)
-                    if n.topic == FAILED:
-                        open_intents.add(UUID(str(n.originator_id)))
+                    payment_id = UUID(str(n.originator_id))
+                    if n.topic == INTENT:
+                        with_intent.add(payment_id)
+                    elif n.topic == FAILED and payment_id in with_intent:
+                        open_intents.add(payment_id)
                     elif n.topic in CLOSED:
-                        open_intents.discard(UUID(str(n.originator_id)))
+                        open_intents.discard(payment_id)
                 if len(batch) < BATCH:
                     break
                 start = batch[-1].id
@@ -61,8 +66,8 @@ class EventLogPendingPayments:
             charges.add(payment_id)
         elif n.topic in SETTLED:
             charges.discard(payment_id)
-        elif n.topic in CLOSED:
-            pass  # the intent of a failed payment: folded by the caller
+        elif n.topic in CLOSED or n.topic == INTENT:
+            pass  # a failed payment's intent: folded by the caller
         else:
             event = self.app.mapper.to_domain_event(n)
             if isinstance(event, Payment.RefundRequested):

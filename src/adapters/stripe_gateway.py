@@ -115,6 +115,9 @@ class StripeGateway:
             # cancelling is safe to repeat (stripe-python keys its own retries of this call).
             intent = await self._v1.payment_intents.cancel_async(intent_id)
         except stripe.InvalidRequestError as error:
+            if error.http_status == 404:  # not at Stripe (another account or mode): nobody pays it
+                log.warning("Stripe has no PaymentIntent %s to cancel", intent_id)
+                return ChargeOutcome(intent_id=intent_id, status="canceled")
             if error.http_status != 400:
                 raise_for(error, "canceling a PaymentIntent")
             # payment_intent_unexpected_state: nothing was canceled; the intent says why.

@@ -112,7 +112,8 @@ class PaymentGateway(Protocol):
 
     async def cancel_charge(self, intent_id: str) -> ChargeOutcome:
         """Cancel the PaymentIntent so that nobody can confirm it any more. An intent past
-        cancelling (succeeded, processing, already canceled) is answered as it stands."""
+        cancelling (succeeded, processing, already canceled) is answered as it stands; one the
+        provider does not have (another account or mode) is answered canceled."""
         ...
 
     async def client_secret(self, intent_id: str) -> str | None:

@@ -113,7 +113,12 @@ async def _settle(
 
     after, changed = await asyncio.to_thread(change_payment, store, payment.id, record)
     if after.confirmable and after.intent_id:
-        closing = await gateway.cancel_charge(after.intent_id)
+        try:
+            closing = await gateway.cancel_charge(after.intent_id)
+        except GatewayUnavailable:
+            if changed:
+                return after, changed  # what was recorded is reported; the next run closes it
+            raise
 
         def closed(p: Payment) -> tuple[Payment, bool]:
             version = p.version

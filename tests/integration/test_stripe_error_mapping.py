@@ -1,5 +1,6 @@
 """Stripe's errors, as its API sends them, to the contract's codes: one test per table row."""
 
+import asyncio
 import logging
 import socket
 from typing import Any
@@ -166,3 +167,17 @@ def test_a_rejected_key_is_a_stripe_error_and_a_loud_log_line_without_the_key(
     assert TEST_KEY not in caplog.text
     payment = store.find(payment_id_for("user-1", "order-1"))
     assert payment is not None and payment.status is PaymentStatus.PENDING
+
+
+def test_a_cancel_of_an_intent_stripe_does_not_have_answers_it_closed(
+    fake_stripe: FakeStripe,
+) -> None:
+    """An intent of another account or mode (test ids after a switch to live keys): nobody can
+    pay it, so a failed payment holding it is closed rather than retried on every run."""
+    missing = {"type": "invalid_request_error", "code": "resource_missing",
+               "message": "No such payment_intent: 'pi_gone'", "param": "intent"}  # fmt: skip
+    fake_stripe.reply("POST", f"{PI}/pi_gone/cancel", Reply(404, missing))
+
+    outcome = asyncio.run(stripe_at(fake_stripe.url).cancel_charge("pi_gone"))
+
+    assert (outcome.intent_id, outcome.status) == ("pi_gone", "canceled")

@@ -2,6 +2,7 @@
 while its events exist, and none writes before the other processes were given it to read."""
 
 import base64
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,14 @@ from domain.payment import Payment
 A, B, C = (base64.b64encode(bytes([n]) * 32).decode() for n in (1, 2, 3))
 
 
+def payment(key: str) -> Payment:
+    return Payment(
+        user_id="u", amount=1000, currency="usd", payment_method_id="pm_card_visa",
+        course_id=None, metadata={}, idempotency_key=key, key_derived=False, attempt=0,
+        request_hash="h",
+    )  # fmt: skip
+
+
 def started(tmp_path: Path, encryption_key: str, *decrypt_only: str) -> EventSourcedPaymentStore:
     """A process's start: the events read, the keys checked and recorded, one payment saved."""
     env = persistence_env(
@@ -23,13 +32,7 @@ def started(tmp_path: Path, encryption_key: str, *decrypt_only: str) -> EventSou
     check_events_readable(store.app)
     position = (store.app.recorder.max_notification_id() or 0) + 1
     check_keys(KeyRegistry(store.app.recorder), encryption_key, decrypt_only, position)
-    store.save(
-        Payment(
-            user_id="u", amount=1000, currency="usd", payment_method_id="pm_card_visa",
-            course_id=None, metadata={}, idempotency_key=f"k-{position}", key_derived=False,
-            attempt=0, request_hash="h",
-        )
-    )  # fmt: skip
+    store.save(payment(f"k-{position}"))
     return store
 
 
@@ -75,8 +78,8 @@ def test_a_key_not_given_to_read_with_first_does_not_write(tmp_path: Path) -> No
         started(tmp_path, C, A)  # a new key swapped in at once (or mistyped)
 
     assert str(refused.value).startswith(
-        f"PAYMENTS_ENCRYPTION_KEY (fingerprint {fingerprint(C)}) was never given to the "
-        "processes to read with"
+        f"PAYMENTS_ENCRYPTION_KEY (fingerprint {fingerprint(C)}) was never given to a "
+        "process to read with"
     )
     store = EventSourcedPaymentStore.from_env(persistence_env(None, tmp_path / "events.db"))
     assert store.app.recorder.max_notification_id() == 1  # nothing was written with it
@@ -111,3 +114,55 @@ def test_events_of_a_type_this_version_does_not_know_stop_the_start_in_one_line(
         "a stored event's type is unknown to this version (domain.payment:Payment.FromTheFuture):"
         " events were written by a newer version; run that one"
     )
+
+
+def unchecked(tmp_path: Path, encryption_key: str, *decrypt_only: str) -> None:
+    """Events written by a version that kept no record of its keys."""
+    env = persistence_env(
+        None, tmp_path / "events.db", encryption_key=encryption_key, decrypt_only_keys=decrypt_only
+    )
+    EventSourcedPaymentStore.from_env(env).save(payment(f"before-the-record-{encryption_key}"))
+
+
+def test_the_first_record_on_existing_events_counts_every_configured_key_as_a_writer(
+    tmp_path: Path,
+) -> None:
+    unchecked(tmp_path, A)
+    unchecked(tmp_path, B, A)
+    unchecked(tmp_path, C, A, B)  # B wrote only between the first and the last event
+    started(tmp_path, C, A, B)
+
+    with pytest.raises(KeysNotUsable) as refused:
+        started(tmp_path, C, A)
+
+    assert f"not configured: {fingerprint(B)} (from position 1)" in str(refused.value)
+
+
+def test_two_processes_starting_at_once_with_different_keys_do_not_both_write(
+    tmp_path: Path,
+) -> None:
+    EventSourcedPaymentStore.from_env(persistence_env(None, tmp_path / "events.db"))
+    stores = [
+        EventSourcedPaymentStore.from_env(
+            persistence_env(None, tmp_path / "events.db", encryption_key=key)
+        )
+        for key in (A, B)
+    ]
+    outcomes: list[str] = []
+
+    def start(store: EventSourcedPaymentStore, key: str) -> None:
+        try:
+            check_keys(KeyRegistry(store.app.recorder), key, (), next_position=1)
+            outcomes.append("started")
+        except KeysNotUsable:
+            outcomes.append("refused")
+
+    threads = [
+        threading.Thread(target=start, args=(s, k)) for s, k in zip(stores, (A, B), strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    assert sorted(outcomes) == ["refused", "started"]

@@ -12,11 +12,12 @@ from adapters.pending_scan import EventLogPendingPayments
 from adapters.simulated_gateway import SimulatedGateway
 from adapters.wallet_store import EventSourcedWalletStore
 from application.actors import Actor
-from application.errors import GatewayError, PaymentDeclined
+from application.errors import GatewayError, PaymentDeclined, PaymentMethodRejected
 from application.ports import (
     ChargeOutcome,
     ChargeRequest,
     GatewayUnavailable,
+    PaymentMethodUnusable,
     RefundOutcome,
     RefundRequest,
 )
@@ -308,3 +309,28 @@ def test_a_failed_payments_intent_paid_meanwhile_is_recorded_paid(
 
     assert status_of(store, failed.id) is PaymentStatus.SUCCEEDED
     assert [(s.before, s.after) for s in report.settled] == [("failed (intent open)", "succeeded")]
+
+
+class RefusesTheMethod(FlakyGateway):
+    """Stripe refuses the payment method before any PaymentIntent is made."""
+
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        raise PaymentMethodUnusable("This payment method cannot be used.")
+
+
+def test_a_payment_refused_before_any_intent_is_not_scanned_again(
+    store: EventSourcedPaymentStore,
+) -> None:
+    gateway = RefusesTheMethod()
+    cmd = ProcessPayment(
+        user_id="u1", amount=1000, currency="usd", payment_method_id="pm_card_visa",
+        idempotency_key="no-intent",
+    )  # fmt: skip
+    wallets = EventSourcedWalletStore(store.app)
+    with contextlib.suppress(PaymentMethodRejected):
+        asyncio.run(process_payment(cmd, store=store, gateway=gateway, wallets=wallets))
+    refused = store.find(payment_id_for("u1", "no-intent"))
+    assert refused is not None and refused.status is PaymentStatus.FAILED
+
+    assert refused.id not in EventLogPendingPayments(store.app).unsettled()
+    assert run(store, gateway).settled == []

@@ -67,13 +67,18 @@ def flaky() -> FlakyGateway:
     return FlakyGateway()
 
 
-def attempt(store: EventSourcedPaymentStore, gateway: FlakyGateway, key: str) -> Payment:
+def attempt(
+    store: EventSourcedPaymentStore,
+    gateway: FlakyGateway,
+    key: str,
+    card: str = "pm_card_visa",
+    refusal: type[Exception] = GatewayError,
+) -> Payment:
     cmd = ProcessPayment(
-        user_id="u1", amount=1000, currency="usd", payment_method_id="pm_card_visa",
-        idempotency_key=key,
+        user_id="u1", amount=1000, currency="usd", payment_method_id=card, idempotency_key=key,
     )  # fmt: skip
     wallets = EventSourcedWalletStore(store.app)
-    with contextlib.suppress(GatewayError):
+    with contextlib.suppress(refusal):
         asyncio.run(process_payment(cmd, store=store, gateway=gateway, wallets=wallets))
     payment = store.find(payment_id_for("u1", key))
     assert payment is not None
@@ -261,15 +266,8 @@ def test_a_refund_lost_after_an_earlier_one_failed_late_is_still_found(
 
 def declined(store: EventSourcedPaymentStore, gateway: FlakyGateway, key: str) -> Payment:
     """A declined charge with an explicit key: nothing buys it anew, so its intent stays open."""
-    cmd = ProcessPayment(
-        user_id="u1", amount=1000, currency="usd", payment_method_id="pm_card_chargeDeclined",
-        idempotency_key=key,
-    )  # fmt: skip
-    wallets = EventSourcedWalletStore(store.app)
-    with contextlib.suppress(PaymentDeclined):
-        asyncio.run(process_payment(cmd, store=store, gateway=gateway, wallets=wallets))
-    payment = store.find(payment_id_for("u1", key))
-    assert payment is not None and payment.confirmable
+    payment = attempt(store, gateway, key, "pm_card_chargeDeclined", PaymentDeclined)
+    assert payment.confirmable
     return payment
 
 
@@ -322,15 +320,8 @@ def test_a_payment_refused_before_any_intent_is_not_scanned_again(
     store: EventSourcedPaymentStore,
 ) -> None:
     gateway = RefusesTheMethod()
-    cmd = ProcessPayment(
-        user_id="u1", amount=1000, currency="usd", payment_method_id="pm_card_visa",
-        idempotency_key="no-intent",
-    )  # fmt: skip
-    wallets = EventSourcedWalletStore(store.app)
-    with contextlib.suppress(PaymentMethodRejected):
-        asyncio.run(process_payment(cmd, store=store, gateway=gateway, wallets=wallets))
-    refused = store.find(payment_id_for("u1", "no-intent"))
-    assert refused is not None and refused.status is PaymentStatus.FAILED
+    refused = attempt(store, gateway, "no-intent", refusal=PaymentMethodRejected)
+    assert refused.status is PaymentStatus.FAILED and refused.intent_id is None
 
     assert refused.id not in EventLogPendingPayments(store.app).unsettled()
     assert run(store, gateway).settled == []

@@ -1,6 +1,6 @@
 """Versioned SQL files, shipped in the `migrations` package, applied to PostgreSQL once each."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -50,10 +50,14 @@ def shipped_migrations(package: str = PACKAGE) -> list[Migration]:
 
 
 @contextmanager
-def one_migrator(database_url: str) -> Iterator[None]:
-    """Wait until no other `migrate` runs against this database, and hold it off until done."""
+def one_migrator(database_url: str, waiting: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """Wait until no other `migrate` runs against this database (calling `waiting` first if
+    one does), and hold it off until done."""
     with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (RUN_KEY,))
+        free = conn.execute("SELECT pg_try_advisory_lock(%s)", (RUN_KEY,)).fetchone()
+        if not (free and free[0]):
+            waiting()
+            conn.execute("SELECT pg_advisory_lock(%s)", (RUN_KEY,))
         yield  # closing the connection releases the lock, whatever happened meanwhile
 
 

@@ -119,7 +119,7 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
     except MigrationsMissing as error:
         raise operations.Unusable(f"migrate: {error}") from None
     try:
-        applied = migrate_schema(settings, shipped)
+        applied = migrate_schema(settings, shipped, waiting=_another_migrate)
     except psycopg.OperationalError as error:
         raise operations.unusable("migrate: cannot reach PostgreSQL", error) from None
     newest = shipped[-1].version
@@ -128,6 +128,11 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"nothing to apply: all {len(shipped)} migration(s) up to {newest} were applied")
     return 0
+
+
+def _another_migrate() -> None:
+    print("migrate: waiting for another migrate of this database to finish", file=sys.stderr)
+    sys.stderr.flush()
 
 
 def reconcile(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,6 +1,6 @@
 """The database schema, made once by `payment-service migrate` before any process serves."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from adapters.history_views import close_view
 from adapters.migrations import Migration, apply_migrations, one_migrator, shipped_migrations
@@ -9,11 +9,16 @@ from entrypoints.container import build_container
 from entrypoints.settings import Settings
 
 
-def migrate_schema(settings: Settings, migrations: Sequence[Migration] | None = None) -> list[str]:
-    """Apply the shipped migrations and make the event store's and projections' own tables."""
+def migrate_schema(
+    settings: Settings,
+    migrations: Sequence[Migration] | None = None,
+    waiting: Callable[[], None] = lambda: None,
+) -> list[str]:
+    """Apply the shipped migrations and make the event store's and projections' own tables;
+    `waiting` is called if another `migrate` runs first."""
     if settings.database_url is None:
         return []
-    with one_migrator(settings.database_url):
+    with one_migrator(settings.database_url, waiting):
         applied = apply_migrations(settings.database_url, migrations or shipped_migrations())
         container = build_container(settings, create_tables=True)
         container.payment_store().close()

@@ -1,5 +1,6 @@
 """`migrate` applies what this version ships; nothing serves on a schema older than that."""
 
+import select
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -8,7 +9,7 @@ import psycopg
 import pytest
 from litestar.testing import TestClient
 
-from adapters.migrations import shipped_migrations
+from adapters.migrations import RUN_KEY, shipped_migrations
 from adapters.schema_version import SchemaNotReady, check_schema
 from entrypoints import cli
 from entrypoints.container import Container
@@ -86,12 +87,40 @@ def test_migrate_started_by_several_instances_at_once_succeeds_in_each(
             runs = [start_cli(env, "migrate", cwd=tmp_path) for _ in range(4)]
             said = [run.communicate(timeout=120)[0] for run in runs]
             assert [run.returncode for run in runs] == [0, 0, 0, 0], said
-            assert sum(line.startswith("applied ") for line in said) == 1, said
-            assert sum(line.startswith("nothing to apply") for line in said) == 3, said
+            last = [out.splitlines()[-1] for out in said]  # after "waiting for another ..."
+            assert sum(line.startswith("applied ") for line in last) == 1, said
+            assert sum(line.startswith("nothing to apply") for line in last) == 3, said
             assert recorded(env["PAYMENTS_DATABASE_URL"]) == SHIPPED
         finally:
             with psycopg.connect(postgres_server_url, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_migrate_says_it_waits_while_another_migrate_runs(
+    new_database: str, base_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**base_env, "PAYMENTS_DATABASE_URL": new_database}
+    with psycopg.connect(new_database, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (RUN_KEY,))  # another migrate, mid-run
+        waiting = start_cli(env, "migrate", cwd=tmp_path)
+        assert waiting.stdout is not None
+        said_something, _, _ = select.select([waiting.stdout], [], [], 60)
+        assert said_something, "migrate waited without a word"
+        first = waiting.stdout.readline()
+        assert first == "migrate: waiting for another migrate of this database to finish\n"
+        assert waiting.poll() is None  # still waiting, nothing applied
+        assert not recorded_or_none(new_database)
+    said = waiting.communicate(timeout=120)[0]  # the other ended: its session, and lock, gone
+
+    assert waiting.returncode == 0, said
+    assert said.startswith(f"applied {len(SHIPPED)} migration(s)")
+    assert recorded(new_database) == SHIPPED
+
+
+def recorded_or_none(url: str) -> list[str] | None:
+    with psycopg.connect(url) as conn:
+        exists = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
+    return recorded(url) if exists and exists[0] else None
 
 
 @pytest.mark.parametrize("command", ["serve", "project"])

@@ -1,6 +1,7 @@
 """The events' cipher, with keys that only read for rotation, and a check at start that the
 configured keys read the stored events, before any request does."""
 
+import contextlib
 import json
 from typing import Any
 
@@ -27,14 +28,11 @@ class KeyRingCipher(AESCipher):
         ]
 
     def decrypt(self, ciphertext: bytes) -> bytes:
-        failure: ValueError | None = None
-        for reader in self.readers:
-            try:
+        *first, last = self.readers
+        for reader in first:
+            with contextlib.suppress(ValueError):  # the tag does not fit: another key wrote it
                 return AESCipher.decrypt(reader, ciphertext)
-            except ValueError as error:
-                failure = error
-        assert failure is not None
-        raise failure
+        return AESCipher.decrypt(last, ciphertext)
 
 
 def key_ring_env(encryption_key: str, decrypt_only_keys: tuple[str, ...] = ()) -> dict[str, str]:

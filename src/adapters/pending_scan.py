@@ -1,5 +1,6 @@
 """Finds unsettled payments by folding the event store's notification log."""
 
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, PersistenceError
@@ -17,7 +18,8 @@ SETTLED = {get_topic(e) for e in (Payment.Succeeded, Payment.Failed, Payment.Can
 CLOSED = {get_topic(e) for e in (Payment.Succeeded, Payment.Canceled, Payment.IntentClosed)}
 REFUND_ASKED = get_topic(Payment.RefundRequested)
 REFUND_DONE = {get_topic(e) for e in (Payment.Refunded, Payment.RefundFailed)}
-TOPICS = (OPENED, INTENT, *SETTLED, *CLOSED, REFUND_ASKED, *REFUND_DONE)
+REFUND_TOPICS = {REFUND_ASKED, *REFUND_DONE}
+TOPICS = tuple(sorted({OPENED, INTENT, *SETTLED, *CLOSED, *REFUND_TOPICS}))
 BATCH = 1000
 
 
@@ -33,10 +35,7 @@ class EventLogPendingPayments:
         self.app = app
 
     def unsettled(self) -> list[UUID]:
-        open_charges: set[UUID] = set()
-        open_refunds: set[tuple[UUID, int]] = set()
-        open_intents: set[UUID] = set()
-        with_intent: set[UUID] = set()  # a failure before any intent leaves none to close
+        seen = _Open()
         start: int | None = None
         try:
             while True:
@@ -44,33 +43,44 @@ class EventLogPendingPayments:
                     start, BATCH, topics=TOPICS, inclusive_of_start=start is None
                 )
                 for n in batch:
-                    self._fold(n, open_charges, open_refunds)
-                    payment_id = UUID(str(n.originator_id))
-                    if n.topic == INTENT:
-                        with_intent.add(payment_id)
-                    elif n.topic == FAILED and payment_id in with_intent:
-                        open_intents.add(payment_id)
-                    elif n.topic in CLOSED:
-                        open_intents.discard(payment_id)
+                    self._fold(n, seen)
                 if len(batch) < BATCH:
                     break
                 start = batch[-1].id
         except PersistenceError as error:
             raise StorageError("the event store is unavailable") from error
-        refunding = {pid for pid, _ in open_refunds}
-        return sorted(open_charges | refunding | open_intents, key=str)
+        return seen.payments()
 
-    def _fold(self, n: Notification, charges: set[UUID], refunds: set[tuple[UUID, int]]) -> None:
+    def _fold(self, n: Notification, seen: "_Open") -> None:
         payment_id = UUID(str(n.originator_id))
         if n.topic == OPENED:
-            charges.add(payment_id)
-        elif n.topic in SETTLED:
-            charges.discard(payment_id)
-        elif n.topic in CLOSED or n.topic == INTENT:
-            pass  # a failed payment's intent: folded by the caller
-        else:
+            seen.charges.add(payment_id)
+        elif n.topic == INTENT:
+            seen.with_intent.add(payment_id)
+        elif n.topic in REFUND_TOPICS:
             event = self.app.mapper.to_domain_event(n)
             if isinstance(event, Payment.RefundRequested):
-                refunds.add((payment_id, event.number))
+                seen.refunds.add((payment_id, event.number))
             elif isinstance(event, (Payment.Refunded, Payment.RefundFailed)):
-                refunds.discard((payment_id, event.number))
+                seen.refunds.discard((payment_id, event.number))
+        else:  # the charge settled, or a failed payment's intent closed
+            if n.topic in SETTLED:
+                seen.charges.discard(payment_id)
+            if n.topic == FAILED and payment_id in seen.with_intent:
+                seen.intents.add(payment_id)
+            elif n.topic in CLOSED:
+                seen.intents.discard(payment_id)
+
+
+@dataclass
+class _Open:
+    """What the log has left open so far."""
+
+    charges: set[UUID] = field(default_factory=set)
+    refunds: set[tuple[UUID, int]] = field(default_factory=set)
+    intents: set[UUID] = field(default_factory=set)  # failed payments' intents, maybe open
+    with_intent: set[UUID] = field(default_factory=set)  # a failure before one leaves none
+
+    def payments(self) -> list[UUID]:
+        refunding = {payment_id for payment_id, _ in self.refunds}
+        return sorted(self.charges | refunding | self.intents, key=str)

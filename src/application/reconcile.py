@@ -1,6 +1,7 @@
 """Settle payments whose outcome is unknown from what Stripe itself says happened."""
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -100,8 +101,7 @@ async def _settle(
                 payment.intent_id, payment.id, refund.number
             )
 
-    def record(p: Payment) -> tuple[Payment, bool]:
-        version = p.version
+    def record(p: Payment) -> None:
         if not p.is_settled:
             if charge is None:
                 p.mark_canceled(NEVER_REACHED_STRIPE)
@@ -109,9 +109,8 @@ async def _settle(
                 apply_charge_outcome(p, charge)
         for number, outcome in refunds.items():
             apply_refund_outcome(p, number, outcome)
-        return p, p.version != version
 
-    after, changed = await asyncio.to_thread(change_payment, store, payment.id, record)
+    after, changed = await _recording(store, payment, record)
     if after.confirmable and after.intent_id:
         try:
             closing = await gateway.cancel_charge(after.intent_id)
@@ -119,15 +118,22 @@ async def _settle(
             if changed:
                 return after, changed  # what was recorded is reported; the next run closes it
             raise
-
-        def closed(p: Payment) -> tuple[Payment, bool]:
-            version = p.version
-            apply_charge_outcome(p, closing)
-            return p, p.version != version
-
-        after, recorded = await asyncio.to_thread(change_payment, store, payment.id, closed)
-        changed = changed or recorded
+        after, closed = await _recording(store, payment, lambda p: apply_charge_outcome(p, closing))
+        changed = changed or closed
     return after, changed
+
+
+async def _recording(
+    store: PaymentStore, payment: Payment, facts: Callable[[Payment], None]
+) -> tuple[Payment, bool]:
+    """The payment after `facts` were applied to it and saved, and whether any were new."""
+
+    def apply(p: Payment) -> tuple[Payment, bool]:
+        version = p.version
+        facts(p)
+        return p, p.version != version
+
+    return await asyncio.to_thread(change_payment, store, payment.id, apply)
 
 
 async def _charge_at_stripe(

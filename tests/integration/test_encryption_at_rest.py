@@ -12,10 +12,12 @@ from uuid import UUID
 import psycopg
 import pytest
 
+from adapters.eventstore import EventSourcedPaymentStore, persistence_env
 from application.causes import api_request, caused_by
 from application.process_payment import ProcessPayment, process_payment
 from entrypoints.container import Container
 from tests.cli_process import run_cli
+from tests.unit.test_key_registry import A, B, second_start_during_the_first
 
 pytestmark = pytest.mark.integration
 AMOUNT = 987_654
@@ -228,3 +230,16 @@ def test_keygen_prints_a_key_the_settings_accept(tmp_path: Path) -> None:
     key = result.stdout.strip()
     assert len(base64.b64decode(key, validate=True)) == 32
     assert run_cli({}, "keygen", cwd=tmp_path).stdout.strip() != key
+
+
+def test_on_postgresql_a_start_waits_for_one_under_way_and_sees_what_it_recorded(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    first, second = (
+        EventSourcedPaymentStore.from_env(
+            persistence_env(postgres_url, tmp_path / "unused.db", encryption_key=key)
+        )
+        for key in (A, B)
+    )
+
+    assert second_start_during_the_first(first, second) == ["refused"]

@@ -138,31 +138,40 @@ def test_the_first_record_on_existing_events_counts_every_configured_key_as_a_wr
     assert f"not configured: {fingerprint(B)} (from position 1)" in str(refused.value)
 
 
-def test_two_processes_starting_at_once_with_different_keys_do_not_both_write(
-    tmp_path: Path,
-) -> None:
+def second_start_during_the_first(
+    first: EventSourcedPaymentStore, second: EventSourcedPaymentStore
+) -> list[str]:
+    """The second of two processes starting at once with different keys (A, then B) takes the
+    check while the first is between its check and its commit."""
+    outcome: list[str] = []
+    second_registry = KeyRegistry(second.app.recorder)
+
+    def start_second() -> None:
+        try:
+            check_keys(second_registry, B, (), next_position=1)
+            outcome.append("started")
+        except KeysNotUsable:
+            outcome.append("refused")
+
+    registry = KeyRegistry(first.app.recorder)
+    with registry.locked() as c:
+        registry.record(c, fingerprint(A), wrote=True, since=1)
+        racing = threading.Thread(target=start_second)
+        racing.start()
+        racing.join(0.5)
+        assert racing.is_alive(), "the second start did not wait for the first"
+    racing.join(10)
+    return outcome
+
+
+def test_a_start_waits_for_one_under_way_and_sees_what_it_recorded(tmp_path: Path) -> None:
+    """Both cannot go on to write events the other cannot read."""
     EventSourcedPaymentStore.from_env(persistence_env(None, tmp_path / "events.db"))
-    stores = [
+    first, second = (
         EventSourcedPaymentStore.from_env(
             persistence_env(None, tmp_path / "events.db", encryption_key=key)
         )
         for key in (A, B)
-    ]
-    outcomes: list[str] = []
+    )
 
-    def start(store: EventSourcedPaymentStore, key: str) -> None:
-        try:
-            check_keys(KeyRegistry(store.app.recorder), key, (), next_position=1)
-            outcomes.append("started")
-        except KeysNotUsable:
-            outcomes.append("refused")
-
-    threads = [
-        threading.Thread(target=start, args=(s, k)) for s, k in zip(stores, (A, B), strict=True)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-
-    assert sorted(outcomes) == ["refused", "started"]
+    assert second_start_during_the_first(first, second) == ["refused"]

@@ -1,5 +1,6 @@
 """Liveness and readiness for load balancers and orchestrators."""
 
+from dataclasses import asdict
 from typing import Literal
 
 from litestar import Controller, Response, get
@@ -48,12 +49,7 @@ class HealthController(Controller):
         """Ready: the event store and read model answer. Degraded: Redis does not."""
         found = readiness.components()
         status = overall(found)
-        components = {
-            name: ComponentHealth(
-                status=c.status, error=c.error, lag=c.lag, parked=c.parked, stranded=c.stranded
-            )
-            for name, c in found.items()
-        }
+        components = {name: ComponentHealth(**asdict(c)) for name, c in found.items()}
         return Response(
             HealthReport(status=status, components=components),
             status_code=503 if status == "down" else 200,
